@@ -31,14 +31,36 @@ import numpy as np
 import nn_math
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
 
 DataSet = namedtuple("DataSet", "blocks rows width classes format")
 
 
 class DataError(Exception):
-    """A user mistake (bad file, bad option, existing output): one line, exit code 2."""
+    """A user mistake (bad file, bad option, existing output): one line, exit code 2.
+
+    Parsers running in Spark tasks do not let it escape: a failed task would be
+    retried and logged with a traceback. They return it as data instead
+    (``as_error``), and the driver raises the first one, by line number.
+    """
+
+    def __init__(self, message, line=0):
+        super().__init__(message)
+        self.line = line
+
+
+def as_error(exc):
+    """A DataError as a picklable (line, message) pair."""
+    return (exc.line, str(exc))
+
+
+def first_error(errors):
+    """Raise the DataError of the earliest line among (line, message) pairs, if any."""
+    errors = [e for e in errors if e is not None]
+    if errors:
+        line, message = min(errors)
+        raise DataError(message, line)
 
 
 # ------------------------------------------------------------- command line
@@ -185,18 +207,19 @@ def read_format(sc, path):
 def locate_bad_line(lines, first_line, path, fmt):
     """The DataError for the first line of ``lines`` that is not ``width`` numbers."""
     for i, line in enumerate(lines):
-        where = f"{path}: line {first_line + i}"
+        number = first_line + i
+        where = f"{path}: line {number}"
         if not line.strip():
-            return DataError(f"{where}: empty line")
+            return DataError(f"{where}: empty line", number)
         values = split_values(line, fmt["sep"])
         if len(values) != fmt["width"]:
-            return DataError(f"{where}: expected {fmt['width']} values, found {len(values)}")
+            return DataError(f"{where}: expected {fmt['width']} values, found {len(values)}", number)
         for value in values:
             try:
                 float(value)
             except ValueError:
-                return DataError(f"{where}: {value[:20]!r} is not a number")
-    return DataError(f"{path}: lines {first_line}-{first_line + len(lines) - 1}: cannot be read")
+                return DataError(f"{where}: {value[:20]!r} is not a number", number)
+    return DataError(f"{path}: lines {first_line}-{first_line + len(lines) - 1}: cannot be read", first_line)
 
 
 def parse_rows(lines, first_line, path, fmt):
@@ -218,7 +241,8 @@ def _reject_rows(bad, rows, first_line, path, what):
     """Raise a DataError naming the first True of ``bad`` (same shape as rows), if any."""
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise DataError(f"{path}: line {first_line + i}: value {rows[i, j]:g} (column {j + 1}) {what}")
+        raise DataError(f"{path}: line {first_line + i}: value {rows[i, j]:g} (column {j + 1}) {what}",
+                        first_line + i)
 
 
 def image_matrix(rows, first_line, path, fmt):
@@ -238,17 +262,21 @@ def label_vector(rows, first_line, path, fmt):
     one_hot = ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
     if not one_hot.all():
         i = int(np.argmin(one_hot))
-        raise DataError(f"{path}: line {first_line + i}: target row is not one-hot (one 1, the rest 0)")
+        raise DataError(f"{path}: line {first_line + i}: target row is not one-hot (one 1, the rest 0)",
+                        first_line + i)
     return rows.argmax(axis=1)
 
 
 def label_partition(indexed_lines, path, fmt):
-    """(line, index) pairs of a label file's partition -> [class numbers of the partition]."""
+    """(line, index) pairs of a label file's partition -> [(class numbers (n,), error or None)]."""
     pairs = list(indexed_lines)
     if pairs:
         first_line = pairs[0][1] + 1
-        rows = parse_rows([line for line, _ in pairs], first_line, path, fmt)
-        yield label_vector(rows, first_line, path, fmt)
+        try:
+            rows = parse_rows([line for line, _ in pairs], first_line, path, fmt)
+            yield label_vector(rows, first_line, path, fmt), None
+        except DataError as e:
+            yield np.empty(0, dtype=np.int64), as_error(e)
 
 
 def read_labels(sc, path, n_classes=None):
@@ -259,7 +287,8 @@ def read_labels(sc, path, n_classes=None):
     """
     fmt = read_format(sc, path)
     parts = sc.textFile(path).zipWithIndex().mapPartitions(partial(label_partition, path=path, fmt=fmt)).collect()
-    labels = np.concatenate(parts)
+    first_error(error for _, error in parts)
+    labels = np.concatenate([part for part, _ in parts])
     if n_classes is None:
         n_classes = fmt["width"] if fmt["width"] > 1 else int(labels.max()) + 1
         if n_classes < 2:
@@ -272,14 +301,32 @@ def read_labels(sc, path, n_classes=None):
 
 
 def make_block(chunk, path, fmt, labels_bc, n_classes):
-    """[(line, index), ...] with consecutive indices -> {"start", "X" (n, d) float32, "Y" (n, k)}."""
+    """[(line, index), ...] with consecutive indices -> {"start", "X" (n, d) float32, "Y" (n, k)}.
+
+    A block whose lines are bad is {"start", "error": (line, message)} instead.
+    """
     start = chunk[0][1]
     first_line = start + 1
-    X = image_matrix(parse_rows([line for line, _ in chunk], first_line, path, fmt), first_line, path, fmt)
     labels = labels_bc.value
-    if start + len(chunk) > len(labels):
-        raise DataError(f"{path}: line {len(labels) + 1}: more images than labels ({len(labels)})")
+    try:
+        X = image_matrix(parse_rows([line for line, _ in chunk], first_line, path, fmt), first_line, path, fmt)
+        if start + len(chunk) > len(labels):
+            raise DataError(f"{path}: line {len(labels) + 1}: more images than labels ({len(labels)})",
+                            len(labels) + 1)
+    except DataError as e:
+        return {"start": start, "error": as_error(e)}
     return {"start": start, "X": X, "Y": nn_math.one_hot(labels[start:start + len(chunk)], n_classes)}
+
+
+def block_check(block):
+    """(rows, error or None) of one block, for checking a freshly loaded set."""
+    return (0, block["error"]) if "error" in block else (len(block["Y"]), None)
+
+
+def add_checks(a, b):
+    """Add row counts; keep the error of the earliest line."""
+    errors = [e for e in (a[1], b[1]) if e is not None]
+    return a[0] + b[0], min(errors) if errors else None
 
 
 def image_blocks(indexed_lines, path, fmt, labels_bc, n_classes, block_size):
@@ -312,7 +359,8 @@ def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=
         blocks = blocks.repartition(sc.defaultParallelism)
     # Spills to local disk rather than recomputing when executors run short of memory.
     blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)
-    rows = blocks.map(lambda block: len(block["Y"])).sum()  # parses and caches, once
+    rows, error = blocks.map(block_check).treeAggregate((0, None), add_checks, add_checks)  # parses, caches
+    first_error([error])
     if rows != len(labels):
         raise DataError(f"{image_path}: {rows} images, but {label_path} has {len(labels)} labels")
     return DataSet(blocks, rows, fmt["width"], n_classes, fmt)
@@ -478,7 +526,10 @@ def write_outputs(sc, folder, history, confusion, examples, summary, model_lines
         "model": model_lines,
     }
     for name, lines in outputs.items():
-        sc.parallelize(lines, 1).saveAsTextFile(f"{folder}/{name}")
+        # One part file each, but the model in parts of about 512 KB: Spark ships the
+        # data of parallelize() inside its tasks and warns about tasks over 1 MB.
+        parts = 1 + sum(map(len, lines)) // 512_000
+        sc.parallelize(lines, parts).saveAsTextFile(f"{folder}/{name}")
 
 
 def publish(sc, staging, output_dir, overwrite):
@@ -527,12 +578,6 @@ def run(sc, args, log=print):
     return summary
 
 
-def data_error_in(exc):
-    """The message of a DataError raised inside a Spark task, from the job's error text."""
-    match = re.search(r"DataError: ([^\n]+)", str(exc))
-    return match.group(1).strip() if match else None
-
-
 def main(argv=None):
     args = parse_args(argv)
     sc = start_spark()
@@ -540,15 +585,10 @@ def main(argv=None):
         run(sc, args)
         return EXIT_OK
     except DataError as e:
-        message = str(e)
-    except Exception as e:  # a failed Spark job: a user mistake if a task raised DataError
-        message = data_error_in(e)
-        if message is None:
-            raise
+        print(f"main_task.py: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     finally:
         sc.stop()
-    print(f"main_task.py: error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

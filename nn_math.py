@@ -54,8 +54,9 @@ def init_uniform(sizes, rng, low=-0.5, high=0.5):
 # --------------------------------------------------------------- activations
 
 def sigmoid(z):
-    """1 / (1 + exp(-z)), written with tanh so it never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """1 / (1 + exp(-z)), computed through exp(-|z|) so it never overflows."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
 
 
 # name -> (f(z), f'(z) expressed through a = f(z))
@@ -220,27 +221,36 @@ MODEL_FORMAT = "mnist-mlp-model/1"
 
 
 def model_to_lines(sizes, activations, theta):
-    """The model as JSON lines: a header, then one line {"layer", "W", "b"} per layer.
+    """The model as JSON lines: a header, then per layer a line {"layer", "b"} and one
+    line {"layer", "row", "W"} per row of W.
 
     JSON writes floats with repr, so the weights read back bit for bit; no pickle.
     """
     header = {"format": MODEL_FORMAT, "layer_sizes": list(sizes), "activations": list(activations)}
     lines = [json.dumps(header)]
     for l, (W, b) in enumerate(layer_views(theta, sizes)):
-        lines.append(json.dumps({"layer": l, "W": W.tolist(), "b": b.tolist()}))
+        lines.append(json.dumps({"layer": l, "b": b.tolist()}))
+        lines.extend(json.dumps({"layer": l, "row": i, "W": row}) for i, row in enumerate(W.tolist()))
     return lines
 
 
 def model_from_lines(lines):
-    """(sizes, activations, theta) from the lines model_to_lines wrote; ValueError if malformed."""
+    """(sizes, activations, theta) from the lines model_to_lines wrote, in any order.
+
+    Raises ValueError if a line is not JSON or a weight is missing or misshapen.
+    """
     records = [json.loads(line) for line in lines if line.strip()]
-    if not records or records[0].get("format") != MODEL_FORMAT:
-        raise ValueError(f"not a model file (expected a first line with format {MODEL_FORMAT!r})")
-    sizes, activations = records[0]["layer_sizes"], records[0]["activations"]
-    layers = sorted(records[1:], key=lambda r: r["layer"])
-    if [r["layer"] for r in layers] != list(range(len(sizes) - 1)):
-        raise ValueError(f"expected {len(sizes) - 1} layers, found {len(layers)}")
-    theta = np.empty(parameter_count(sizes))
-    for (W, b), record in zip(layer_views(theta, sizes), layers):
-        W[...], b[...] = np.asarray(record["W"]), np.asarray(record["b"])
+    headers = [r for r in records if "format" in r]
+    if len(headers) != 1 or headers[0]["format"] != MODEL_FORMAT:
+        raise ValueError(f"not a model file (expected one header line with format {MODEL_FORMAT!r})")
+    sizes, activations = headers[0]["layer_sizes"], headers[0]["activations"]
+    theta = np.full(parameter_count(sizes), np.nan)
+    views = layer_views(theta, sizes)
+    for r in records:
+        if "b" in r:
+            views[r["layer"]][1][...] = r["b"]
+        elif "W" in r:
+            views[r["layer"]][0][r["row"]] = r["W"]
+    if np.isnan(theta).any():
+        raise ValueError("some weights are missing")
     return sizes, activations, theta

@@ -1,0 +1,40 @@
+# make demo: virtual environment, CSVs from the bundled IDX files, a full-MNIST run, plots.
+# make test: the test suite (what CI runs).
+VENV   ?= .venv
+PYTHON := $(VENV)/bin/python
+MASTER ?= local[2]
+DATA   ?= data
+OUT    ?= output/demo
+ARGS   ?=
+
+# Spark's Python workers must use the environment's interpreter; bind Spark to loopback.
+export PYSPARK_PYTHON        := $(abspath $(PYTHON))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PYTHON))
+export SPARK_LOCAL_IP        ?= 127.0.0.1
+
+INPUTS := $(DATA)/mnist_images_train.csv $(DATA)/mnist_labels_train.csv \
+          $(DATA)/mnist_images_test.csv $(DATA)/mnist_labels_test.csv
+
+.PHONY: demo test venv data clean
+
+demo: $(VENV)/.installed $(DATA)/.generated
+	$(VENV)/bin/spark-submit --master '$(MASTER)' main_task.py $(INPUTS) $(OUT) --overwrite $(ARGS)
+	$(PYTHON) generate_plots.py $(OUT)
+
+test: $(VENV)/.installed
+	$(PYTHON) -m pytest -q tests
+
+venv: $(VENV)/.installed
+data: $(DATA)/.generated
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DATA)/.generated: $(VENV)/.installed generate_data.py data/train-images-idx3-ubyte.gz
+	$(PYTHON) generate_data.py --out $(DATA)
+	touch $@
+
+clean:
+	rm -rf output $(DATA)/*.csv $(DATA)/.generated

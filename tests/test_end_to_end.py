@@ -1,0 +1,138 @@
+"""spark-submit main_task.py on a few thousand MNIST rows; every output parsed and cross-checked."""
+
+import ast
+import json
+import os
+
+import numpy as np
+import pytest
+
+import generate_plots
+import nn_math
+from conftest import SMALL_TEST, load_csv, read_output, spark_submit
+
+EPOCHS = 8
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def compact_run(small_compact, runs):
+    out = runs / "compact"
+    result = spark_submit(*small_compact, out, "--epochs", EPOCHS, "--block-size", 256)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, out
+
+
+@pytest.fixture(scope="module")
+def seed_run(small_seed, runs):
+    out = runs / "seed"
+    result = spark_submit(*small_seed, out, "--epochs", EPOCHS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, out
+
+
+def error_lines(result):
+    """The job's error lines (spark-submit merges the script's stderr into its stdout)."""
+    output = result.stdout + result.stderr
+    return [line for line in output.splitlines() if line.startswith("main_task.py: error:")]
+
+
+def test_log_has_one_line_per_epoch_and_no_spark_info(compact_run):
+    result, _ = compact_run
+    epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch")]
+    assert len(epoch_lines) == EPOCHS
+    assert all(word in epoch_lines[0] for word in ("cost", "train accuracy", "lr", "sample", " s"))
+    assert " INFO " not in result.stdout + result.stderr
+    assert "test accuracy" in result.stdout.splitlines()[-1]
+
+
+def test_outputs_agree_with_each_other_and_with_the_data(compact_run, small_compact):
+    _, out = compact_run
+    cost = [float(v) for v in read_output(out, "cost_history")]
+    accuracy = [float(v) for v in read_output(out, "accuracy_history")]
+    assert len(cost) == len(accuracy) == EPOCHS and cost[-1] < cost[0]
+    confusion = np.array([[int(n) for n in line.split()] for line in read_output(out, "confusion_matrix")])
+    X, labels = load_csv(small_compact[2], small_compact[3])
+    assert confusion.shape == (10, 10) and confusion.sum() == SMALL_TEST
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(labels, minlength=10))
+
+    metrics = [ast.literal_eval(line) for line in read_output(out, "metrics")]
+    for c, (precision, recall, f1) in enumerate(metrics):
+        predicted, actual = confusion[:, c].sum(), confusion[c].sum()
+        assert precision == pytest.approx(confusion[c, c] / predicted if predicted else 0.0)
+        assert recall == pytest.approx(confusion[c, c] / actual)
+        assert f1 == pytest.approx(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+
+    summary = json.loads(read_output(out, "summary")[0])
+    assert summary["test_accuracy"] == pytest.approx(np.trace(confusion) / SMALL_TEST)
+    assert summary["macro_f1"] == pytest.approx(np.mean([m[2] for m in metrics]))
+    assert [(c["precision"], c["recall"], c["f1"]) for c in summary["per_class"]] == metrics
+    assert summary["confusion_matrix"] == confusion.tolist()
+    assert summary["final_train_accuracy"] == accuracy[-1]
+    assert len(summary["epoch_seconds"]) == EPOCHS and summary["load_seconds"] > 0
+    assert summary["settings"]["epochs"] == EPOCHS and summary["settings"]["block_size"] == 256
+
+    # The saved model, run here in NumPy, predicts exactly what the job reported.
+    sizes, activations, theta = nn_math.model_from_lines(read_output(out, "model"))
+    assert sizes == [784, 64, 10] and activations == ["tanh", "sigmoid"]
+    predicted = nn_math.predict(theta, sizes, activations, X)
+    np.testing.assert_array_equal(nn_math.confusion_matrix(labels, predicted, 10), confusion)
+    examples = [ast.literal_eval(line) for line in read_output(out, "tests")]
+    assert examples == list(zip(predicted.tolist(), labels.tolist()))[:len(examples)] and len(examples) == 100
+
+
+def test_the_original_layout_gives_the_same_run(compact_run, seed_run):
+    (_, compact), (_, seed) = compact_run, seed_run
+    np.testing.assert_allclose([float(v) for v in read_output(seed, "cost_history")],
+                               [float(v) for v in read_output(compact, "cost_history")], rtol=1e-9)
+    assert read_output(seed, "confusion_matrix") == read_output(compact, "confusion_matrix")
+
+
+def test_plots_are_written_both_ways(compact_run, tmp_path):
+    _, out = compact_run
+    assert generate_plots.main([str(out)]) == 0
+    assert generate_plots.main([str(out / "cost_history" / "part-00000"), "None", str(tmp_path)]) == 0
+    for path in (out / "cost_history.png", out / "accuracy_history.png", tmp_path / "cost_history.png"):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert not (tmp_path / "accuracy_history.png").exists()
+
+
+def test_existing_output_dir_is_refused_and_left_untouched(small_compact, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier results")
+    result = spark_submit(*small_compact, out, "--epochs", 1)
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    assert error_lines(result) == [f"main_task.py: error: {out}: already exists; "
+                                   "choose another OUTPUT_DIR or pass --overwrite"]
+    assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "earlier results"
+
+    result = spark_submit(*small_compact, out, "--epochs", 1, "--overwrite")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (out / "keep.txt").exists() and len(read_output(out, "cost_history")) == 1
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # no staging folder left behind
+
+
+def test_bad_input_is_one_line_naming_file_and_line(small_compact, tmp_path):
+    with open(small_compact[0]) as f:
+        lines = [next(f) for _ in range(300)]
+    lines[122] = ",".join(lines[122].split(",")[:-1]) + "\n"  # line 123: 783 values
+    bad = tmp_path / "images.csv"
+    bad.write_text("".join(lines))
+    labels = tmp_path / "labels.csv"
+    with open(small_compact[1]) as f:
+        labels.write_text("".join(next(f) for _ in range(300)))
+    out = tmp_path / "out"
+    result = spark_submit(bad, labels, *small_compact[2:], out, "--epochs", 1)
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    assert error_lines(result) == [f"main_task.py: error: {bad}: line 123: expected 784 values, found 783"]
+    assert not out.exists()
+
+    result = spark_submit(tmp_path / "missing.csv", labels, *small_compact[2:], out, "--epochs", 1)
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    assert error_lines(result) == [f"main_task.py: error: {tmp_path / 'missing.csv'}: file not found"]
+    assert not out.exists()

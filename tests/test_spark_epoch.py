@@ -1,0 +1,109 @@
+"""The distributed epoch against a single-process NumPy computation on the same rows."""
+
+from argparse import Namespace
+
+import numpy as np
+import pytest
+
+import main_task
+import nn_math
+from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
+
+
+def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
+    """One epoch of the 784-h-k tanh/sigmoid network written out in plain NumPy.
+
+    Written from the formulas, not from nn_math, except for the row sample it must share.
+    Returns (sum of errors, correct, rows, gradient sum laid out like theta).
+    """
+    keep = nn_math.sample_mask(seed, epoch, np.arange(len(X)), fraction)
+    X, labels = X[keep], labels[keep]
+    Y = np.eye(k)[labels]
+    W1 = theta[:d * h].reshape(d, h)
+    b1 = theta[d * h:d * h + h]
+    W2 = theta[d * h + h:d * h + h + h * k].reshape(h, k)
+    b2 = theta[d * h + h + h * k:]
+    H = np.tanh(X @ W1 + b1)
+    out = 1 / (1 + np.exp(-(H @ W2 + b2)))
+    error = 0.5 * ((out - Y) ** 2).sum()
+    correct = (out.argmax(axis=1) == labels).sum()
+    d2 = (out - Y) * out * (1 - out)
+    d1 = (d2 @ W2.T) * (1 - H ** 2)
+    grad = np.concatenate([(X.T @ d1).ravel(), d1.sum(0), (H.T @ d2).ravel(), d2.sum(0)])
+    return error, correct, len(X), grad
+
+
+@pytest.fixture(scope="module")
+def train_set(sc, small_compact):
+    return main_task.load_data_set(sc, small_compact[0], small_compact[1], block_size=128)
+
+
+def test_loaded_blocks_match_the_files(train_set, small_compact):
+    X, labels = load_csv(small_compact[0], small_compact[1])
+    assert (train_set.rows, train_set.width, train_set.classes) == (SMALL_TRAIN, 784, 10)
+    blocks = sorted(train_set.blocks.collect(), key=lambda b: b["start"])
+    assert all(len(b["Y"]) <= 128 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate([b["X"] for b in blocks]), X.astype(np.float32))
+    np.testing.assert_array_equal(np.concatenate([b["Y"].argmax(1) for b in blocks]), labels)
+
+
+@pytest.mark.parametrize("epoch", [1, 2])
+def test_spark_epoch_sums_equal_a_single_process_numpy_epoch(sc, train_set, small_compact, epoch):
+    X, labels = load_csv(small_compact[0], small_compact[1])
+    sizes = [784, 64, 10]
+    theta = nn_math.init_uniform(sizes, np.random.default_rng(5))
+    theta_bc = sc.broadcast(theta)
+    error, correct, count, grad = main_task.epoch_sums(
+        train_set.blocks, theta_bc, sizes, nn_math.layer_activations(2), seed=9, epoch=epoch, fraction=0.7)
+    expected = numpy_epoch(theta, X, labels, 784, 64, 10, seed=9, epoch=epoch, fraction=0.7)
+    assert count == expected[2] and abs(count - 0.7 * SMALL_TRAIN) < 5 * np.sqrt(SMALL_TRAIN * 0.21)
+    assert correct == expected[1]
+    assert error == pytest.approx(expected[0], rel=1e-10)
+    np.testing.assert_allclose(grad, expected[3], rtol=1e-9, atol=1e-9 * np.abs(expected[3]).max())
+
+
+def run_training(sc, data, epochs=4, **settings):
+    args = Namespace(epochs=epochs, lr=0.1, sample_fraction=0.7, seed=3, **settings)
+    sizes = [data.width, 32, data.classes]
+    return main_task.train(sc, data, sizes, nn_math.layer_activations(2), args, log=lambda line: None)
+
+
+def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_set, small_compact):
+    theta, history = run_training(sc, train_set)
+    one_row = main_task.load_data_set(sc, small_compact[0], small_compact[1], block_size=1)
+    assert one_row.blocks.count() == SMALL_TRAIN
+    theta_1, history_1 = run_training(sc, one_row)
+    reshuffled = train_set._replace(blocks=train_set.blocks.repartition(5).cache())
+    theta_5, history_5 = run_training(sc, reshuffled)
+    for other_theta, other in ((theta_1, history_1), (theta_5, history_5)):
+        assert other["sample"] == history["sample"]
+        np.testing.assert_allclose(other["cost"], history["cost"], rtol=1e-9)
+        np.testing.assert_allclose(other["accuracy"], history["accuracy"], rtol=1e-9)
+        np.testing.assert_allclose(other["lr"], history["lr"], rtol=1e-9)
+        np.testing.assert_allclose(other_theta, theta, rtol=1e-7, atol=1e-10)
+    one_row.blocks.unpersist()
+    reshuffled.blocks.unpersist()
+
+
+def test_training_lowers_the_cost_and_follows_the_bold_driver(sc, train_set):
+    _, history = run_training(sc, train_set, epochs=6)
+    assert history["cost"][-1] < history["cost"][0]
+    lr = 0.1
+    for i, cost in enumerate(history["cost"]):
+        lr = nn_math.bold_driver(lr, cost, history["cost"][i - 1] if i else None)
+        assert history["lr"][i] == pytest.approx(lr)
+
+
+def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_compact):
+    test_set = main_task.load_data_set(sc, small_compact[2], small_compact[3], block_size=100,
+                                       n_classes=10, width=784)
+    assert test_set.rows == SMALL_TEST
+    sizes = [784, 64, 10]
+    activations = nn_math.layer_activations(2)
+    theta = nn_math.init_uniform(sizes, np.random.default_rng(2))
+    confusion, examples = main_task.evaluate(sc, test_set, theta, sizes, activations)
+    X, labels = load_csv(small_compact[2], small_compact[3])
+    predicted = nn_math.predict(theta, sizes, activations, X)
+    np.testing.assert_array_equal(confusion, nn_math.confusion_matrix(labels, predicted, 10))
+    assert examples == list(zip(predicted[:len(examples)].tolist(), labels[:len(examples)].tolist()))
+    test_set.blocks.unpersist()
