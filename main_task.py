@@ -494,7 +494,6 @@ def summarise(confusion, history, args, sizes, activations, train_set, test_set,
     precision, recall, f1 = nn_math.precision_recall_f1(confusion)
     per_class = [{"class": c, "precision": float(precision[c]), "recall": float(recall[c]),
                   "f1": float(f1[c]), "support": int(confusion[c].sum())} for c in range(len(confusion))]
-    settings = {k: v for k, v in vars(args).items()}
     return {
         "test_accuracy": float(np.trace(confusion) / confusion.sum()),
         "macro_f1": float(f1.mean()),
@@ -504,7 +503,7 @@ def summarise(confusion, history, args, sizes, activations, train_set, test_set,
         "confusion_matrix": confusion.tolist(),
         "layer_sizes": sizes, "activations": activations,
         "train_rows": train_set.rows, "test_rows": test_set.rows, "classes": train_set.classes,
-        "settings": settings,
+        "settings": dict(vars(args)),
         "load_seconds": load_seconds,
         "epoch_seconds": history["seconds"],
         "learning_rates": history["lr"],

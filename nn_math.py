@@ -23,7 +23,6 @@ import json
 
 import numpy as np
 
-
 # ---------------------------------------------------------------- parameters
 
 def parameter_count(sizes):

@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
+from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 
 import generate_plots
 import nn_math
-from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 
 EPOCHS = 8
 
@@ -107,8 +107,8 @@ def test_existing_output_dir_is_refused_and_left_untouched(small_compact, tmp_pa
     (out / "keep.txt").write_text("earlier results")
     result = spark_submit(*small_compact, out, "--epochs", 1)
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
-    assert error_lines(result) == [f"main_task.py: error: {out}: already exists; "
-                                   "choose another OUTPUT_DIR or pass --overwrite"]
+    assert error_lines(result) == [
+        f"main_task.py: error: {out}: already exists; choose another OUTPUT_DIR or pass --overwrite"]
     assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "earlier results"
 
     result = spark_submit(*small_compact, out, "--epochs", 1, "--overwrite")

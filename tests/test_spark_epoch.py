@@ -4,10 +4,10 @@ from argparse import Namespace
 
 import numpy as np
 import pytest
+from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
 
 import main_task
 import nn_math
-from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
 
 
 def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
@@ -107,3 +107,24 @@ def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_comp
     np.testing.assert_array_equal(confusion, nn_math.confusion_matrix(labels, predicted, 10))
     assert examples == list(zip(predicted[:len(examples)].tolist(), labels[:len(examples)].tolist()))
     test_set.blocks.unpersist()
+
+
+def test_gzip_inputs_and_two_class_data(sc, tmp_path):
+    import gzip
+    import shutil
+
+    from conftest import write_data
+    paths = write_data(tmp_path, "--digits", "0,1", "--limit-train", "500", "--limit-test", "50")
+    for path in paths[:2]:
+        with open(path, "rb") as source, gzip.open(path + ".gz", "wb") as target:
+            shutil.copyfileobj(source, target)
+    plain = main_task.load_data_set(sc, paths[0], paths[1], block_size=64)
+    packed = main_task.load_data_set(sc, paths[0] + ".gz", paths[1] + ".gz", block_size=64)
+    assert plain.classes == packed.classes == 2 and plain.rows == packed.rows == 500
+    assert packed.blocks.getNumPartitions() >= sc.defaultParallelism  # a .gz is one split: spread out
+    X, labels = load_csv(paths[0], paths[1])
+    blocks = sorted(packed.blocks.collect(), key=lambda b: b["start"])
+    np.testing.assert_array_equal(np.concatenate([b["X"] for b in blocks]), X.astype(np.float32))
+    np.testing.assert_array_equal(np.concatenate([b["Y"] for b in blocks]), np.eye(2)[labels])
+    plain.blocks.unpersist()
+    packed.blocks.unpersist()
