@@ -134,7 +134,7 @@ def parse_digits(text):
     try:
         digits = [int(d) for d in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected digits separated by commas, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected digits separated by commas, got {text!r}") from None
     if len(digits) < 2 or len(set(digits)) != len(digits) or not all(0 <= d <= 9 for d in digits):
         raise argparse.ArgumentTypeError(f"expected at least two distinct digits 0-9, got {text!r}")
     return digits

@@ -1,7 +1,8 @@
 """Draw the training curves of a main_task.py run.
 
     python generate_plots.py OUTPUT_DIR
-        reads OUTPUT_DIR/cost_history and OUTPUT_DIR/accuracy_history, writes
+        reads OUTPUT_DIR/cost_history and OUTPUT_DIR/accuracy_history (and
+        test_accuracy_history, when the run recorded one with --eval-every), writes
         OUTPUT_DIR/cost_history.png and OUTPUT_DIR/accuracy_history.png
 
     python generate_plots.py COST_FILE ACC_FILE|None OUT_DIR
@@ -12,6 +13,7 @@ Outputs are read from the local disk: copy them first from gs:// or hdfs://.
 """
 
 import argparse
+import ast
 import glob
 import os
 import sys
@@ -51,15 +53,29 @@ def read_floats(path):
             values.append(float(line))
         except ValueError:
             raise InputError(f"{path}: line {number}: {line[:20]!r} is not a number") from None
-    if not values:
-        raise InputError(f"{path}: no values")
     return values
 
 
-def plot_curve(values, ylabel, path):
-    """A per-epoch curve saved as a PNG at ``path``."""
+def read_points(path):
+    """(epoch, value) pairs, one per line, from a file or an output folder."""
+    points = []
+    for number, line in enumerate(read_lines(path), 1):
+        try:
+            epoch, value = ast.literal_eval(line)
+            points.append((int(epoch), float(value)))
+        except (ValueError, TypeError, SyntaxError):
+            raise InputError(f"{path}: line {number}: {line[:30]!r} is not an (epoch, value) pair") from None
+    return points
+
+
+def plot_curve(values, ylabel, path, test_points=()):
+    """A per-epoch curve saved as a PNG at ``path``; test_points are (epoch, value) marks."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(range(1, len(values) + 1), values, color="tab:blue")
+    ax.plot(range(1, len(values) + 1), values, color="tab:blue", label="training (epoch's sample)")
+    if test_points:
+        epochs, test_values = zip(*test_points)
+        ax.plot(epochs, test_values, "o-", color="tab:orange", markersize=4, label="test set")
+        ax.legend(loc="lower right")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{ylabel} per epoch")
@@ -70,13 +86,17 @@ def plot_curve(values, ylabel, path):
     return path
 
 
-def plot_histories(cost_path, accuracy_path, out_dir):
+def plot_histories(cost_path, accuracy_path, out_dir, test_accuracy_path=None):
     """cost_history.png, and accuracy_history.png unless accuracy_path is None."""
+    costs = read_floats(cost_path)
+    if not costs:  # a run with --epochs 0 only evaluated a model
+        return []
     os.makedirs(out_dir, exist_ok=True)
-    written = [plot_curve(read_floats(cost_path), "training cost", os.path.join(out_dir, "cost_history.png"))]
+    written = [plot_curve(costs, "cost", os.path.join(out_dir, "cost_history.png"))]
     if accuracy_path is not None:
-        written.append(plot_curve(read_floats(accuracy_path), "training accuracy",
-                                  os.path.join(out_dir, "accuracy_history.png")))
+        test_points = read_points(test_accuracy_path) if test_accuracy_path else ()
+        written.append(plot_curve(read_floats(accuracy_path), "accuracy",
+                                  os.path.join(out_dir, "accuracy_history.png"), test_points))
     return written
 
 
@@ -94,16 +114,23 @@ def parse_args(argv):
 
 def main(argv=None):
     paths = parse_args(argv).paths
+    test_accuracy_path = None
     if len(paths) == 1:
         out_dir = paths[0]
         cost_path = os.path.join(out_dir, "cost_history")
         accuracy_path = os.path.join(out_dir, "accuracy_history")
+        recorded = os.path.join(out_dir, "test_accuracy_history")
+        if os.path.isdir(recorded) and read_lines(recorded):
+            test_accuracy_path = recorded
     else:
         cost_path, accuracy_path, out_dir = paths
         accuracy_path = None if accuracy_path == "None" else accuracy_path
     try:
-        for path in plot_histories(cost_path, accuracy_path, out_dir):
+        written = plot_histories(cost_path, accuracy_path, out_dir, test_accuracy_path)
+        for path in written:
             print(f"wrote {path}")
+        if not written:
+            print(f"{cost_path}: no epochs recorded (a run with --epochs 0?): nothing to plot")
     except InputError as e:
         print(f"generate_plots.py: error: {e}", file=sys.stderr)
         return 2

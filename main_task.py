@@ -9,58 +9,31 @@ Each RDD element is a block of rows: an image matrix X and a one-hot target matr
 parsed once per partition and cached. Every epoch:
   1. broadcast the weights theta;
   2. map: keep the sampled rows of each block (a mask fixed by seed, epoch and row number);
-  3. map, per layer: the pre-activation z = a W + b, then the activation a = f(z);
+  3. map, per layer: the pre-activation z = h W + b, then the activation h = f(z)
+     (with an inverted-dropout mask fixed by seed, epoch and row number, if asked);
   4. map: the output delta, then per layer (last first) its gradients and the delta below;
   5. treeAggregate the sums (error, correct predictions, rows, gradient);
-  6. on the driver: divide once by the rows, adapt the learning rate (bold driver), step.
-The formulas live in nn_math.py; this file orchestrates them.
+  6. on the driver: divide once by the rows, add any L1/L2 penalty, set the learning
+     rate (bold driver by default), and take one optimizer step.
+The formulas live in nn_math.py and the input parsing in data_io.py; this file orchestrates.
 """
 
 import argparse
 import json
 import operator
 import os
-import re
 import sys
 import time
-from collections import namedtuple
 from functools import partial
 
 import numpy as np
 
 import nn_math
+from data_io import DataError, delete_path, input_exists, load_data_set, path_exists, rename_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
-
-DataSet = namedtuple("DataSet", "blocks rows width classes format")
-
-
-class DataError(Exception):
-    """A user mistake (bad file, bad option, existing output): one line, exit code 2.
-
-    Parsers running in Spark tasks do not let it escape: a failed task would be
-    retried and logged with a traceback. They return it as data instead
-    (``as_error``), and the driver raises the first one, by line number.
-    """
-
-    def __init__(self, message, line=0):
-        super().__init__(message)
-        self.line = line
-
-
-def as_error(exc):
-    """A DataError as a picklable (line, message) pair."""
-    return (exc.line, str(exc))
-
-
-def first_error(errors):
-    """Raise the DataError of the earliest line among (line, message) pairs, if any."""
-    errors = [e for e in errors if e is not None]
-    if errors:
-        line, message = min(errors)
-        raise DataError(message, line)
 
 
 # ------------------------------------------------------------- command line
@@ -85,23 +58,64 @@ def _layer_list(text):
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="main_task.py",
-        description="Train a fully connected network on MNIST CSV files with Spark RDDs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Train a fully connected network on MNIST CSV files with Spark RDDs.")
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
         parser.add_argument(name, help="CSV file (any Hadoop path, plain or .gz)")
     parser.add_argument("output_dir", help="folder to create for the outputs (any Hadoop path)")
-    parser.add_argument("--epochs", type=_checked(int, lambda v: v >= 0, "an integer >= 0"), default=100)
-    parser.add_argument("--hidden", type=_checked(_layer_list, lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128"),
-                        default=[64], help="hidden layer sizes, comma-separated")
-    parser.add_argument("--lr", type=_checked(float, lambda v: 0 < v < float("inf"), "a number > 0"),
-                        default=0.1, help="initial learning rate")
-    parser.add_argument("--sample-fraction", type=_checked(float, lambda v: 0 < v <= 1, "a number in (0, 1]"),
-                        default=0.7, help="share of the training rows sampled each epoch")
-    parser.add_argument("--block-size", type=_checked(int, lambda v: v >= 1, "an integer >= 1"),
-                        default=1024, help="rows per RDD element (1 = the original's one row per element)")
-    parser.add_argument("--seed", type=_checked(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0"),
-                        default=42, help="seeds the initial weights and every epoch's sample")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists")
+    positive = _checked(float, lambda v: 0 < v < float("inf"), "a number > 0")
+    at_least_zero = _checked(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
+    count = _checked(int, lambda v: v >= 1, "an integer >= 1")
+
+    network = parser.add_argument_group("network (taken from --init-model when given)")
+    network.add_argument("--hidden", type=_checked(_layer_list, lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128"),
+                         help="hidden layer sizes, comma-separated (default: 64)")
+    network.add_argument("--activation", choices=nn_math.HIDDEN_ACTIVATIONS, help="hidden layers (default: tanh)")
+    network.add_argument("--loss", choices=tuple(nn_math.LOSSES),
+                         help="sse: sigmoid outputs, 1/2 sum (y - y*)^2, as the original; "
+                              "cross-entropy: softmax outputs (default: sse)")
+    network.add_argument("--init", choices=("uniform", "xavier", "he"), default="uniform",
+                         help="initial weights: uniform in [-0.5, 0.5) as the original, xavier or he "
+                              "(default: %(default)s)")
+    network.add_argument("--init-model", metavar="PATH",
+                         help="start from the model/ folder of an earlier run; with --epochs 0, only evaluate it")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=_checked(int, lambda v: v >= 0, "an integer >= 0"), default=100,
+                          help="gradient steps, one per epoch (default: %(default)s)")
+    training.add_argument("--sample-fraction", type=_checked(float, lambda v: 0 < v <= 1, "a number in (0, 1]"),
+                          default=0.7, help="share of the training rows in each epoch's mini-batch "
+                                            "(default: %(default)s)")
+    training.add_argument("--optimizer", choices=nn_math.OPTIMIZERS, default="sgd", help="(default: %(default)s)")
+    training.add_argument("--momentum", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+                          default=0.9, help="for --optimizer momentum (default: %(default)s)")
+    training.add_argument("--beta1", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+                          default=0.9, help="for --optimizer adam (default: %(default)s)")
+    training.add_argument("--beta2", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+                          default=0.999, help="for --optimizer adam (default: %(default)s)")
+    training.add_argument("--l2", type=at_least_zero, default=0.0, help="weight decay: + l2/2 sum W^2 (default: 0)")
+    training.add_argument("--l1", type=at_least_zero, default=0.0, help="+ l1 sum |W| (default: 0)")
+    training.add_argument("--dropout", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+                          default=0.0, help="inverted dropout rate on hidden units while training (default: 0)")
+
+    schedule = parser.add_argument_group("learning rate")
+    schedule.add_argument("--lr", type=positive, default=0.1, help="initial learning rate (default: %(default)s)")
+    schedule.add_argument("--lr-schedule", choices=nn_math.SCHEDULES, default="bold-driver",
+                          help="bold-driver: x up when the cost fell, x down otherwise; step: x decay every "
+                               "--lr-step epochs; exponential: x decay every epoch (default: %(default)s)")
+    schedule.add_argument("--bold-up", type=positive, default=1.05, help="(default: %(default)s)")
+    schedule.add_argument("--bold-down", type=positive, default=0.5, help="(default: %(default)s)")
+    schedule.add_argument("--lr-decay", type=positive, default=0.5,
+                          help="factor for step and exponential (default: %(default)s)")
+    schedule.add_argument("--lr-step", type=count, default=10, help="epochs per step (default: %(default)s)")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--eval-every", type=_checked(int, lambda v: v >= 0, "an integer >= 0"), default=0,
+                     help="test accuracy every N epochs, 0 = only at the end (default: 0)")
+    run.add_argument("--block-size", type=count, default=1024,
+                     help="rows per RDD element; 1 = the original's one row per element (default: %(default)s)")
+    run.add_argument("--seed", type=_checked(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0"), default=42,
+                     help="seeds the initial weights, every sample and dropout mask (default: %(default)s)")
+    run.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists")
     return parser.parse_args(argv)
 
 
@@ -138,273 +152,58 @@ def start_spark():
         # one BLAS thread per Python worker: Spark already runs one worker per core
         conf.setIfMissing(f"spark.executorEnv.{var}", "1")
     sc = SparkContext(conf=conf)
-    sc.addPyFile(os.path.join(HERE, "nn_math.py"))
+    for module in ("nn_math.py", "data_io.py"):  # so executors can import them on any cluster
+        sc.addPyFile(os.path.join(HERE, module))
     return sc
-
-
-# ---------------------------------------------------- Hadoop file system
-
-def _hadoop_path(sc, path):
-    """(FileSystem, Path) for any Hadoop path: local, hdfs://, gs://, ..."""
-    jpath = sc._jvm.org.apache.hadoop.fs.Path(path)
-    return jpath.getFileSystem(sc._jsc.hadoopConfiguration()), jpath
-
-
-def path_exists(sc, path):
-    fs, jpath = _hadoop_path(sc, path)
-    return fs.exists(jpath)
-
-
-def input_exists(sc, path):
-    """True if ``path`` (a file, folder or glob) names at least one existing file."""
-    fs, jpath = _hadoop_path(sc, path)
-    found = fs.globStatus(jpath)
-    return found is not None and len(found) > 0
-
-
-def delete_path(sc, path):
-    fs, jpath = _hadoop_path(sc, path)
-    fs.delete(jpath, True)
-
-
-def rename_path(sc, source, target):
-    fs, jsource = _hadoop_path(sc, source)
-    if not fs.rename(jsource, _hadoop_path(sc, target)[1]):
-        raise OSError(f"could not move {source} to {target}")
-
-
-# ------------------------------------------------------------------ reading
-
-def split_values(line, sep):
-    """The value strings of one line: comma-separated, or whitespace-separated if sep is None."""
-    return [v.strip() for v in line.split(sep)] if sep else line.split()
-
-
-def detect_format(path, first_line):
-    """How a file is written, from its first line.
-
-    Returns {"sep": "," or None (whitespace), "width": values per line,
-    "integers": True if every value is an integer (pixels 0-255, class numbers)}.
-    """
-    if not first_line.strip():
-        raise DataError(f"{path}: line 1: empty line")
-    sep = "," if "," in first_line else None
-    values = split_values(first_line, sep)
-    integers = all(re.fullmatch(r"[+-]?\d+", v) for v in values)
-    return {"sep": sep, "width": len(values), "integers": integers}
-
-
-def read_format(sc, path):
-    """detect_format of a Hadoop path, with one-line errors for a missing or empty file."""
-    if not input_exists(sc, path):
-        raise DataError(f"{path}: file not found")
-    first = sc.textFile(path).take(1)
-    if not first:
-        raise DataError(f"{path}: empty file")
-    return detect_format(path, first[0])
-
-
-def locate_bad_line(lines, first_line, path, fmt):
-    """The DataError for the first line of ``lines`` that is not ``width`` numbers."""
-    for i, line in enumerate(lines):
-        number = first_line + i
-        where = f"{path}: line {number}"
-        if not line.strip():
-            return DataError(f"{where}: empty line", number)
-        values = split_values(line, fmt["sep"])
-        if len(values) != fmt["width"]:
-            return DataError(f"{where}: expected {fmt['width']} values, found {len(values)}", number)
-        for value in values:
-            try:
-                float(value)
-            except ValueError:
-                return DataError(f"{where}: {value[:20]!r} is not a number", number)
-    return DataError(f"{path}: lines {first_line}-{first_line + len(lines) - 1}: cannot be read", first_line)
-
-
-def parse_rows(lines, first_line, path, fmt):
-    """Lines of numbers -> (len(lines), width) float64, every value finite.
-
-    ``first_line`` is the 1-based line number of lines[0], for error messages.
-    """
-    try:
-        rows = np.loadtxt(lines, delimiter=fmt["sep"], dtype=np.float64, ndmin=2, comments=None)
-    except ValueError:
-        rows = None
-    if rows is None or rows.shape != (len(lines), fmt["width"]):
-        raise locate_bad_line(lines, first_line, path, fmt)
-    _reject_rows(~np.isfinite(rows), rows, first_line, path, "is not a finite number")
-    return rows
-
-
-def _reject_rows(bad, rows, first_line, path, what):
-    """Raise a DataError naming the first True of ``bad`` (same shape as rows), if any."""
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise DataError(f"{path}: line {first_line + i}: value {rows[i, j]:g} (column {j + 1}) {what}",
-                        first_line + i)
-
-
-def image_matrix(rows, first_line, path, fmt):
-    """Parsed pixel rows -> X (n, width) float32 in [0, 1]; 0-255 if the file holds integers."""
-    top = 255.0 if fmt["integers"] else 1.0
-    _reject_rows((rows < 0) | (rows > top), rows, first_line, path, f"is outside [0, {top:g}]")
-    return (rows / top).astype(np.float32)
-
-
-def label_vector(rows, first_line, path, fmt):
-    """Parsed label rows -> class numbers (n,) int64: a class per line, or one-hot rows."""
-    if fmt["width"] == 1:
-        labels = rows[:, 0]
-        _reject_rows((labels < 0) | (labels != np.round(labels)), rows, first_line, path,
-                     "is not a class number 0, 1, 2, ...")
-        return labels.astype(np.int64)
-    one_hot = ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
-    if not one_hot.all():
-        i = int(np.argmin(one_hot))
-        raise DataError(f"{path}: line {first_line + i}: target row is not one-hot (one 1, the rest 0)",
-                        first_line + i)
-    return rows.argmax(axis=1)
-
-
-def label_partition(indexed_lines, path, fmt):
-    """(line, index) pairs of a label file's partition -> [(class numbers (n,), error or None)]."""
-    pairs = list(indexed_lines)
-    if pairs:
-        first_line = pairs[0][1] + 1
-        try:
-            rows = parse_rows([line for line, _ in pairs], first_line, path, fmt)
-            yield label_vector(rows, first_line, path, fmt), None
-        except DataError as e:
-            yield np.empty(0, dtype=np.int64), as_error(e)
-
-
-def read_labels(sc, path, n_classes=None):
-    """All labels of a file, in line order, as (n,) int64, and the number of classes.
-
-    Labels take a byte or so per row, so they are collected and broadcast: the image
-    blocks then pair with them by line number, with no shuffle.
-    """
-    fmt = read_format(sc, path)
-    parts = sc.textFile(path).zipWithIndex().mapPartitions(partial(label_partition, path=path, fmt=fmt)).collect()
-    first_error(error for _, error in parts)
-    labels = np.concatenate([part for part, _ in parts])
-    if n_classes is None:
-        n_classes = fmt["width"] if fmt["width"] > 1 else int(labels.max()) + 1
-        if n_classes < 2:
-            raise DataError(f"{path}: every label is 0: at least two classes are needed")
-    outside = np.flatnonzero(labels >= n_classes)
-    if outside.size:
-        raise DataError(f"{path}: line {outside[0] + 1}: class {labels[outside[0]]} is outside the "
-                        f"{n_classes} classes of the training labels")
-    return labels, n_classes
-
-
-def make_block(chunk, path, fmt, labels_bc, n_classes):
-    """[(line, index), ...] with consecutive indices -> {"start", "X" (n, d) float32, "Y" (n, k)}.
-
-    A block whose lines are bad is {"start", "error": (line, message)} instead.
-    """
-    start = chunk[0][1]
-    first_line = start + 1
-    labels = labels_bc.value
-    try:
-        X = image_matrix(parse_rows([line for line, _ in chunk], first_line, path, fmt), first_line, path, fmt)
-        if start + len(chunk) > len(labels):
-            raise DataError(f"{path}: line {len(labels) + 1}: more images than labels ({len(labels)})",
-                            len(labels) + 1)
-    except DataError as e:
-        return {"start": start, "error": as_error(e)}
-    return {"start": start, "X": X, "Y": nn_math.one_hot(labels[start:start + len(chunk)], n_classes)}
-
-
-def block_check(block):
-    """(rows, error or None) of one block, for checking a freshly loaded set."""
-    return (0, block["error"]) if "error" in block else (len(block["Y"]), None)
-
-
-def add_checks(a, b):
-    """Add row counts; keep the error of the earliest line."""
-    errors = [e for e in (a[1], b[1]) if e is not None]
-    return a[0] + b[0], min(errors) if errors else None
-
-
-def image_blocks(indexed_lines, path, fmt, labels_bc, n_classes, block_size):
-    """A partition's (line, index) pairs -> blocks of up to ``block_size`` rows."""
-    chunk = []
-    for pair in indexed_lines:
-        chunk.append(pair)
-        if len(chunk) == block_size:
-            yield make_block(chunk, path, fmt, labels_bc, n_classes)
-            chunk = []
-    if chunk:
-        yield make_block(chunk, path, fmt, labels_bc, n_classes)
-
-
-def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None):
-    """Parse an image file and its label file into cached blocks: a DataSet.
-
-    ``n_classes`` and ``width`` come from the training set when loading the test set.
-    """
-    from pyspark import StorageLevel
-    labels, n_classes = read_labels(sc, label_path, n_classes)
-    fmt = read_format(sc, image_path)
-    if width is not None and fmt["width"] != width:
-        raise DataError(f"{image_path}: line 1: {fmt['width']} values per row, the training images have {width}")
-    labels_bc = sc.broadcast(labels)
-    blocks = (sc.textFile(image_path, minPartitions=sc.defaultParallelism).zipWithIndex()
-              .mapPartitions(partial(image_blocks, path=image_path, fmt=fmt, labels_bc=labels_bc,
-                                     n_classes=n_classes, block_size=block_size)))
-    if blocks.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one partition
-        blocks = blocks.repartition(sc.defaultParallelism)
-    # Spills to local disk rather than recomputing when executors run short of memory.
-    blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)
-    rows, error = blocks.map(block_check).treeAggregate((0, None), add_checks, add_checks)  # parses, caches
-    first_error([error])
-    if rows != len(labels):
-        raise DataError(f"{image_path}: {rows} images, but {label_path} has {len(labels)} labels")
-    return DataSet(blocks, rows, fmt["width"], n_classes, fmt)
 
 
 # ---------------------------------------------------- one epoch, map steps
 
 def sample_step(block, seed, epoch, fraction):
-    """Block -> the state of its sampled rows: {"a": [X (m, d)], "Y": (m, k)}."""
+    """Block -> the state of its sampled rows: {"h": [X (m, d)], "gates": [None], "Y", "rows"}."""
     rows = block["start"] + np.arange(len(block["Y"]))
     keep = nn_math.sample_mask(seed, epoch, rows, fraction)
-    return {"a": [block["X"][keep].astype(np.float64)], "Y": block["Y"][keep]}
+    return {"h": [block["X"][keep].astype(np.float64)], "gates": [None], "Y": block["Y"][keep], "rows": rows[keep]}
 
 
 def pre_activation_step(state, theta_bc, sizes, layer):
-    """Forward, layer ``layer``: append z = a W + b to state["z"]."""
+    """Forward, layer ``layer``: z = h W + b."""
     W, b = nn_math.layer_views(theta_bc.value, sizes)[layer]
-    state.setdefault("z", []).append(nn_math.pre_activation(state["a"][-1], W, b))
+    state["z"] = nn_math.pre_activation(state["h"][-1], W, b)
     return state
 
 
-def activation_step(state, name):
-    """Forward: append a = f(z) of the last pre-activation to state["a"]."""
-    state["a"].append(nn_math.activate(name, state["z"][-1]))
+def activation_step(state, net, layer, dropout, seed, epoch):
+    """Forward, layer ``layer``: a hidden layer's output h and gate f'(z), dropout masked,
+    or the network's outputs P."""
+    z = state.pop("z")
+    if layer == net.layers - 1:
+        state["P"] = nn_math.activate(net.activations[-1], z)
+        return state
+    mask = nn_math.dropout_mask(seed, epoch, state["rows"], layer + 1, z.shape[1], dropout) if dropout else None
+    h, gate = nn_math.hidden_layer(net.activation, z, mask)
+    state["h"].append(h)
+    state["gates"].append(gate)
     return state
 
 
-def output_delta_step(state, name, n_params):
-    """Backward, output layer: the error, correct count and delta; room for the gradient."""
-    a_out, Y = state["a"][-1], state["Y"]
-    state["error"] = nn_math.sse(a_out, Y)
-    state["correct"] = nn_math.count_correct(a_out, Y)
-    state["delta"] = nn_math.output_delta_sse(a_out, Y, name)
-    state["grad"] = np.empty(n_params)
+def output_delta_step(state, net):
+    """Backward, output layer: the block's error, correct count and output delta."""
+    P, Y = state.pop("P"), state["Y"]
+    loss = nn_math.LOSSES[net.loss]
+    state["error"], state["correct"] = loss.error(P, Y), nn_math.count_correct(P, Y)
+    state["delta"] = loss.output_delta(P, Y)
+    state["grad"] = np.empty(nn_math.parameter_count(net.sizes))
     return state
 
 
-def gradient_step(state, theta_bc, sizes, activations, layer):
+def gradient_step(state, theta_bc, sizes, layer):
     """Backward, layer ``layer``: its gradients into state["grad"], then the delta below it."""
     nabla_W, nabla_b = nn_math.layer_views(state["grad"], sizes)[layer]
-    nabla_W[...], nabla_b[...] = nn_math.layer_gradients(state["a"][layer], state["delta"])
+    nabla_W[...], nabla_b[...] = nn_math.layer_gradients(state["h"][layer], state["delta"])
     if layer > 0:
         W = nn_math.layer_views(theta_bc.value, sizes)[layer][0]
-        state["delta"] = nn_math.hidden_delta(state["delta"], W, state["a"][layer], activations[layer - 1])
+        state["delta"] = nn_math.hidden_delta(state["delta"], W, state["gates"][layer])
     return state
 
 
@@ -424,100 +223,118 @@ def add_sums(total, part):
     return total
 
 
-def epoch_sums(blocks, theta_bc, sizes, activations, seed, epoch, fraction):
+def epoch_sums(blocks, theta_bc, net, seed, epoch, fraction, dropout=0.0):
     """Forward and backward propagation over the sampled rows of every block, summed.
 
     Returns [sum of errors, correct predictions, rows, gradient sum (flat)], or None
     if no row was sampled. Consecutive maps run fused in one Python task per partition.
     """
     steps = blocks.map(partial(sample_step, seed=seed, epoch=epoch, fraction=fraction))
-    for layer, name in enumerate(activations):
-        steps = steps.map(partial(pre_activation_step, theta_bc=theta_bc, sizes=sizes, layer=layer))
-        steps = steps.map(partial(activation_step, name=name))
-    steps = steps.map(partial(output_delta_step, name=activations[-1], n_params=nn_math.parameter_count(sizes)))
-    for layer in reversed(range(len(activations))):
-        steps = steps.map(partial(gradient_step, theta_bc=theta_bc, sizes=sizes,
-                                  activations=activations, layer=layer))
+    for layer in range(net.layers):
+        steps = steps.map(partial(pre_activation_step, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
+        steps = steps.map(partial(activation_step, net=net, layer=layer, dropout=dropout, seed=seed, epoch=epoch))
+    steps = steps.map(partial(output_delta_step, net=net))
+    for layer in reversed(range(net.layers)):
+        steps = steps.map(partial(gradient_step, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
     return steps.map(block_sums).treeAggregate(None, add_sums, add_sums)
 
 
 # ---------------------------------------------------------------- training
 
-def train(sc, data, sizes, activations, args, log=print):
-    """Run the epochs; returns (theta, history of per-epoch lists)."""
-    theta = nn_math.init_uniform(sizes, np.random.default_rng(args.seed))
+def train(sc, data, net, theta, args, log=print, test_set=None):
+    """Run the epochs from ``theta``; returns (theta, history of per-epoch lists).
+
+    With ``test_set`` and args.eval_every = N > 0, the test accuracy is measured every N epochs.
+    """
+    state = nn_math.optimizer_state(args.optimizer, theta)
     lr, previous_cost = args.lr, None
-    history = {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": []}
+    regularised = args.l1 > 0 or args.l2 > 0
+    history = {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": []}
     for epoch in range(1, args.epochs + 1):
         started = time.perf_counter()
         theta_bc = sc.broadcast(theta)
-        sums = epoch_sums(data.blocks, theta_bc, sizes, activations, args.seed, epoch, args.sample_fraction)
+        sums = epoch_sums(data.blocks, theta_bc, net, args.seed, epoch, args.sample_fraction, args.dropout)
         theta_bc.destroy()
         if sums is None or sums[2] == 0:
             raise DataError(f"epoch {epoch}: the sample is empty; raise --sample-fraction or add rows")
         error, correct, count, grad = sums
-        cost, accuracy = error / count, correct / count
-        lr = nn_math.bold_driver(lr, cost, previous_cost)
-        theta = theta - lr * (grad / count)
+        cost, gradient = error / count, grad / count
+        if regularised:
+            cost += nn_math.penalty(theta, net.sizes, args.l1, args.l2)
+            gradient += nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
+        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous_cost,
+                                   args.lr_decay, args.lr_step, args.bold_up, args.bold_down)
+        theta, state = nn_math.optimizer_step(args.optimizer, theta, gradient, lr, state,
+                                              args.momentum, args.beta1, args.beta2)
         previous_cost = cost
         seconds = time.perf_counter() - started
-        for key, value in zip(history, (cost, accuracy, lr, count, seconds)):
+        for key, value in zip(history, (cost, correct / count, lr, count, seconds)):
             history[key].append(value)
-        log(f"epoch {epoch:3d}/{args.epochs}  cost {cost:.6f}  train accuracy {accuracy:.4f}  "
-            f"lr {lr:.6f}  sample {count}  {seconds:.2f} s")
+        line = (f"epoch {epoch:3d}/{args.epochs}  cost {cost:.6f}  train accuracy {correct / count:.4f}  "
+                f"lr {lr:.6g}  sample {count}  {seconds:.2f} s")
+        if test_set is not None and args.eval_every and epoch % args.eval_every == 0:
+            accuracy = accuracy_of(test_confusion(sc, test_set, theta, net))
+            history["test_accuracy"].append((epoch, accuracy))
+            line += f"  test accuracy {accuracy:.4f}"
+        log(line)
     return theta, history
 
 
 # -------------------------------------------------------------- evaluation
 
-def block_predictions(block, theta_bc, sizes, activations):
+def block_predictions(block, theta_bc, net):
     """(predicted classes (n,), true classes (n,)) of one block."""
-    predicted = nn_math.predict(theta_bc.value, sizes, activations, block["X"].astype(np.float64))
-    return predicted, block["Y"].argmax(axis=1)
+    return nn_math.predict(theta_bc.value, net, block["X"].astype(np.float64)), block["Y"].argmax(axis=1)
 
 
-def evaluate(sc, data, theta, sizes, activations):
-    """(confusion matrix (k, k), the first N_EXAMPLES (prediction, label) pairs) on a DataSet."""
+def test_confusion(sc, data, theta, net, examples=0):
+    """Confusion matrix (k, k) of ``theta`` on a DataSet; with ``examples`` > 0, also the
+    first that many (prediction, label) pairs."""
     theta_bc = sc.broadcast(theta)
-    predictions = data.blocks.map(partial(block_predictions, theta_bc=theta_bc, sizes=sizes,
-                                          activations=activations))
+    predictions = data.blocks.map(partial(block_predictions, theta_bc=theta_bc, net=net))
     k = data.classes
     confusion = (predictions.map(lambda pair: nn_math.confusion_matrix(pair[1], pair[0], k))
                  .treeAggregate(np.zeros((k, k), dtype=np.int64), operator.add, operator.add))
-    examples = predictions.flatMap(lambda pair: zip(pair[0].tolist(), pair[1].tolist())).take(N_EXAMPLES)
+    pairs = predictions.flatMap(lambda pair: zip(pair[0].tolist(), pair[1].tolist())).take(examples) if examples else []
     theta_bc.destroy()
-    return confusion, examples
+    return (confusion, pairs) if examples else confusion
 
 
-def summarise(confusion, history, args, sizes, activations, train_set, test_set, load_seconds):
+def accuracy_of(confusion):
+    return float(np.trace(confusion) / confusion.sum())
+
+
+def summarise(confusion, history, args, net, train_set, test_set, load_seconds):
     """The summary/ record: test metrics, settings and timings, as a dict."""
     precision, recall, f1 = nn_math.precision_recall_f1(confusion)
     per_class = [{"class": c, "precision": float(precision[c]), "recall": float(recall[c]),
                   "f1": float(f1[c]), "support": int(confusion[c].sum())} for c in range(len(confusion))]
     return {
-        "test_accuracy": float(np.trace(confusion) / confusion.sum()),
+        "test_accuracy": accuracy_of(confusion),
         "macro_f1": float(f1.mean()),
         "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None,
         "final_cost": history["cost"][-1] if history["cost"] else None,
         "per_class": per_class,
         "confusion_matrix": confusion.tolist(),
-        "layer_sizes": sizes, "activations": activations,
+        "layer_sizes": net.sizes, "activation": net.activation, "loss": net.loss,
         "train_rows": train_set.rows, "test_rows": test_set.rows, "classes": train_set.classes,
         "settings": dict(vars(args)),
         "load_seconds": load_seconds,
         "epoch_seconds": history["seconds"],
         "learning_rates": history["lr"],
+        "test_accuracy_history": history["test_accuracy"],
     }
 
 
 # ------------------------------------------------------------------ outputs
 
 def write_outputs(sc, folder, history, confusion, examples, summary, model_lines):
-    """Every output as a Spark text folder (one part file) under ``folder``."""
+    """Every output as a Spark text folder under ``folder``."""
     precision, recall, f1 = nn_math.precision_recall_f1(confusion)
     outputs = {
         "cost_history": [repr(c) for c in history["cost"]],
         "accuracy_history": [repr(a) for a in history["accuracy"]],
+        "test_accuracy_history": [repr(pair) for pair in history["test_accuracy"]],
         "metrics": [repr((float(p), float(r), float(f))) for p, r, f in zip(precision, recall, f1)],
         "tests": [repr(pair) for pair in examples],
         "confusion_matrix": [" ".join(str(n) for n in row) for row in confusion],
@@ -540,6 +357,37 @@ def publish(sc, staging, output_dir, overwrite):
     rename_path(sc, staging, output_dir)
 
 
+# ------------------------------------------------------------------ network
+
+def read_model(sc, path):
+    """(Network, theta) from a model/ folder written by an earlier run."""
+    if not input_exists(sc, path):
+        raise DataError(f"{path}: file not found")
+    try:
+        return nn_math.model_from_lines(sc.textFile(path).collect())
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None
+
+
+def choose_network(sc, args, data):
+    """(Network, initial theta): from --init-model, or from the options and --init."""
+    if args.init_model:
+        net, theta = read_model(sc, args.init_model)
+        given = {"hidden": (args.hidden, net.sizes[1:-1]), "activation": (args.activation, net.activation),
+                 "loss": (args.loss, net.loss)}
+        for option, (value, model_value) in given.items():
+            if value is not None and value != model_value:
+                shown = [",".join(map(str, v)) if isinstance(v, list) else v for v in (value, model_value)]
+                raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
+        if (net.sizes[0], net.sizes[-1]) != (data.width, data.classes):
+            raise DataError(f"{args.init_model}: a model for {net.sizes[0]} values and {net.sizes[-1]} classes, "
+                            f"the data has {data.width} and {data.classes}")
+        return net, theta
+    net = nn_math.Network([data.width, *(args.hidden or [64]), data.classes],
+                          args.activation or "tanh", args.loss or "sse")
+    return net, nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
+
+
 # --------------------------------------------------------------------- main
 
 def run(sc, args, log=print):
@@ -552,20 +400,18 @@ def run(sc, args, log=print):
     test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size,
                              n_classes=train_set.classes, width=train_set.width)
     load_seconds = time.perf_counter() - started
-    sizes = [train_set.width, *args.hidden, train_set.classes]
-    activations = nn_math.layer_activations(len(sizes) - 1)
+    net, theta = choose_network(sc, args, train_set)
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
-        f"{train_set.classes} classes, in {load_seconds:.1f} s; network {'-'.join(map(str, sizes))} "
-        f"({', '.join(activations)}), {sc.defaultParallelism} cores, Spark {sc.version}")
+        f"{train_set.classes} classes, in {load_seconds:.1f} s; network {'-'.join(map(str, net.sizes))} "
+        f"({net.activation} hidden, {net.loss} loss), {sc.defaultParallelism} cores, Spark {sc.version}")
 
-    theta, history = train(sc, train_set, sizes, activations, args, log)
-    confusion, examples = evaluate(sc, test_set, theta, sizes, activations)
-    summary = summarise(confusion, history, args, sizes, activations, train_set, test_set, load_seconds)
+    theta, history = train(sc, train_set, net, theta, args, log, test_set)
+    confusion, examples = test_confusion(sc, test_set, theta, net, examples=N_EXAMPLES)
+    summary = summarise(confusion, history, args, net, train_set, test_set, load_seconds)
 
     staging = f"{output_dir}._incomplete-{sc.applicationId}"
     try:
-        write_outputs(sc, staging, history, confusion, examples, summary,
-                      nn_math.model_to_lines(sizes, activations, theta))
+        write_outputs(sc, staging, history, confusion, examples, summary, nn_math.model_to_lines(net, theta))
         publish(sc, staging, output_dir, args.overwrite)
     finally:
         if path_exists(sc, staging):

@@ -2,26 +2,45 @@
 
 Shapes (one row per example, as the data is stored):
 
-    X      (n, d[0])               a block of n input rows
-    W[l]   (d[l], d[l+1])          weights of layer l;  b[l]  (d[l+1],)
-    z[l]   = a[l] @ W[l] + b[l]    pre-activation,      (n, d[l+1])
-    a[l+1] = f_l(z[l])             activation;          a[0] = X
-    E      = 1/2 sum (a[L] - Y)^2  sum-of-squares error of the block, Y (n, d[L])
+    X       (n, d[0])                a block of n input rows; h[0] = X
+    W[l]    (d[l], d[l+1])           weights of layer l;  b[l]  (d[l+1],)
+    z[l]    = h[l] @ W[l] + b[l]     pre-activation,      (n, d[l+1])
+    h[l+1]  = f(z[l]) * M[l+1]       hidden layers; M is an inverted-dropout mask (1 without dropout)
+    P       = g(z[L-1])              output: sigmoid for the loss "sse", softmax for "cross-entropy"
+    E       = 1/2 sum (P - Y)^2      or  -sum Y log P, summed over the block;  Y (n, k) one-hot
+
+Backward propagation:
+
+    delta[L-1] = (P - Y) * P (1 - P)                 sse with sigmoid outputs
+    delta[L-1] = P - Y                               cross-entropy with softmax (fused)
+    delta[l-1] = (delta[l] @ W[l].T) * gate[l]       gate[l] = f'(z[l-1]) * M[l]
+    dE/dW[l]   = h[l].T @ delta[l],   dE/db[l] = sum over rows of delta[l]
 
 All parameters live in one flat vector ``theta``: W[0], b[0], W[1], b[1], ...
 Each layer's W and b are views into it (``layer_views``), so a gradient is one
 flat vector too and sums of gradients are a single ``+=``.
-
-Backward propagation, with f' written in terms of the activation a = f(z):
-
-    delta[L-1] = (a[L] - Y) * f'(a[L])                    output layer, SSE
-    delta[l-1] = (delta[l] @ W[l].T) * f'(a[l])           hidden layers
-    dE/dW[l]   = a[l].T @ delta[l],   dE/db[l] = sum over rows of delta[l]
 """
 
 import json
+from collections import namedtuple
 
 import numpy as np
+
+
+class Network(namedtuple("Network", "sizes activation loss")):
+    """Layer sizes [d0, hidden..., k], the hidden layers' activation name, the loss name."""
+
+    __slots__ = ()
+
+    @property
+    def layers(self):
+        return len(self.sizes) - 1
+
+    @property
+    def activations(self):
+        """One activation name per layer: the hidden one, then the loss's output function."""
+        return [self.activation] * (self.layers - 1) + [LOSSES[self.loss].output]
+
 
 # ---------------------------------------------------------------- parameters
 
@@ -45,9 +64,34 @@ def layer_views(theta, sizes):
     return views
 
 
-def init_uniform(sizes, rng, low=-0.5, high=0.5):
-    """Every weight and bias drawn uniformly from [low, high): a flat float64 vector."""
-    return rng.uniform(low, high, size=parameter_count(sizes))
+def weight_mask(sizes):
+    """Boolean vector like theta: True at weights, False at biases (which are not regularised)."""
+    mask = np.zeros(parameter_count(sizes), dtype=bool)
+    for W, _ in layer_views(mask, sizes):
+        W[...] = True
+    return mask
+
+
+def init_parameters(sizes, rng, scheme="uniform"):
+    """Initial theta (flat float64).
+
+    uniform: every weight and bias from U[-0.5, 0.5), as the original;
+    xavier:  W from U(-r, r) with r = sqrt(6 / (d_in + d_out)), biases 0 (Glorot and Bengio);
+    he:      W from N(0, 2 / d_in), biases 0 (He et al., for relu).
+    """
+    if scheme == "uniform":
+        return rng.uniform(-0.5, 0.5, size=parameter_count(sizes))
+    theta = np.zeros(parameter_count(sizes))
+    for W, _ in layer_views(theta, sizes):
+        d_in, d_out = W.shape
+        if scheme == "xavier":
+            limit = np.sqrt(6.0 / (d_in + d_out))
+            W[...] = rng.uniform(-limit, limit, size=W.shape)
+        elif scheme == "he":
+            W[...] = rng.normal(0.0, np.sqrt(2.0 / d_in), size=W.shape)
+        else:
+            raise ValueError(f"unknown initialisation {scheme!r}")
+    return theta
 
 
 # --------------------------------------------------------------- activations
@@ -58,16 +102,20 @@ def sigmoid(z):
     return np.where(z >= 0, 1.0, e) / (1.0 + e)
 
 
-# name -> (f(z), f'(z) expressed through a = f(z))
+def softmax(z):
+    """Row-wise exp(z) / sum exp(z), shifted by the row maximum so it never overflows."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# name -> (f(z), f'(z) expressed through a = f(z)); softmax only ever comes fused with its loss
 ACTIVATIONS = {
     "tanh": (np.tanh, lambda a: 1.0 - a * a),
     "sigmoid": (sigmoid, lambda a: a * (1.0 - a)),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda a: (a > 0).astype(a.dtype)),
+    "softmax": (softmax, None),
 }
-
-
-def layer_activations(n_layers, hidden="tanh", output="sigmoid"):
-    """Activation names, one per layer: ``hidden`` everywhere but the last."""
-    return [hidden] * (n_layers - 1) + [output]
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 
 def activate(name, z):
@@ -76,72 +124,123 @@ def activate(name, z):
 
 
 def activation_derivative(name, a):
-    """f'(z) for the activation called ``name``, computed from a = f(z)."""
+    """f'(z) for the elementwise activation called ``name``, computed from a = f(z)."""
     return ACTIVATIONS[name][1](a)
+
+
+# ---------------------------------------------------------------------- loss
+
+def sse(P, Y):
+    """E = 1/2 sum (P - Y)^2 over every row and output: a float."""
+    diff = P - Y
+    return 0.5 * float(np.einsum("ij,ij->", diff, diff))
+
+
+def cross_entropy(P, Y):
+    """E = -sum Y log P over every row: a float (P clipped away from 0)."""
+    return -float(np.einsum("ij,ij->", Y, np.log(np.maximum(P, np.finfo(np.float64).tiny))))
+
+
+def sse_output_delta(P, Y):
+    """dE/dz of the output layer for sse and sigmoid outputs: (P - Y) P (1 - P), (n, k)."""
+    return (P - Y) * activation_derivative("sigmoid", P)
+
+
+def cross_entropy_output_delta(P, Y):
+    """dE/dz of the output layer for cross-entropy and softmax outputs, fused: P - Y, (n, k)."""
+    return P - Y
+
+
+Loss = namedtuple("Loss", "output error output_delta")
+LOSSES = {
+    "sse": Loss("sigmoid", sse, sse_output_delta),
+    "cross-entropy": Loss("softmax", cross_entropy, cross_entropy_output_delta),
+}
 
 
 # ------------------------------------------------------- forward and backward
 
-def pre_activation(a, W, b):
-    """z = a @ W + b: (n, d_in) @ (d_in, d_out) + (d_out,) -> (n, d_out)."""
-    return a @ W + b
+def pre_activation(h, W, b):
+    """z = h @ W + b: (n, d_in) @ (d_in, d_out) + (d_out,) -> (n, d_out)."""
+    return h @ W + b
 
 
-def sse(a_out, Y):
-    """E = 1/2 sum (a_out - Y)^2 over every row and output: a float."""
-    diff = a_out - Y
-    return 0.5 * float(np.einsum("ij,ij->", diff, diff))
+def hidden_layer(name, z, mask=None):
+    """(h, gate) of a hidden layer: h = f(z) * mask, gate = f'(z) * mask, both like z.
+
+    ``mask`` is an inverted-dropout mask (0 or 1/(1-rate)); None means no dropout.
+    """
+    a = activate(name, z)
+    gate = activation_derivative(name, a)
+    if mask is None:
+        return a, gate
+    return a * mask, gate * mask
 
 
-def output_delta_sse(a_out, Y, name):
-    """delta of the last layer for the SSE error: (a_out - Y) * f'(a_out), (n, k)."""
-    return (a_out - Y) * activation_derivative(name, a_out)
+def hidden_delta(delta_next, W_next, gate):
+    """delta[l-1] = (delta[l] @ W[l].T) * gate[l]: (n, d[l+1]) -> (n, d[l])."""
+    return (delta_next @ W_next.T) * gate
 
 
-def hidden_delta(delta_next, W_next, a, name):
-    """delta[l-1] = (delta[l] @ W[l].T) * f'(a[l]): (n, d[l+1]) -> (n, d[l])."""
-    return (delta_next @ W_next.T) * activation_derivative(name, a)
-
-
-def layer_gradients(a_prev, delta):
+def layer_gradients(h, delta):
     """(dE/dW, dE/db) of one layer summed over the block: ((d_in, d_out), (d_out,))."""
-    return a_prev.T @ delta, delta.sum(axis=0)
+    return h.T @ delta, delta.sum(axis=0)
 
 
-def forward(theta, sizes, activations, X):
-    """All activations [a[0] = X, a[1], ..., a[L]] of a block X (n, d[0])."""
-    a = [X]
-    for (W, b), name in zip(layer_views(theta, sizes), activations):
-        a.append(activate(name, pre_activation(a[-1], W, b)))
-    return a
+def forward(theta, net, X, masks=None):
+    """(layer inputs [h[0] = X, ..., h[L-1]], gates [None, gate[1], ...], outputs P).
+
+    ``masks``: one dropout mask (or None) per hidden layer, for training; none at evaluation.
+    """
+    h, gates = [X], [None]
+    views = layer_views(theta, net.sizes)
+    for l, (W, b) in enumerate(views[:-1]):
+        h_next, gate = hidden_layer(net.activation, pre_activation(h[-1], W, b), masks[l] if masks else None)
+        h.append(h_next)
+        gates.append(gate)
+    W, b = views[-1]
+    return h, gates, activate(LOSSES[net.loss].output, pre_activation(h[-1], W, b))
 
 
-def backprop(theta, sizes, activations, X, Y):
-    """(E, dE/dtheta) of a block: E summed over rows, gradient flat like theta."""
-    a = forward(theta, sizes, activations, X)
-    views = layer_views(theta, sizes)
+def backprop(theta, net, X, Y, masks=None):
+    """(E, dE/dtheta) of a block: E summed over rows, the gradient flat like theta."""
+    h, gates, P = forward(theta, net, X, masks)
+    views = layer_views(theta, net.sizes)
     grad = np.empty_like(theta)
-    grad_views = layer_views(grad, sizes)
-    delta = output_delta_sse(a[-1], Y, activations[-1])
-    for l in reversed(range(len(views))):
+    grad_views = layer_views(grad, net.sizes)
+    delta = LOSSES[net.loss].output_delta(P, Y)
+    for l in reversed(range(net.layers)):
         nabla_W, nabla_b = grad_views[l]
-        nabla_W[...], nabla_b[...] = layer_gradients(a[l], delta)
+        nabla_W[...], nabla_b[...] = layer_gradients(h[l], delta)
         if l > 0:
-            delta = hidden_delta(delta, views[l][0], a[l], activations[l - 1])
-    return sse(a[-1], Y), grad
+            delta = hidden_delta(delta, views[l][0], gates[l])
+    return LOSSES[net.loss].error(P, Y), grad
 
 
-def predict(theta, sizes, activations, X):
-    """Predicted class of each row: the argmax of the output layer, (n,) ints."""
-    return forward(theta, sizes, activations, X)[-1].argmax(axis=1)
+def predict(theta, net, X):
+    """Predicted class of each row: the argmax of the outputs, no dropout, (n,) ints."""
+    return forward(theta, net, X)[2].argmax(axis=1)
 
 
-def count_correct(a_out, Y):
-    """How many rows have argmax(a_out) == argmax(Y): an int."""
-    return int(np.count_nonzero(a_out.argmax(axis=1) == Y.argmax(axis=1)))
+def count_correct(P, Y):
+    """How many rows have argmax(P) == argmax(Y): an int."""
+    return int(np.count_nonzero(P.argmax(axis=1) == Y.argmax(axis=1)))
 
 
-# ------------------------------------------------------------ data and sample
+# ------------------------------------------------------------ regularisation
+
+def penalty(theta, sizes, l1=0.0, l2=0.0):
+    """l1 * sum |W| + l2/2 * sum W^2 over the weights (not the biases): a float."""
+    W = theta[weight_mask(sizes)]
+    return l1 * float(np.abs(W).sum()) + 0.5 * l2 * float(W @ W)
+
+
+def penalty_gradient(theta, sizes, l1=0.0, l2=0.0):
+    """d penalty / d theta: l1 sign(W) + l2 W at the weights, 0 at the biases; like theta."""
+    return weight_mask(sizes) * (l1 * np.sign(theta) + l2 * theta)
+
+
+# ------------------------------------------------------- samples and dropout
 
 def one_hot(labels, k, dtype=np.float32):
     """Target matrix (n, k) with a 1 in column labels[i] of row i."""
@@ -160,18 +259,29 @@ def _splitmix64(z):
     return z ^ (z >> np.uint64(31))
 
 
+def _unit_interval(bits):
+    """uint64 -> float64 in [0, 1) from the top 53 bits."""
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def _row_bits(seed, epoch, rows, stream=0):
+    """64 random bits per global row number, fixed by (seed, epoch, stream, row)."""
+    rows = np.asarray(rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps on purpose
+        key = _splitmix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
+        key = _splitmix64(key + np.uint64(epoch) * _GOLDEN)
+        if stream:
+            key = _splitmix64(key + np.uint64(stream) * _GOLDEN)
+        return _splitmix64(key + rows * _GOLDEN)
+
+
 def row_uniforms(seed, epoch, rows):
     """A uniform number in [0, 1) for each global row number, fixed by (seed, epoch, row).
 
     A counter-based generator: the value of a row does not depend on which
     block or partition holds it, so a sample is the same however data is split.
     """
-    rows = np.asarray(rows, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # uint64 arithmetic wraps on purpose
-        key = _splitmix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
-        key = _splitmix64(key + np.uint64(epoch) * _GOLDEN)
-        bits = _splitmix64(key + rows * _GOLDEN)
-    return (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return _unit_interval(_row_bits(seed, epoch, rows))
 
 
 def sample_mask(seed, epoch, rows, fraction):
@@ -179,7 +289,57 @@ def sample_mask(seed, epoch, rows, fraction):
     return row_uniforms(seed, epoch, rows) < fraction
 
 
+def dropout_mask(seed, epoch, rows, layer, width, rate):
+    """Inverted-dropout mask (len(rows), width) for hidden layer ``layer`` (1-based):
+    each unit is 0 with probability ``rate``, else 1/(1-rate). Fixed by (seed, epoch, row)."""
+    row_bits = _row_bits(seed, epoch, rows, stream=layer)
+    with np.errstate(over="ignore"):
+        bits = _splitmix64(row_bits[:, None] + np.arange(width, dtype=np.uint64) * _GOLDEN)
+    return (_unit_interval(bits) >= rate) / (1.0 - rate)
+
+
+# ---------------------------------------------------------------- optimisers
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def optimizer_state(name, theta):
+    """Fresh state for ``name``: {} (sgd), {"v"} (momentum), {"t", "m", "v"} (adam)."""
+    if name == "sgd":
+        return {}
+    if name == "momentum":
+        return {"v": np.zeros_like(theta)}
+    if name == "adam":
+        return {"t": 0, "m": np.zeros_like(theta), "v": np.zeros_like(theta)}
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def optimizer_step(name, theta, grad, lr, state, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One update of theta by gradient ``grad``: returns (new theta, new state); no input changes.
+
+    sgd:      theta - lr g
+    momentum: v = momentum v - lr g;  theta + v
+    adam:     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t = t + 1;
+              theta - lr m^ / (sqrt(v^) + eps) with m^ = m / (1 - b1^t), v^ = v / (1 - b2^t)
+    """
+    if name == "sgd":
+        return theta - lr * grad, state
+    if name == "momentum":
+        v = momentum * state["v"] - lr * grad
+        return theta + v, {"v": v}
+    if name == "adam":
+        t = state["t"] + 1
+        m = beta1 * state["m"] + (1 - beta1) * grad
+        v = beta2 * state["v"] + (1 - beta2) * grad * grad
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        return theta - lr * m_hat / (np.sqrt(v_hat) + eps), {"t": t, "m": m, "v": v}
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
 # ------------------------------------------------------------- learning rate
+
+SCHEDULES = ("bold-driver", "constant", "step", "exponential")
+
 
 def bold_driver(lr, cost, previous_cost, up=1.05, down=0.5):
     """Next learning rate: ``lr * up`` if the cost fell, ``lr * down`` if not.
@@ -189,6 +349,23 @@ def bold_driver(lr, cost, previous_cost, up=1.05, down=0.5):
     if previous_cost is None:
         return lr
     return lr * up if cost < previous_cost else lr * down
+
+
+def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay=0.5, step=10, up=1.05, down=0.5):
+    """The learning rate of epoch ``epoch`` (1-based).
+
+    bold-driver: from the last rate ``lr`` and whether the cost fell (``bold_driver``);
+    constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1).
+    """
+    if schedule == "bold-driver":
+        return bold_driver(lr, cost, previous_cost, up, down)
+    if schedule == "constant":
+        return lr0
+    if schedule == "step":
+        return lr0 * decay ** ((epoch - 1) // step)
+    if schedule == "exponential":
+        return lr0 * decay ** (epoch - 1)
+    raise ValueError(f"unknown schedule {schedule!r}")
 
 
 # ------------------------------------------------------------------- metrics
@@ -219,37 +396,44 @@ def precision_recall_f1(confusion):
 MODEL_FORMAT = "mnist-mlp-model/1"
 
 
-def model_to_lines(sizes, activations, theta):
+def model_to_lines(net, theta):
     """The model as JSON lines: a header, then per layer a line {"layer", "b"} and one
     line {"layer", "row", "W"} per row of W.
 
     JSON writes floats with repr, so the weights read back bit for bit; no pickle.
     """
-    header = {"format": MODEL_FORMAT, "layer_sizes": list(sizes), "activations": list(activations)}
+    header = {"format": MODEL_FORMAT, "layer_sizes": list(net.sizes), "activation": net.activation,
+              "loss": net.loss, "activations": net.activations}
     lines = [json.dumps(header)]
-    for l, (W, b) in enumerate(layer_views(theta, sizes)):
+    for l, (W, b) in enumerate(layer_views(theta, net.sizes)):
         lines.append(json.dumps({"layer": l, "b": b.tolist()}))
         lines.extend(json.dumps({"layer": l, "row": i, "W": row}) for i, row in enumerate(W.tolist()))
     return lines
 
 
 def model_from_lines(lines):
-    """(sizes, activations, theta) from the lines model_to_lines wrote, in any order.
+    """(Network, theta) from the lines model_to_lines wrote, in any order.
 
     Raises ValueError if a line is not JSON or a weight is missing or misshapen.
     """
-    records = [json.loads(line) for line in lines if line.strip()]
-    headers = [r for r in records if "format" in r]
-    if len(headers) != 1 or headers[0]["format"] != MODEL_FORMAT:
-        raise ValueError(f"not a model file (expected one header line with format {MODEL_FORMAT!r})")
-    sizes, activations = headers[0]["layer_sizes"], headers[0]["activations"]
-    theta = np.full(parameter_count(sizes), np.nan)
-    views = layer_views(theta, sizes)
-    for r in records:
-        if "b" in r:
-            views[r["layer"]][1][...] = r["b"]
-        elif "W" in r:
-            views[r["layer"]][0][r["row"]] = r["W"]
+    try:
+        records = [json.loads(line) for line in lines if line.strip()]
+        headers = [r for r in records if "format" in r]
+        if len(headers) != 1 or headers[0]["format"] != MODEL_FORMAT:
+            raise ValueError(f"expected one header line with format {MODEL_FORMAT!r}")
+        header = headers[0]
+        net = Network([int(d) for d in header["layer_sizes"]], header["activation"], header["loss"])
+        if header["activation"] not in HIDDEN_ACTIVATIONS or header["loss"] not in LOSSES:
+            raise ValueError(f"unknown activation or loss in {header}")
+        theta = np.full(parameter_count(net.sizes), np.nan)
+        views = layer_views(theta, net.sizes)
+        for r in records:
+            if "b" in r:
+                views[r["layer"]][1][...] = r["b"]
+            elif "W" in r:
+                views[r["layer"]][0][r["row"]] = r["W"]
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise ValueError(f"not a valid model file: {e}") from None
     if np.isnan(theta).any():
-        raise ValueError("some weights are missing")
-    return sizes, activations, theta
+        raise ValueError("not a valid model file: some weights are missing")
+    return net, theta

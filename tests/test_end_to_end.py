@@ -22,7 +22,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def compact_run(small_compact, runs):
     out = runs / "compact"
-    result = spark_submit(*small_compact, out, "--epochs", EPOCHS, "--block-size", 256)
+    result = spark_submit(*small_compact, out, "--epochs", EPOCHS, "--block-size", 256, "--eval-every", EPOCHS // 2)
     assert result.returncode == 0, result.stderr[-3000:]
     return result, out
 
@@ -75,11 +75,15 @@ def test_outputs_agree_with_each_other_and_with_the_data(compact_run, small_comp
     assert summary["final_train_accuracy"] == accuracy[-1]
     assert len(summary["epoch_seconds"]) == EPOCHS and summary["load_seconds"] > 0
     assert summary["settings"]["epochs"] == EPOCHS and summary["settings"]["block_size"] == 256
+    recorded = [ast.literal_eval(line) for line in read_output(out, "test_accuracy_history")]
+    assert [epoch for epoch, _ in recorded] == [EPOCHS // 2, EPOCHS]
+    assert recorded[-1][1] == summary["test_accuracy"]
+    assert summary["test_accuracy_history"] == [list(pair) for pair in recorded]
 
     # The saved model, run here in NumPy, predicts exactly what the job reported.
-    sizes, activations, theta = nn_math.model_from_lines(read_output(out, "model"))
-    assert sizes == [784, 64, 10] and activations == ["tanh", "sigmoid"]
-    predicted = nn_math.predict(theta, sizes, activations, X)
+    net, theta = nn_math.model_from_lines(read_output(out, "model"))
+    assert net == nn_math.Network([784, 64, 10], "tanh", "sse")
+    predicted = nn_math.predict(theta, net, X)
     np.testing.assert_array_equal(nn_math.confusion_matrix(labels, predicted, 10), confusion)
     examples = [ast.literal_eval(line) for line in read_output(out, "tests")]
     assert examples == list(zip(predicted.tolist(), labels.tolist()))[:len(examples)] and len(examples) == 100
@@ -90,6 +94,19 @@ def test_the_original_layout_gives_the_same_run(compact_run, seed_run):
     np.testing.assert_allclose([float(v) for v in read_output(seed, "cost_history")],
                                [float(v) for v in read_output(compact, "cost_history")], rtol=1e-9)
     assert read_output(seed, "confusion_matrix") == read_output(compact, "confusion_matrix")
+
+
+def test_init_model_with_no_epochs_only_evaluates(compact_run, small_compact, runs):
+    _, trained = compact_run
+    out = runs / "evaluate-only"
+    result = spark_submit(*small_compact, out, "--epochs", 0, "--init-model", trained / "model")
+    assert result.returncode == 0, result.stdout[-2000:]
+    for name in ("confusion_matrix", "metrics", "tests", "model"):
+        assert read_output(out, name) == read_output(trained, name)
+    assert read_output(out, "cost_history") == [] and read_output(out, "accuracy_history") == []
+    summary = json.loads(read_output(out, "summary")[0])
+    assert summary["test_accuracy"] == json.loads(read_output(trained, "summary")[0])["test_accuracy"]
+    assert summary["final_train_accuracy"] is None
 
 
 def test_plots_are_written_both_ways(compact_run, tmp_path):

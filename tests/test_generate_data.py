@@ -96,7 +96,8 @@ def fake_keras(load_data):
 
 def test_keras_source_writes_what_keras_returns(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    x_train, x_test = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), rng.integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    x_train = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    x_test = rng.integers(0, 256, (8, 28, 28), dtype=np.uint8)
     y_train, y_test = np.arange(30, dtype=np.uint8) % 10, np.arange(8, dtype=np.uint8)
     monkeypatch.setitem(sys.modules, "keras", fake_keras(lambda: ((x_train, y_train), (x_test, y_test))))
     paths = write_data(tmp_path, "--source", "keras")

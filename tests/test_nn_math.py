@@ -1,47 +1,85 @@
 """The math of nn_math.py against independent oracles: finite differences, hand-worked values."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 import nn_math
+from nn_math import Network
 
 
 def random_problem(sizes, n=7, seed=0):
     """theta, X (n, d0) and one-hot Y (n, k) for a small network."""
     rng = np.random.default_rng(seed)
-    theta = nn_math.init_uniform(sizes, rng)
+    theta = nn_math.init_parameters(sizes, rng)
     X = rng.uniform(0, 1, size=(n, sizes[0]))
     Y = nn_math.one_hot(rng.integers(0, sizes[-1], size=n), sizes[-1], dtype=np.float64)
     return theta, X, Y
 
 
-def error(theta, sizes, activations, X, Y):
-    return nn_math.sse(nn_math.forward(theta, sizes, activations, X)[-1], Y)
+def objective(theta, net, X, Y, l1=0.0, l2=0.0, masks=None):
+    """What training minimises: the mean error of the rows plus the penalty."""
+    P = nn_math.forward(theta, net, X, masks)[2]
+    return nn_math.LOSSES[net.loss].error(P, Y) / len(X) + nn_math.penalty(theta, net.sizes, l1, l2)
 
 
-@pytest.mark.parametrize("sizes", [[6, 5, 3], [6, 5, 4, 3], [4, 6, 5, 3, 2]])
-@pytest.mark.parametrize("hidden", ["tanh", "sigmoid"])
-def test_gradient_matches_finite_differences_for_every_parameter(sizes, hidden):
-    activations = nn_math.layer_activations(len(sizes) - 1, hidden=hidden, output="sigmoid")
-    theta, X, Y = random_problem(sizes)
-    E, grad = nn_math.backprop(theta, sizes, activations, X, Y)
-    assert E == pytest.approx(error(theta, sizes, activations, X, Y), rel=1e-12)
-    eps = 1e-6
+def analytic_gradient(theta, net, X, Y, l1=0.0, l2=0.0, masks=None):
+    _, grad = nn_math.backprop(theta, net, X, Y, masks)
+    return grad / len(X) + nn_math.penalty_gradient(theta, net.sizes, l1, l2)
+
+
+def finite_differences(f, theta, eps=1e-6):
+    """Central differences of f at theta, one parameter at a time."""
     numeric = np.empty_like(theta)
     for i in range(theta.size):
         step = np.zeros_like(theta)
         step[i] = eps
-        numeric[i] = (error(theta + step, sizes, activations, X, Y)
-                      - error(theta - step, sizes, activations, X, Y)) / (2 * eps)
-    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+        numeric[i] = (f(theta + step) - f(theta - step)) / (2 * eps)
+    return numeric
+
+
+REGULARISERS = {"none": (0.0, 0.0), "l1": (0.01, 0.0), "l2": (0.0, 0.03), "l1+l2": (0.01, 0.03)}
+
+
+@pytest.mark.parametrize("regulariser", sorted(REGULARISERS))
+@pytest.mark.parametrize("loss", sorted(nn_math.LOSSES))
+@pytest.mark.parametrize("activation", nn_math.HIDDEN_ACTIVATIONS)
+def test_gradient_of_every_parameter_matches_finite_differences(activation, loss, regulariser):
+    l1, l2 = REGULARISERS[regulariser]
+    net = Network([6, 5, 3], activation, loss)
+    theta, X, Y = random_problem(net.sizes)
+    grad = analytic_gradient(theta, net, X, Y, l1, l2)
+    numeric = finite_differences(lambda t: objective(t, net, X, Y, l1, l2), theta)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("sizes", [[6, 5, 4, 3], [6, 5, 4, 4, 3]], ids=["two hidden", "three hidden"])
+@pytest.mark.parametrize("activation,loss", [("tanh", "sse"), ("relu", "cross-entropy"), ("sigmoid", "sse")])
+def test_gradient_through_deeper_networks(sizes, activation, loss):
+    net = Network(sizes, activation, loss)
+    theta, X, Y = random_problem(sizes, seed=1)
+    grad = analytic_gradient(theta, net, X, Y, 0.01, 0.02)
+    numeric = finite_differences(lambda t: objective(t, net, X, Y, 0.01, 0.02), theta)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_gradient_with_fixed_dropout_masks():
+    net = Network([6, 5, 4, 3], "tanh", "cross-entropy")
+    theta, X, Y = random_problem(net.sizes, seed=2)
+    rows = np.arange(len(X))
+    masks = [nn_math.dropout_mask(3, 1, rows, layer, width, 0.4) for layer, width in ((1, 5), (2, 4))]
+    assert (masks[0] == 0).any()
+    grad = analytic_gradient(theta, net, X, Y, masks=masks)
+    numeric = finite_differences(lambda t: objective(t, net, X, Y, masks=masks), theta)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
 def test_block_gradient_is_the_sum_of_row_gradients():
-    sizes = [8, 6, 4]
-    activations = nn_math.layer_activations(2)
-    theta, X, Y = random_problem(sizes, n=11, seed=3)
-    E, grad = nn_math.backprop(theta, sizes, activations, X, Y)
-    rows = [nn_math.backprop(theta, sizes, activations, X[i:i + 1], Y[i:i + 1]) for i in range(len(X))]
+    net = Network([8, 6, 5, 4], "relu", "cross-entropy")
+    theta, X, Y = random_problem(net.sizes, n=11, seed=3)
+    E, grad = nn_math.backprop(theta, net, X, Y)
+    rows = [nn_math.backprop(theta, net, X[i:i + 1], Y[i:i + 1]) for i in range(len(X))]
     assert E == pytest.approx(sum(e for e, _ in rows), rel=1e-12)
     np.testing.assert_allclose(grad, np.sum([g for _, g in rows], axis=0), rtol=1e-12, atol=1e-15)
 
@@ -55,33 +93,56 @@ def test_layer_views_cover_theta_in_order_without_overlap():
     np.testing.assert_array_equal(np.concatenate([W1.ravel(), b1, W2.ravel(), b2]), theta)
     W1[0, 0] = -1.0
     assert theta[0] == -1.0  # a view, not a copy
+    mask = nn_math.weight_mask(sizes)
+    assert mask.sum() == 3 * 2 + 2 * 4 and not mask[6:8].any() and not mask[-4:].any()
 
 
-def test_init_uniform_is_in_the_original_range_and_seeded():
+def test_initialisations():
     sizes = [784, 64, 10]
-    theta = nn_math.init_uniform(sizes, np.random.default_rng(1))
-    assert theta.size == 784 * 64 + 64 + 64 * 10 + 10
-    assert theta.min() >= -0.5 and theta.max() < 0.5
-    assert abs(theta.mean()) < 0.01
-    np.testing.assert_array_equal(theta, nn_math.init_uniform(sizes, np.random.default_rng(1)))
+    uniform = nn_math.init_parameters(sizes, np.random.default_rng(1))
+    assert uniform.size == 784 * 64 + 64 + 64 * 10 + 10
+    assert uniform.min() >= -0.5 and uniform.max() < 0.5 and abs(uniform.mean()) < 0.01
+    np.testing.assert_array_equal(uniform, nn_math.init_parameters(sizes, np.random.default_rng(1)))
+    xavier = nn_math.init_parameters(sizes, np.random.default_rng(1), "xavier")
+    W1, b1 = nn_math.layer_views(xavier, sizes)[0]
+    limit = np.sqrt(6 / (784 + 64))
+    assert np.abs(W1).max() <= limit and np.abs(W1).max() > 0.99 * limit and not b1.any()
+    he = nn_math.init_parameters(sizes, np.random.default_rng(1), "he")
+    W1, b1 = nn_math.layer_views(he, sizes)[0]
+    assert W1.std() == pytest.approx(np.sqrt(2 / 784), rel=0.02) and not b1.any()
 
 
 def test_activations_and_their_derivatives():
     z = np.linspace(-30, 30, 61)
     np.testing.assert_allclose(nn_math.sigmoid(z), 1 / (1 + np.exp(-z)), rtol=1e-12)
-    z = np.linspace(-8, 8, 33)
-    for name in ("tanh", "sigmoid"):
+    z = np.linspace(-8, 8, 34)  # even count: no z exactly 0, where relu has no derivative
+    for name in nn_math.HIDDEN_ACTIVATIONS:
         a = nn_math.activate(name, z)
         h = 1e-6
         numeric = (nn_math.activate(name, z + h) - nn_math.activate(name, z - h)) / (2 * h)
         np.testing.assert_allclose(nn_math.activation_derivative(name, a), numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(nn_math.activate("relu", np.array([-2.0, 0.0, 3.0])), [0, 0, 3])
+
+
+def test_softmax_rows_sum_to_one_and_survive_large_inputs():
+    z = np.array([[1000.0, 1001.0, 999.0], [0.0, 0.0, 0.0]])
+    P = nn_math.softmax(z)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(P[1], [1 / 3] * 3)
+    e = np.exp([0.0, 1.0, -1.0])
+    np.testing.assert_allclose(P[0], e / e.sum())
+
+
+def test_network_knows_its_output_function():
+    assert Network([784, 64, 10], "tanh", "sse").activations == ["tanh", "sigmoid"]
+    assert Network([784, 256, 128, 10], "relu", "cross-entropy").activations == ["relu", "relu", "softmax"]
 
 
 def test_count_correct_uses_the_argmax_not_rounding():
     # Outputs all below 0.5: rounding would call every row wrong; the argmax gets two of three.
-    a_out = np.array([[0.2, 0.4, 0.1], [0.3, 0.1, 0.2], [0.1, 0.2, 0.3]])
+    P = np.array([[0.2, 0.4, 0.1], [0.3, 0.1, 0.2], [0.1, 0.2, 0.3]])
     Y = nn_math.one_hot(np.array([1, 0, 0]), 3)
-    assert nn_math.count_correct(a_out, Y) == 2
+    assert nn_math.count_correct(P, Y) == 2
 
 
 def test_sample_mask_depends_only_on_seed_epoch_and_row():
@@ -105,11 +166,82 @@ def test_row_uniforms_are_uniform():
     assert ((counts - 20_000) ** 2 / 20_000).sum() < 33.7
 
 
-def test_bold_driver_by_hand():
-    assert nn_math.bold_driver(0.1, 1.0, None) == 0.1
-    assert nn_math.bold_driver(0.1, 0.9, 1.0) == pytest.approx(0.105)
-    assert nn_math.bold_driver(0.1, 1.1, 1.0) == pytest.approx(0.05)
+def test_dropout_masks_are_inverted_seeded_and_independent_of_blocks():
+    rows = np.arange(20_000)
+    mask = nn_math.dropout_mask(5, 2, rows, 1, 64, 0.25)
+    assert mask.shape == (20_000, 64)
+    assert set(np.unique(mask)) == {0.0, 1 / 0.75}
+    # each unit dropped with probability 0.25 (sd of the share over 1.28 M units: 0.0004)
+    assert abs((mask == 0).mean() - 0.25) < 0.002
+    assert abs(mask.mean() - 1.0) < 0.003  # inverted: the expected activation is unchanged
+    np.testing.assert_array_equal(mask[1234:1300], nn_math.dropout_mask(5, 2, rows[1234:1300], 1, 64, 0.25))
+    assert (mask != nn_math.dropout_mask(5, 2, rows, 2, 64, 0.25)).mean() > 0.2   # another layer
+    assert (mask != nn_math.dropout_mask(5, 3, rows, 1, 64, 0.25)).mean() > 0.2   # another epoch
+    sample = nn_math.sample_mask(5, 2, rows, 0.25)
+    assert (mask[:, 0] == 0).tolist() != sample.tolist()  # not the sample's stream
+
+
+def test_dropout_is_off_at_evaluation():
+    net = Network([6, 8, 3], "relu", "cross-entropy")
+    theta, X, _ = random_problem(net.sizes, n=50)
+    masks = [nn_math.dropout_mask(1, 1, np.arange(50), 1, 8, 0.5)]
+    h, gates, P = nn_math.forward(theta, net, X)
+    h_train, _, P_train = nn_math.forward(theta, net, X, masks)
+    assert not np.allclose(P_train, P)
+    np.testing.assert_array_equal(h_train[1], h[1] * masks[0])
+    np.testing.assert_array_equal(nn_math.predict(theta, net, X), P.argmax(axis=1))
+
+
+def test_optimizer_steps_by_hand():
+    theta, g, lr = np.array([1.0, 2.0]), np.array([0.5, -1.0]), 0.1
+    new, state = nn_math.optimizer_step("sgd", theta, g, lr, nn_math.optimizer_state("sgd", theta))
+    np.testing.assert_allclose(new, [0.95, 2.1])
+    np.testing.assert_array_equal(theta, [1.0, 2.0])  # inputs are not modified
+
+    state = nn_math.optimizer_state("momentum", theta)
+    first, state = nn_math.optimizer_step("momentum", theta, g, lr, state, momentum=0.9)
+    np.testing.assert_allclose(first, [0.95, 2.1])            # v = -0.1 g = [-0.05, 0.1]
+    second, state = nn_math.optimizer_step("momentum", first, g, lr, state, momentum=0.9)
+    np.testing.assert_allclose(state["v"], [-0.095, 0.19])    # v = 0.9 v - 0.1 g
+    np.testing.assert_allclose(second, [0.855, 2.29])
+
+    state = nn_math.optimizer_state("adam", theta)
+    first, state = nn_math.optimizer_step("adam", theta, g, lr, state)
+    # m = 0.1 g, v = 0.001 g^2; bias-corrected m^ = g, v^ = g^2: the step is lr * sign(g)
+    np.testing.assert_allclose(first, [0.9, 2.1], rtol=1e-7)
+    second, state = nn_math.optimizer_step("adam", first, -g, lr, state)
+    # with gradient -g: m = 0.9 (0.1 g) - 0.1 g = -0.01 g, m^ = m / (1 - 0.9^2) = m / 0.19;
+    # v = 0.999 (0.001 g^2) + 0.001 g^2 = 0.001999 g^2, v^ = v / (1 - 0.999^2) = g^2
+    assert state["t"] == 2
+    np.testing.assert_allclose(state["m"], [-0.005, 0.01])
+    np.testing.assert_allclose(state["v"], [0.00049975, 0.001999])
+    np.testing.assert_allclose(second, [0.9 + 0.1 * 0.005 / 0.19 / 0.5, 2.1 - 0.1 * 0.01 / 0.19], rtol=1e-7)
+
+
+def test_learning_rate_schedules_by_hand():
+    def rate(schedule, epoch, **kw):
+        return nn_math.learning_rate(schedule, epoch, 0.1, None, None, None, **kw)
+    assert [rate("constant", e) for e in (1, 50)] == [0.1, 0.1]
+    assert [rate("step", e, decay=0.5, step=10) for e in (1, 10, 11, 20, 21)] == pytest.approx(
+        [0.1, 0.1, 0.05, 0.05, 0.025])
+    assert [rate("exponential", e, decay=0.9) for e in (1, 2, 3)] == pytest.approx([0.1, 0.09, 0.081])
+    lr, previous, rates = 0.1, None, []
+    for epoch, cost in enumerate([1.0, 0.9, 0.95, 0.94], 1):
+        lr = nn_math.learning_rate("bold-driver", epoch, 0.1, lr, cost, previous)
+        previous = cost
+        rates.append(lr)
+    assert rates == pytest.approx([0.1, 0.105, 0.0525, 0.055125])
     assert nn_math.bold_driver(0.1, 1.0, 1.0) == pytest.approx(0.05)  # no fall is no reward
+    assert nn_math.bold_driver(0.1, 0.5, 1.0, up=1.2, down=0.3) == pytest.approx(0.12)
+
+
+def test_penalty_by_hand():
+    sizes = [2, 1, 1]  # theta = W0 (2), b0 (1), W1 (1), b1 (1)
+    theta = np.array([1.0, -2.0, 5.0, 3.0, -7.0])
+    assert nn_math.penalty(theta, sizes, l1=0.1) == pytest.approx(0.1 * 6)
+    assert nn_math.penalty(theta, sizes, l2=0.1) == pytest.approx(0.05 * 14)
+    np.testing.assert_allclose(nn_math.penalty_gradient(theta, sizes, l1=0.1, l2=0.1),
+                               [0.1 + 0.1, -0.1 - 0.2, 0.0, 0.1 + 0.3, 0.0])
 
 
 def test_confusion_matrix_and_metrics_by_hand():
@@ -123,16 +255,17 @@ def test_confusion_matrix_and_metrics_by_hand():
     np.testing.assert_allclose(f1, [0.8, 0.5, 2 / 3, 0.0])
 
 
-def test_model_lines_round_trip_bit_for_bit():
-    sizes = [5, 4, 3]
-    activations = nn_math.layer_activations(2)
-    theta, X, _ = random_problem(sizes)
+@pytest.mark.parametrize("activation,loss", list(itertools.product(["tanh", "relu"], ["sse", "cross-entropy"])))
+def test_saved_model_reloads_with_identical_predictions(activation, loss):
+    net = Network([5, 4, 3, 3], activation, loss)
+    theta, X, _ = random_problem(net.sizes, n=40)
     theta = theta * np.pi  # values with long decimal expansions
-    lines = nn_math.model_to_lines(sizes, activations, theta)
-    sizes2, activations2, theta2 = nn_math.model_from_lines(lines[::-1])
-    assert sizes2 == sizes and activations2 == activations
+    lines = nn_math.model_to_lines(net, theta)
+    net2, theta2 = nn_math.model_from_lines(lines[::-1])
+    assert net2 == net
     np.testing.assert_array_equal(theta2, theta)
-    np.testing.assert_array_equal(nn_math.predict(theta2, sizes, activations, X),
-                                  nn_math.predict(theta, sizes, activations, X))
+    np.testing.assert_array_equal(nn_math.predict(theta2, net2, X), nn_math.predict(theta, net, X))
     with pytest.raises(ValueError, match="missing"):
         nn_math.model_from_lines(lines[:-1])
+    with pytest.raises(ValueError, match="not a valid model"):
+        nn_math.model_from_lines(["{not json"])

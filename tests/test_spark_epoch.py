@@ -1,7 +1,5 @@
 """The distributed epoch against a single-process NumPy computation on the same rows."""
 
-from argparse import Namespace
-
 import numpy as np
 import pytest
 from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
@@ -50,11 +48,11 @@ def test_loaded_blocks_match_the_files(train_set, small_compact):
 @pytest.mark.parametrize("epoch", [1, 2])
 def test_spark_epoch_sums_equal_a_single_process_numpy_epoch(sc, train_set, small_compact, epoch):
     X, labels = load_csv(small_compact[0], small_compact[1])
-    sizes = [784, 64, 10]
-    theta = nn_math.init_uniform(sizes, np.random.default_rng(5))
+    net = nn_math.Network([784, 64, 10], "tanh", "sse")
+    theta = nn_math.init_parameters(net.sizes, np.random.default_rng(5))
     theta_bc = sc.broadcast(theta)
-    error, correct, count, grad = main_task.epoch_sums(
-        train_set.blocks, theta_bc, sizes, nn_math.layer_activations(2), seed=9, epoch=epoch, fraction=0.7)
+    error, correct, count, grad = main_task.epoch_sums(train_set.blocks, theta_bc, net, seed=9, epoch=epoch,
+                                                       fraction=0.7)
     expected = numpy_epoch(theta, X, labels, 784, 64, 10, seed=9, epoch=epoch, fraction=0.7)
     assert count == expected[2] and abs(count - 0.7 * SMALL_TRAIN) < 5 * np.sqrt(SMALL_TRAIN * 0.21)
     assert correct == expected[1]
@@ -62,10 +60,15 @@ def test_spark_epoch_sums_equal_a_single_process_numpy_epoch(sc, train_set, smal
     np.testing.assert_allclose(grad, expected[3], rtol=1e-9, atol=1e-9 * np.abs(expected[3]).max())
 
 
-def run_training(sc, data, epochs=4, **settings):
-    args = Namespace(epochs=epochs, lr=0.1, sample_fraction=0.7, seed=3, **settings)
-    sizes = [data.width, 32, data.classes]
-    return main_task.train(sc, data, sizes, nn_math.layer_activations(2), args, log=lambda line: None)
+def settings(*options):
+    """The job's settings for these options, every other one at its default."""
+    return main_task.parse_args(["train.csv", "labels.csv", "test.csv", "labels.csv", "out", *options])
+
+
+def run_training(sc, data, *options, test_set=None):
+    args = settings("--epochs", "4", "--seed", "3", "--hidden", "32", *options)
+    net, theta = main_task.choose_network(sc, args, data)
+    return main_task.train(sc, data, net, theta, args, log=lambda line: None, test_set=test_set)
 
 
 def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_set, small_compact):
@@ -86,7 +89,7 @@ def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_s
 
 
 def test_training_lowers_the_cost_and_follows_the_bold_driver(sc, train_set):
-    _, history = run_training(sc, train_set, epochs=6)
+    _, history = run_training(sc, train_set, "--epochs", "6")
     assert history["cost"][-1] < history["cost"][0]
     lr = 0.1
     for i, cost in enumerate(history["cost"]):
@@ -98,12 +101,11 @@ def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_comp
     test_set = main_task.load_data_set(sc, small_compact[2], small_compact[3], block_size=100,
                                        n_classes=10, width=784)
     assert test_set.rows == SMALL_TEST
-    sizes = [784, 64, 10]
-    activations = nn_math.layer_activations(2)
-    theta = nn_math.init_uniform(sizes, np.random.default_rng(2))
-    confusion, examples = main_task.evaluate(sc, test_set, theta, sizes, activations)
+    net = nn_math.Network([784, 64, 10], "tanh", "sse")
+    theta = nn_math.init_parameters(net.sizes, np.random.default_rng(2))
+    confusion, examples = main_task.test_confusion(sc, test_set, theta, net, examples=100)
     X, labels = load_csv(small_compact[2], small_compact[3])
-    predicted = nn_math.predict(theta, sizes, activations, X)
+    predicted = nn_math.predict(theta, net, X)
     np.testing.assert_array_equal(confusion, nn_math.confusion_matrix(labels, predicted, 10))
     assert examples == list(zip(predicted[:len(examples)].tolist(), labels[:len(examples)].tolist()))
     test_set.blocks.unpersist()
@@ -128,3 +130,63 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
     np.testing.assert_array_equal(np.concatenate([b["Y"] for b in blocks]), np.eye(2)[labels])
     plain.blocks.unpersist()
     packed.blocks.unpersist()
+
+
+def single_process_training(X, labels, net, args):
+    """The job's training loop, replayed in one process with nn_math on the full arrays."""
+    theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
+    state = nn_math.optimizer_state(args.optimizer, theta)
+    lr, previous, costs = args.lr, None, []
+    for epoch in range(1, args.epochs + 1):
+        rows = np.flatnonzero(nn_math.sample_mask(args.seed, epoch, np.arange(len(X)), args.sample_fraction))
+        masks = [nn_math.dropout_mask(args.seed, epoch, rows, layer, width, args.dropout)
+                 for layer, width in enumerate(net.sizes[1:-1], 1)] if args.dropout else None
+        error, grad = nn_math.backprop(theta, net, X[rows], np.eye(net.sizes[-1])[labels[rows]], masks)
+        cost = error / len(rows) + nn_math.penalty(theta, net.sizes, args.l1, args.l2)
+        grad = grad / len(rows) + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
+        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step)
+        theta, state = nn_math.optimizer_step(args.optimizer, theta, grad, lr, state, args.momentum)
+        previous = cost
+        costs.append(cost)
+    return theta, costs
+
+
+@pytest.mark.parametrize("options", [
+    ["--hidden", "24,16", "--activation", "relu", "--loss", "cross-entropy", "--optimizer", "adam", "--lr", "0.003",
+     "--lr-schedule", "step", "--lr-step", "2", "--dropout", "0.3", "--l2", "0.001", "--init", "he"],
+    ["--hidden", "20", "--activation", "sigmoid", "--optimizer", "momentum", "--momentum", "0.8",
+     "--lr-schedule", "exponential", "--lr-decay", "0.9", "--l1", "0.0005", "--init", "xavier"],
+], ids=["adam-dropout-l2-step", "momentum-l1-exponential"])
+def test_spark_training_equals_a_single_process_replay(sc, train_set, small_compact, options):
+    args = settings("--epochs", "5", "--seed", "11", *options)
+    net, theta = main_task.choose_network(sc, args, train_set)
+    theta, history = main_task.train(sc, train_set, net, theta, args, log=lambda line: None)
+    X, labels = load_csv(small_compact[0], small_compact[1])
+    expected_theta, expected_costs = single_process_training(X, labels, net, args)
+    np.testing.assert_allclose(history["cost"], expected_costs, rtol=1e-9)
+    np.testing.assert_allclose(theta, expected_theta, rtol=1e-6, atol=1e-9)
+
+
+def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
+    test_set = main_task.load_data_set(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
+    theta, history = run_training(sc, train_set, "--epochs", "4", "--eval-every", "2", test_set=test_set)
+    assert [epoch for epoch, _ in history["test_accuracy"]] == [2, 4]
+    net, _ = main_task.choose_network(sc, settings("--hidden", "32"), train_set)
+    X, labels = load_csv(small_compact[2], small_compact[3])
+    assert history["test_accuracy"][-1][1] == pytest.approx(np.mean(nn_math.predict(theta, net, X) == labels))
+    assert 0 < history["test_accuracy"][0][1] < 1
+    test_set.blocks.unpersist()
+
+
+def test_binary_task_trains_a_two_output_network_with_the_defaults(sc, tmp_path):
+    from conftest import write_data
+    paths = write_data(tmp_path, "--digits", "0,1", "--limit-train", "2000", "--limit-test", "500")
+    train_01 = main_task.load_data_set(sc, paths[0], paths[1], 1024)
+    test_01 = main_task.load_data_set(sc, paths[2], paths[3], 1024, n_classes=2, width=784)
+    args = settings("--epochs", "20")
+    net, theta = main_task.choose_network(sc, args, train_01)
+    assert net.sizes == [784, 64, 2]
+    theta, history = main_task.train(sc, train_01, net, theta, args, log=lambda line: None)
+    confusion = main_task.test_confusion(sc, test_01, theta, net)
+    assert confusion.shape == (2, 2) and confusion.sum() == 500
+    assert main_task.accuracy_of(confusion) > 0.95
