@@ -5,6 +5,8 @@ No math here (nn_math.py) and no training (main_task.py). Functions that run in
 Spark tasks are shipped with this module (SparkContext.addPyFile).
 """
 
+import hashlib
+import json
 import re
 from collections import namedtuple
 from functools import partial
@@ -71,6 +73,107 @@ def rename_path(sc, source, target):
     fs, jsource = _hadoop_path(sc, source)
     if not fs.rename(jsource, _hadoop_path(sc, target)[1]):
         raise OSError(f"could not move {source} to {target}")
+
+
+def list_names(sc, folder):
+    """Names of the entries of a folder, [] if it does not exist."""
+    fs, jpath = _hadoop_path(sc, folder)
+    if not fs.exists(jpath):
+        return []
+    return [status.getPath().getName() for status in fs.listStatus(jpath)]
+
+
+def write_text(sc, path, text):
+    """Write ``text`` (UTF-8) to a file, replacing it."""
+    fs, jpath = _hadoop_path(sc, path)
+    stream = fs.create(jpath, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_text(sc, path):
+    """The whole of a (small) file as text; DataError if the file system cannot read it."""
+    from py4j.protocol import Py4JJavaError
+    fs, jpath = _hadoop_path(sc, path)
+    try:
+        stream = fs.open(jpath)
+        try:
+            data = sc._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+        finally:
+            stream.close()
+    except Py4JJavaError as e:  # e.g. a local file whose .crc checksum no longer matches
+        reason = str(e.java_exception.getMessage()).splitlines()[0]
+        raise DataError(f"{path}: cannot be read ({e.java_exception.getClass().getSimpleName()}: {reason})") from None
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file") from None
+
+
+# -------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"
+CHECKPOINT_NAME = re.compile(r"epoch-(\d{6})\.json")
+
+
+def checkpoint_text(state, net, settings):
+    """A training state as two lines: a header with the payload's SHA-256, then the payload.
+
+    ``state``: {"epoch", "theta", "optimizer", "lr", "previous_cost", "history"}. Floats are
+    written by JSON's repr, so a resumed run continues bit for bit; nothing is pickled.
+    """
+    optimizer = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in state["optimizer"].items()}
+    payload = json.dumps({
+        "epoch": state["epoch"], "network": net._asdict(), "theta": state["theta"].tolist(),
+        "optimizer": optimizer, "lr": state["lr"], "previous_cost": state["previous_cost"],
+        "history": state["history"], "settings": settings,
+    })
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return json.dumps({"format": CHECKPOINT_FORMAT, "sha256": digest, "length": len(payload)}) + "\n" + payload + "\n"
+
+
+def checkpoint_from_text(text, path):
+    """(Network, state, settings) from checkpoint_text's output; DataError if truncated or corrupt."""
+    header, _, payload = text.partition("\n")
+    payload = payload.rstrip("\n")
+    try:
+        header = json.loads(header)
+    except ValueError:
+        raise DataError(f"{path}: not a checkpoint (its first line is not a JSON header)") from None
+    if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(f"{path}: not a checkpoint of format {CHECKPOINT_FORMAT}")
+    if len(payload) != header.get("length") or hashlib.sha256(payload.encode("utf-8")).hexdigest() != header.get(
+            "sha256"):
+        raise DataError(f"{path}: checkpoint is truncated or corrupt ({len(payload)} of {header.get('length')} "
+                        "characters, or a checksum mismatch)")
+    data = json.loads(payload)
+    optimizer = {k: np.array(v) if isinstance(v, list) else v for k, v in data["optimizer"].items()}
+    history = data["history"]
+    history["test_accuracy"] = [tuple(pair) for pair in history["test_accuracy"]]
+    state = {"epoch": data["epoch"], "theta": np.array(data["theta"], dtype=np.float64), "optimizer": optimizer,
+             "lr": data["lr"], "previous_cost": data["previous_cost"], "history": history}
+    return nn_math.Network(**data["network"]), state, data["settings"]
+
+
+def save_checkpoint(sc, folder, state, net, settings, keep=2):
+    """Write epoch-NNNNNN.json under ``folder`` (complete once renamed), keep the newest ``keep``."""
+    name = f"epoch-{state['epoch']:06d}.json"
+    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, settings))
+    rename_path(sc, f"{folder}/{name}.incomplete", f"{folder}/{name}")
+    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
+    for old in complete[:-keep]:
+        delete_path(sc, f"{folder}/{old}")
+
+
+def load_last_checkpoint(sc, folder):
+    """(Network, state, settings) of the newest complete checkpoint under ``folder``."""
+    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
+    if not complete:
+        raise DataError(f"{folder}: no complete checkpoint to resume from")
+    path = f"{folder}/{complete[-1]}"
+    return checkpoint_from_text(read_text(sc, path), path)
 
 
 # ------------------------------------------------------------------ reading
@@ -155,10 +258,9 @@ def image_matrix(rows, first_line, path, fmt):
 def label_vector(rows, first_line, path, fmt):
     """Parsed label rows -> class numbers (n,) int64: a class per line, or one-hot rows."""
     if fmt["width"] == 1:
-        labels = rows[:, 0]
-        _reject_rows((labels < 0) | (labels != np.round(labels)), rows, first_line, path,
+        _reject_rows((rows < 0) | (rows != np.round(rows)), rows, first_line, path,
                      "is not a class number 0, 1, 2, ...")
-        return labels.astype(np.int64)
+        return rows[:, 0].astype(np.int64)
     one_hot = ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
     if not one_hot.all():
         i = int(np.argmin(one_hot))

@@ -29,10 +29,24 @@ from functools import partial
 import numpy as np
 
 import nn_math
-from data_io import DataError, delete_path, input_exists, load_data_set, path_exists, rename_path
+from data_io import (
+    DataError,
+    delete_path,
+    input_exists,
+    list_names,
+    load_data_set,
+    load_last_checkpoint,
+    path_exists,
+    rename_path,
+    save_checkpoint,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+# Settings that must match for --resume to continue the same run (--epochs may grow).
+RESUME_SETTINGS = ("hidden", "activation", "loss", "init", "optimizer", "momentum", "beta1", "beta2", "l1", "l2",
+                   "dropout", "lr", "lr_schedule", "bold_up", "bold_down", "lr_decay", "lr_step", "sample_fraction",
+                   "seed")
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
 
 
@@ -55,8 +69,15 @@ def _layer_list(text):
     return [int(n) for n in text.split(",")]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (not the whole usage) and exit code 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="main_task.py",
         description="Train a fully connected network on MNIST CSV files with Spark RDDs.")
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
@@ -115,8 +136,27 @@ def parse_args(argv):
                      help="rows per RDD element; 1 = the original's one row per element (default: %(default)s)")
     run.add_argument("--seed", type=_checked(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0"), default=42,
                      help="seeds the initial weights, every sample and dropout mask (default: %(default)s)")
-    run.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists")
-    return parser.parse_args(argv)
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace OUTPUT_DIR if it exists: at the end, or at the start with --checkpoint-every")
+    run.add_argument("--checkpoint-every", type=_checked(int, lambda v: v >= 0, "an integer >= 0"), default=0,
+                     help="save the training state under OUTPUT_DIR/checkpoints every N epochs (default: 0, never)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue from the last complete checkpoint in OUTPUT_DIR, with its settings")
+    args = parser.parse_args(argv)
+    args.given = options_given(parser, argv)
+    return args
+
+
+def options_given(parser, argv):
+    """The names of the options the command line spelled out (not left at their defaults)."""
+    defaults = {action.dest: action.default for action in parser._actions}
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action in parser._actions:
+            action.default = defaults[action.dest]
 
 
 # ------------------------------------------------------------ Spark set-up
@@ -208,12 +248,13 @@ def gradient_step(state, theta_bc, sizes, layer):
 
 
 def block_sums(state):
-    """The sums one block contributes: [error, correct, rows, gradient]."""
-    return [state["error"], state["correct"], len(state["Y"]), state["grad"]]
+    """The sums one block contributes: [error, correct, rows, gradient, error's and gradient's
+    rounding errors (see combine_sums)]."""
+    return [state["error"], state["correct"], len(state["Y"]), state["grad"], 0.0, 0.0]
 
 
 def add_sums(total, part):
-    """Add two [error, correct, rows, gradient] sums, in place; None is the empty sum."""
+    """Add a block's sums into a partition's running total, in place; None is the empty sum."""
     if total is None:
         return part
     if part is not None:
@@ -223,10 +264,24 @@ def add_sums(total, part):
     return total
 
 
+def combine_sums(a, b):
+    """Add two partitions' sums, keeping the rounding error of every addition.
+
+    treeAggregate combines partitions in whatever order their results arrive; with the
+    error carried (nn_math.two_sum) the total does not depend on that order, so a run
+    repeats bit for bit.
+    """
+    if a is None or b is None:
+        return b if a is None else a
+    error, error_lo = nn_math.two_sum(a[0], b[0])
+    grad, grad_lo = nn_math.two_sum(a[3], b[3])
+    return [error, a[1] + b[1], a[2] + b[2], grad, a[4] + b[4] + error_lo, a[5] + b[5] + grad_lo]
+
+
 def epoch_sums(blocks, theta_bc, net, seed, epoch, fraction, dropout=0.0):
     """Forward and backward propagation over the sampled rows of every block, summed.
 
-    Returns [sum of errors, correct predictions, rows, gradient sum (flat)], or None
+    Returns (sum of errors, correct predictions, rows, gradient sum (flat)), or None
     if no row was sampled. Consecutive maps run fused in one Python task per partition.
     """
     steps = blocks.map(partial(sample_step, seed=seed, epoch=epoch, fraction=fraction))
@@ -236,21 +291,39 @@ def epoch_sums(blocks, theta_bc, net, seed, epoch, fraction, dropout=0.0):
     steps = steps.map(partial(output_delta_step, net=net))
     for layer in reversed(range(net.layers)):
         steps = steps.map(partial(gradient_step, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
-    return steps.map(block_sums).treeAggregate(None, add_sums, add_sums)
+    sums = steps.map(block_sums).treeAggregate(None, add_sums, combine_sums)
+    if sums is None:
+        return None
+    error, correct, rows, grad, error_lo, grad_lo = sums
+    return error + error_lo, correct, rows, grad + grad_lo
 
 
 # ---------------------------------------------------------------- training
 
-def train(sc, data, net, theta, args, log=print, test_set=None):
-    """Run the epochs from ``theta``; returns (theta, history of per-epoch lists).
+class Diverged(Exception):
+    """The cost or the weights stopped being finite; the state is the last finite one."""
 
-    With ``test_set`` and args.eval_every = N > 0, the test accuracy is measured every N epochs.
+    def __init__(self, epoch, what):
+        super().__init__(f"training diverged at epoch {epoch}: {what}; lower --lr")
+        self.epoch = epoch
+
+
+def initial_state(theta, args):
+    """Everything training carries from epoch to epoch (and a checkpoint saves)."""
+    return {"epoch": 0, "theta": theta, "optimizer": nn_math.optimizer_state(args.optimizer, theta),
+            "lr": args.lr, "previous_cost": None,
+            "history": {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": []}}
+
+
+def train(sc, data, net, state, args, log=print, test_set=None, checkpoint=None):
+    """Run epochs state["epoch"] + 1 .. args.epochs, updating ``state`` after each; returns it.
+
+    With ``test_set`` and args.eval_every = N > 0, the test accuracy is measured every N epochs;
+    with ``checkpoint`` and args.checkpoint_every = N > 0, checkpoint(state) runs every N epochs.
+    Raises Diverged, leaving ``state`` at the last epoch whose cost and weights were finite.
     """
-    state = nn_math.optimizer_state(args.optimizer, theta)
-    lr, previous_cost = args.lr, None
-    regularised = args.l1 > 0 or args.l2 > 0
-    history = {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": []}
-    for epoch in range(1, args.epochs + 1):
+    history, theta = state["history"], state["theta"]
+    for epoch in range(state["epoch"] + 1, args.epochs + 1):
         started = time.perf_counter()
         theta_bc = sc.broadcast(theta)
         sums = epoch_sums(data.blocks, theta_bc, net, args.seed, epoch, args.sample_fraction, args.dropout)
@@ -259,15 +332,19 @@ def train(sc, data, net, theta, args, log=print, test_set=None):
             raise DataError(f"epoch {epoch}: the sample is empty; raise --sample-fraction or add rows")
         error, correct, count, grad = sums
         cost, gradient = error / count, grad / count
-        if regularised:
+        if args.l1 > 0 or args.l2 > 0:
             cost += nn_math.penalty(theta, net.sizes, args.l1, args.l2)
             gradient += nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
-        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous_cost,
+        if not np.isfinite(cost):
+            raise Diverged(epoch, f"the cost is {cost}")
+        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, state["lr"], cost, state["previous_cost"],
                                    args.lr_decay, args.lr_step, args.bold_up, args.bold_down)
-        theta, state = nn_math.optimizer_step(args.optimizer, theta, gradient, lr, state,
-                                              args.momentum, args.beta1, args.beta2)
-        previous_cost = cost
+        theta, optimizer = nn_math.optimizer_step(args.optimizer, theta, gradient, lr, state["optimizer"],
+                                                  args.momentum, args.beta1, args.beta2)
+        if not np.isfinite(theta).all():
+            raise Diverged(epoch, "the weights overflowed")
         seconds = time.perf_counter() - started
+        state.update(epoch=epoch, theta=theta, optimizer=optimizer, lr=lr, previous_cost=cost)
         for key, value in zip(history, (cost, correct / count, lr, count, seconds)):
             history[key].append(value)
         line = (f"epoch {epoch:3d}/{args.epochs}  cost {cost:.6f}  train accuracy {correct / count:.4f}  "
@@ -277,7 +354,9 @@ def train(sc, data, net, theta, args, log=print, test_set=None):
             history["test_accuracy"].append((epoch, accuracy))
             line += f"  test accuracy {accuracy:.4f}"
         log(line)
-    return theta, history
+        if checkpoint is not None and args.checkpoint_every and epoch % args.checkpoint_every == 0:
+            checkpoint(state)
+    return state
 
 
 # -------------------------------------------------------------- evaluation
@@ -318,7 +397,7 @@ def summarise(confusion, history, args, net, train_set, test_set, load_seconds):
         "confusion_matrix": confusion.tolist(),
         "layer_sizes": net.sizes, "activation": net.activation, "loss": net.loss,
         "train_rows": train_set.rows, "test_rows": test_set.rows, "classes": train_set.classes,
-        "settings": dict(vars(args)),
+        "settings": {key: value for key, value in vars(args).items() if key != "given"},
         "load_seconds": load_seconds,
         "epoch_seconds": history["seconds"],
         "learning_rates": history["lr"],
@@ -348,13 +427,40 @@ def write_outputs(sc, folder, history, confusion, examples, summary, model_lines
         sc.parallelize(lines, parts).saveAsTextFile(f"{folder}/{name}")
 
 
-def publish(sc, staging, output_dir, overwrite):
-    """Move the finished staging folder to OUTPUT_DIR, replacing it only with --overwrite."""
-    if path_exists(sc, output_dir):
-        if not overwrite:
-            raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")
+def prepare_output_dir(sc, args, output_dir):
+    """Check OUTPUT_DIR before any work; returns True if outputs will join an existing folder
+    (the checkpoints' folder) rather than replace it whole."""
+    exists = path_exists(sc, output_dir)
+    if args.resume:
+        if not exists:
+            raise DataError(f"{output_dir}: does not exist, so there is nothing to resume")
+        return True
+    if exists and not args.overwrite:
+        raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")
+    if args.checkpoint_every:
+        if exists:  # checkpoints are written into OUTPUT_DIR as training goes
+            delete_path(sc, output_dir)
+        return True
+    return False
+
+
+def publish(sc, staging, output_dir, join):
+    """Move the finished outputs from the staging folder into OUTPUT_DIR.
+
+    ``join``: OUTPUT_DIR holds this run's checkpoints; each output replaces its namesake there.
+    Otherwise OUTPUT_DIR is replaced whole (prepare_output_dir checked --overwrite).
+    """
+    if not path_exists(sc, output_dir):
+        rename_path(sc, staging, output_dir)
+    elif join:
+        for name in list_names(sc, staging):
+            if path_exists(sc, f"{output_dir}/{name}"):
+                delete_path(sc, f"{output_dir}/{name}")
+            rename_path(sc, f"{staging}/{name}", f"{output_dir}/{name}")
+        delete_path(sc, staging)
+    else:
         delete_path(sc, output_dir)
-    rename_path(sc, staging, output_dir)
+        rename_path(sc, staging, output_dir)
 
 
 # ------------------------------------------------------------------ network
@@ -367,6 +473,30 @@ def read_model(sc, path):
         return nn_math.model_from_lines(sc.textFile(path).collect())
     except ValueError as e:
         raise DataError(f"{path}: {e}") from None
+
+
+def resolved_settings(args, net):
+    """The settings that define a run, with the network's actual shape filled in."""
+    settings = {key: getattr(args, key) for key in RESUME_SETTINGS}
+    settings.update(hidden=list(net.sizes[1:-1]), activation=net.activation, loss=net.loss)
+    return settings
+
+
+def resume_state(sc, args, output_dir, data):
+    """(Network, state) of the last complete checkpoint; its settings become this run's.
+
+    An option given on the command line must agree with the checkpoint (but --epochs may grow).
+    """
+    net, state, saved = load_last_checkpoint(sc, f"{output_dir}/checkpoints")
+    for key, value in saved.items():
+        if key in args.given and getattr(args, key) != value:
+            raise DataError(f"--resume: the checkpoint was made with --{key.replace('_', '-')} {value}, "
+                            f"this run has {getattr(args, key)}")
+        setattr(args, key, value)
+    if (net.sizes[0], net.sizes[-1]) != (data.width, data.classes):
+        raise DataError(f"--resume: the checkpoint's network takes {net.sizes[0]} values and {net.sizes[-1]} "
+                        f"classes, the data has {data.width} and {data.classes}")
+    return net, state
 
 
 def choose_network(sc, args, data):
@@ -391,34 +521,49 @@ def choose_network(sc, args, data):
 # --------------------------------------------------------------------- main
 
 def run(sc, args, log=print):
-    """Load, train, evaluate and write; the outputs appear in OUTPUT_DIR only when complete."""
+    """Load, train, evaluate and write. Outputs are staged and moved into OUTPUT_DIR only when
+    all are written; a diverged run still writes them (last finite model) and raises Diverged."""
     output_dir = args.output_dir.rstrip("/")
-    if path_exists(sc, output_dir) and not args.overwrite:
-        raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")
+    join = prepare_output_dir(sc, args, output_dir)
     started = time.perf_counter()
     train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size)
     test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size,
                              n_classes=train_set.classes, width=train_set.width)
     load_seconds = time.perf_counter() - started
-    net, theta = choose_network(sc, args, train_set)
+    if args.resume:
+        net, state = resume_state(sc, args, output_dir, train_set)
+    else:
+        net, theta = choose_network(sc, args, train_set)
+        state = initial_state(theta, args)
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
         f"{train_set.classes} classes, in {load_seconds:.1f} s; network {'-'.join(map(str, net.sizes))} "
-        f"({net.activation} hidden, {net.loss} loss), {sc.defaultParallelism} cores, Spark {sc.version}")
+        f"({net.activation} hidden, {net.loss} loss), {sc.defaultParallelism} cores, Spark {sc.version}"
+        + (f"; resuming after epoch {state['epoch']}" if args.resume else ""))
 
-    theta, history = train(sc, train_set, net, theta, args, log, test_set)
+    settings = resolved_settings(args, net)
+    diverged = None
+    try:
+        train(sc, train_set, net, state, args, log, test_set,
+              checkpoint=lambda st: save_checkpoint(sc, f"{output_dir}/checkpoints", st, net, settings))
+    except Diverged as e:
+        diverged = e
+    history, theta = state["history"], state["theta"]
     confusion, examples = test_confusion(sc, test_set, theta, net, examples=N_EXAMPLES)
     summary = summarise(confusion, history, args, net, train_set, test_set, load_seconds)
+    summary["diverged"] = str(diverged) if diverged else None
 
     staging = f"{output_dir}._incomplete-{sc.applicationId}"
     try:
         write_outputs(sc, staging, history, confusion, examples, summary, nn_math.model_to_lines(net, theta))
-        publish(sc, staging, output_dir, args.overwrite)
+        publish(sc, staging, output_dir, join)
     finally:
         if path_exists(sc, staging):
             delete_path(sc, staging)
+    if diverged:
+        raise diverged
     train_seconds = sum(history["seconds"])
     log(f"test accuracy {summary['test_accuracy']:.4f}  macro F1 {summary['macro_f1']:.4f}  "
-        f"training {train_seconds:.1f} s ({train_seconds / max(1, args.epochs):.2f} s per epoch)  "
+        f"training {train_seconds:.1f} s ({train_seconds / max(1, len(history['seconds'])):.2f} s per epoch)  "
         f"outputs in {output_dir}")
     return summary
 
@@ -427,11 +572,15 @@ def main(argv=None):
     args = parse_args(argv)
     sc = start_spark()
     try:
-        run(sc, args)
+        run(sc, args, log=partial(print, flush=True))
         return EXIT_OK
     except DataError as e:
         print(f"main_task.py: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Diverged as e:
+        print(f"main_task.py: error: {e} (histories and the last finite model are in {args.output_dir})",
+              file=sys.stderr)
+        return EXIT_DIVERGED
     finally:
         sc.stop()
 

@@ -26,6 +26,10 @@ from collections import namedtuple
 
 import numpy as np
 
+# Overflow and NaN appear only when training diverges, which the driver detects from the
+# cost and the weights and reports in one line: the formulas stay quiet about them.
+quiet_overflow = np.errstate(over="ignore", invalid="ignore")
+
 
 class Network(namedtuple("Network", "sizes activation loss")):
     """Layer sizes [d0, hidden..., k], the hidden layers' activation name, the loss name."""
@@ -96,12 +100,14 @@ def init_parameters(sizes, rng, scheme="uniform"):
 
 # --------------------------------------------------------------- activations
 
+@quiet_overflow
 def sigmoid(z):
     """1 / (1 + exp(-z)), computed through exp(-|z|) so it never overflows."""
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0, e) / (1.0 + e)
 
 
+@quiet_overflow
 def softmax(z):
     """Row-wise exp(z) / sum exp(z), shifted by the row maximum so it never overflows."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -118,6 +124,7 @@ ACTIVATIONS = {
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 
+@quiet_overflow
 def activate(name, z):
     """a = f(z) for the activation called ``name``; same shape as z."""
     return ACTIVATIONS[name][0](z)
@@ -130,17 +137,20 @@ def activation_derivative(name, a):
 
 # ---------------------------------------------------------------------- loss
 
+@quiet_overflow
 def sse(P, Y):
     """E = 1/2 sum (P - Y)^2 over every row and output: a float."""
     diff = P - Y
     return 0.5 * float(np.einsum("ij,ij->", diff, diff))
 
 
+@quiet_overflow
 def cross_entropy(P, Y):
     """E = -sum Y log P over every row: a float (P clipped away from 0)."""
     return -float(np.einsum("ij,ij->", Y, np.log(np.maximum(P, np.finfo(np.float64).tiny))))
 
 
+@quiet_overflow
 def sse_output_delta(P, Y):
     """dE/dz of the output layer for sse and sigmoid outputs: (P - Y) P (1 - P), (n, k)."""
     return (P - Y) * activation_derivative("sigmoid", P)
@@ -160,11 +170,13 @@ LOSSES = {
 
 # ------------------------------------------------------- forward and backward
 
+@quiet_overflow
 def pre_activation(h, W, b):
     """z = h @ W + b: (n, d_in) @ (d_in, d_out) + (d_out,) -> (n, d_out)."""
     return h @ W + b
 
 
+@quiet_overflow
 def hidden_layer(name, z, mask=None):
     """(h, gate) of a hidden layer: h = f(z) * mask, gate = f'(z) * mask, both like z.
 
@@ -177,11 +189,13 @@ def hidden_layer(name, z, mask=None):
     return a * mask, gate * mask
 
 
+@quiet_overflow
 def hidden_delta(delta_next, W_next, gate):
     """delta[l-1] = (delta[l] @ W[l].T) * gate[l]: (n, d[l+1]) -> (n, d[l])."""
     return (delta_next @ W_next.T) * gate
 
 
+@quiet_overflow
 def layer_gradients(h, delta):
     """(dE/dW, dE/db) of one layer summed over the block: ((d_in, d_out), (d_out,))."""
     return h.T @ delta, delta.sum(axis=0)
@@ -225,6 +239,19 @@ def predict(theta, net, X):
 def count_correct(P, Y):
     """How many rows have argmax(P) == argmax(Y): an int."""
     return int(np.count_nonzero(P.argmax(axis=1) == Y.argmax(axis=1)))
+
+
+# -------------------------------------------------------------------- sums
+
+def two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly (Knuth's TwoSum), elementwise.
+
+    Carrying e alongside s makes a sum of partial sums independent of the order
+    they are combined in, to about 1e-32 relative (a double-double accumulator).
+    """
+    s = a + b
+    b_part = s - a
+    return s, (a - (s - b_part)) + (b - b_part)
 
 
 # ------------------------------------------------------------ regularisation

@@ -1,8 +1,14 @@
 """Shared fixtures: one local[2] SparkContext per test session, small data sets, spark-submit."""
 
+import contextlib
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -64,14 +70,73 @@ def load_csv(images_path, labels_path):
     return X, np.loadtxt(labels_path, dtype=np.int64)
 
 
-def spark_submit(*args, timeout=600):
-    """Run ``spark-submit --master local[2] main_task.py ARGS``; returns the CompletedProcess."""
-    launcher = os.path.join(os.path.dirname(sys.executable), "spark-submit")
-    if not os.path.exists(launcher):
-        import pyspark
-        launcher = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
-    command = [launcher, "--master", "local[2]", os.path.join(ROOT, "main_task.py"), *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def spark_home():
+    import pyspark
+    return os.path.dirname(pyspark.__file__)
+
+
+def submit_command(*args, master="local[2]", script="main_task.py"):
+    """The spark-submit command line for a script of this project."""
+    return [os.path.join(spark_home(), "bin", "spark-submit"), "--master", master,
+            os.path.join(ROOT, script), *map(str, args)]
+
+
+def spark_submit(*args, master="local[2]", script="main_task.py", timeout=600):
+    """Run ``spark-submit --master MASTER main_task.py ARGS``; returns the CompletedProcess."""
+    return subprocess.run(submit_command(*args, master=master, script=script), capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(condition, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            if condition():
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"gave up waiting for {what}")
+
+
+@contextlib.contextmanager
+def standalone_cluster(folder, workers=2):
+    """A Spark standalone master and ``workers`` one-core workers on 127.0.0.1, started with
+    spark-class and stopped afterwards. Yields (master URL, {worker number: Popen})."""
+    env = dict(os.environ, SPARK_HOME=spark_home(), SPARK_LOCAL_IP="127.0.0.1", SPARK_WORKER_DIR=str(folder),
+               SPARK_NO_DAEMONIZE="1")
+    spark_class = os.path.join(spark_home(), "bin", "spark-class")
+    port, web = free_port(), free_port()
+    processes = {}
+
+    def start(name, *command):
+        log = open(os.path.join(folder, f"{name}.log"), "w")
+        processes[name] = subprocess.Popen([spark_class, *command], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+
+    def alive_workers():
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/json/", timeout=2) as answer:
+            return json.load(answer)["aliveworkers"]
+
+    try:
+        start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+              "--webui-port", str(web))
+        url = f"spark://127.0.0.1:{port}"
+        _wait_for(lambda: alive_workers() == 0, "the standalone master")
+        for i in range(workers):
+            start(i, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
+                  "--memory", "1g", "--webui-port", str(free_port()), "--work-dir", str(folder))
+        _wait_for(lambda: alive_workers() == workers, f"{workers} standalone workers")
+        yield url, {i: processes[i] for i in range(workers)}
+    finally:
+        for process in processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def read_output(folder, name):

@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
-from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 
 import generate_plots
 import nn_math
+from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 
 EPOCHS = 8
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
 
 import main_task
 import nn_math
+from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
 
 
 def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
@@ -68,7 +68,9 @@ def settings(*options):
 def run_training(sc, data, *options, test_set=None):
     args = settings("--epochs", "4", "--seed", "3", "--hidden", "32", *options)
     net, theta = main_task.choose_network(sc, args, data)
-    return main_task.train(sc, data, net, theta, args, log=lambda line: None, test_set=test_set)
+    state = main_task.train(sc, data, net, main_task.initial_state(theta, args), args, log=lambda line: None,
+                            test_set=test_set)
+    return state["theta"], state["history"]
 
 
 def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_set, small_compact):
@@ -160,7 +162,8 @@ def single_process_training(X, labels, net, args):
 def test_spark_training_equals_a_single_process_replay(sc, train_set, small_compact, options):
     args = settings("--epochs", "5", "--seed", "11", *options)
     net, theta = main_task.choose_network(sc, args, train_set)
-    theta, history = main_task.train(sc, train_set, net, theta, args, log=lambda line: None)
+    state = main_task.train(sc, train_set, net, main_task.initial_state(theta, args), args, log=lambda line: None)
+    theta, history = state["theta"], state["history"]
     X, labels = load_csv(small_compact[0], small_compact[1])
     expected_theta, expected_costs = single_process_training(X, labels, net, args)
     np.testing.assert_allclose(history["cost"], expected_costs, rtol=1e-9)
@@ -186,7 +189,8 @@ def test_binary_task_trains_a_two_output_network_with_the_defaults(sc, tmp_path)
     args = settings("--epochs", "20")
     net, theta = main_task.choose_network(sc, args, train_01)
     assert net.sizes == [784, 64, 2]
-    theta, history = main_task.train(sc, train_01, net, theta, args, log=lambda line: None)
+    state = main_task.train(sc, train_01, net, main_task.initial_state(theta, args), args, log=lambda line: None)
+    theta = state["theta"]
     confusion = main_task.test_confusion(sc, test_01, theta, net)
     assert confusion.shape == (2, 2) and confusion.sum() == 500
     assert main_task.accuracy_of(confusion) > 0.95

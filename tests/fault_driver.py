@@ -1,0 +1,44 @@
+"""Run by test_reliability.py under spark-submit: the same training twice, the second time
+with one task that fails on its first attempt. Prints both histories as JSON.
+
+    spark-submit --master 'local[2,2]' tests/fault_driver.py MARKER_FILE TRAIN_IMAGES TRAIN_LABELS
+"""
+
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+from pyspark import TaskContext  # noqa: E402
+
+import main_task  # noqa: E402
+from data_io import load_data_set  # noqa: E402
+
+marker, images, labels = sys.argv[1:4]
+sample_step = main_task.sample_step
+
+
+def sample_step_failing_once(block, seed, epoch, fraction):
+    """Fail the task that holds row 0 in epoch 2, on its first attempt only."""
+    context = TaskContext.get()
+    if epoch == 2 and block["start"] == 0 and context.attemptNumber() == 0:
+        with open(marker, "a") as f:
+            f.write(f"failed: stage {context.stageId()} partition {context.partitionId()}\n")
+        raise RuntimeError("injected failure")
+    return sample_step(block, seed, epoch, fraction)
+
+
+sc = main_task.start_spark()
+sc.addPyFile(os.path.join(ROOT, "main_task.py"))
+args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
+data = load_data_set(sc, images, labels, args.block_size)
+net, theta = main_task.choose_network(sc, args, data)
+clean = main_task.train(sc, data, net, main_task.initial_state(theta, args), args, log=lambda line: None)
+main_task.sample_step = sample_step_failing_once  # epoch_sums looks the step up at call time
+faulty = main_task.train(sc, data, net, main_task.initial_state(theta, args), args, log=lambda line: None)
+print(json.dumps({"clean": clean["history"]["cost"], "faulty": faulty["history"]["cost"],
+                  "same_model": bool(np.array_equal(clean["theta"], faulty["theta"]))}))
+sc.stop()

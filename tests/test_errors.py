@@ -1,0 +1,162 @@
+"""Bad input: one line naming the file, the line and what is wrong; nothing created."""
+
+import os
+
+import pytest
+
+import main_task
+from data_io import DataError
+
+WIDTH = 784
+
+
+def pixels(row, n=WIDTH):
+    """The compact layout: integers 0-255 separated by commas."""
+    return ",".join(str((row * 7 + j) % 256) for j in range(n))
+
+
+def floats(row, n=WIDTH):
+    """The seed layout: pixels in [0, 1], separated by spaces."""
+    return " ".join(f"{((row * 7 + j) % 256) / 255:.6e}" for j in range(n))
+
+
+def write(path, lines):
+    path.write_text("".join(line + "\n" for line in lines))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    """A valid little data set: 40 training rows, 10 test rows, 10 classes."""
+    folder = tmp_path_factory.mktemp("good")
+    return {
+        "train_images": write(folder / "train_images.csv", [pixels(i) for i in range(40)]),
+        "train_labels": write(folder / "train_labels.csv", [str(i % 10) for i in range(40)]),
+        "test_images": write(folder / "test_images.csv", [pixels(i) for i in range(10)]),
+        "test_labels": write(folder / "test_labels.csv", [str(i % 10) for i in range(10)]),
+    }
+
+
+def run_with(sc, files, out, *options):
+    args = main_task.parse_args([files["train_images"], files["train_labels"], files["test_images"],
+                                 files["test_labels"], str(out), "--epochs", "1", *options])
+    return main_task.run(sc, args, log=lambda line: None)
+
+
+def bad_file(tmp_path, good, role, lines):
+    """The good files with one of them replaced by ``lines``."""
+    files = dict(good)
+    files[role] = write(tmp_path / f"{role}.csv", lines)
+    return files
+
+
+CASES = {
+    # name: (which file, its lines, the message after "<path>: "[, the file named if another])
+    "empty file": ("train_images", [], "empty file"),
+    "blank first line": ("train_images", [""] + [pixels(i) for i in range(39)], "line 1: empty line"),
+    "blank line inside": ("train_images", [pixels(i) for i in range(5)] + [""] + [pixels(i) for i in range(34)],
+                          "line 6: empty line"),
+    "too few values": ("train_images", [pixels(i) for i in range(12)] + [pixels(12, WIDTH - 1)]
+                       + [pixels(i) for i in range(27)], f"line 13: expected {WIDTH} values, found {WIDTH - 1}"),
+    "too many values": ("test_images", [pixels(i) for i in range(3)] + [pixels(3, WIDTH + 2)]
+                        + [pixels(i) for i in range(6)], f"line 4: expected {WIDTH} values, found {WIDTH + 2}"),
+    "not a number": ("train_images", [pixels(i) for i in range(20)] + [pixels(20).replace("140", "x4", 1)]
+                     + [pixels(i) for i in range(19)], "line 21: 'x4' is not a number"),
+    "NaN": ("train_images", [pixels(i) for i in range(7)] + ["nan," + pixels(7, WIDTH - 1)]
+            + [pixels(i) for i in range(32)], "line 8: value nan (column 1) is not a finite number"),
+    "infinity": ("test_images", [pixels(i) for i in range(9)] + [pixels(9, WIDTH - 1) + ",inf"],
+                 f"line 10: value inf (column {WIDTH}) is not a finite number"),
+    "pixel above 255": ("train_images", [pixels(i) for i in range(30)] + ["256," + pixels(30, WIDTH - 1)]
+                        + [pixels(i) for i in range(9)], "line 31: value 256 (column 1) is outside [0, 255]"),
+    "negative pixel": ("train_images", [pixels(i) for i in range(2)] + ["-1," + pixels(2, WIDTH - 1)]
+                       + [pixels(i) for i in range(37)], "line 3: value -1 (column 1) is outside [0, 255]"),
+    "float pixel above 1": ("train_images", [floats(i) for i in range(3)] + ["1.5 " + floats(3, WIDTH - 1)]
+                            + [floats(i) for i in range(36)], "line 4: value 1.5 (column 1) is outside [0, 1]"),
+    "label not a class number": ("train_labels", ["1"] * 10 + ["2.5"] + ["1"] * 29,
+                                 "line 11: value 2.5 (column 1) is not a class number 0, 1, 2, ..."),
+    "negative label": ("train_labels", ["1"] * 4 + ["-3"] + ["1"] * 35,
+                       "line 5: value -3 (column 1) is not a class number 0, 1, 2, ..."),
+    "test label outside the classes": ("test_labels", [str(i % 10) for i in range(6)] + ["10"] + ["0"] * 3,
+                                       "line 7: class 10 is outside the 10 classes of the training labels"),
+    "target row not one-hot": ("train_labels", ["0 1 0"] * 8 + ["0 1 1"] + ["1 0 0"] * 31,
+                               "line 9: target row is not one-hot (one 1, the rest 0)"),
+    "target row all zero": ("train_labels", ["0 1 0"] * 3 + ["0 0 0"] + ["1 0 0"] * 36,
+                            "line 4: target row is not one-hot (one 1, the rest 0)"),
+    "more images than labels": ("train_labels", [str(i % 10) for i in range(35)],
+                                "line 36: more images than labels (35)", "train_images"),
+    "fewer images than labels": ("train_labels", [str(i % 10) for i in range(45)], None),
+    "test width differs": ("test_images", [pixels(i, 100) for i in range(10)],
+                           f"line 1: 100 values per row, the training images have {WIDTH}"),
+    "one class only": ("train_labels", ["0"] * 40, "every label is 0: at least two classes are needed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_line_and_creates_nothing(sc, tmp_path, good, case):
+    role, lines, message, *named = CASES[case]
+    files = bad_file(tmp_path, good, role, lines)
+    out = tmp_path / "out"
+    with pytest.raises(DataError) as error:
+        run_with(sc, files, out)
+    text = str(error.value)
+    if message is None:  # reported against the image file, with both counts
+        assert text == f"{files['train_images']}: 40 images, but {files['train_labels']} has 45 labels"
+    else:
+        assert text == f"{files[named[0] if named else role]}: {message}"
+    assert "\n" not in text
+    assert not out.exists()
+
+
+def test_missing_file(sc, tmp_path, good):
+    files = dict(good, test_labels=str(tmp_path / "nowhere.csv"))
+    with pytest.raises(DataError, match="nowhere.csv: file not found$"):
+        run_with(sc, files, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_earliest_bad_line_is_reported_whichever_partition_finds_it(sc, tmp_path, good):
+    lines = [pixels(i) for i in range(40)]
+    lines[3] = pixels(3, 10)
+    lines[35] = "oops," + pixels(35, WIDTH - 1)
+    files = bad_file(tmp_path, good, "train_images", lines)
+    with pytest.raises(DataError, match=r"line 4: expected 784 values, found 10$"):
+        run_with(sc, files, tmp_path / "out", "--block-size", "2")
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--lr", "0"], "argument --lr: expected a number > 0, got '0'"),
+    (["--lr", "-0.1"], "argument --lr: expected a number > 0, got '-0.1'"),
+    (["--sample-fraction", "0"], "argument --sample-fraction: expected a number in (0, 1], got '0'"),
+    (["--sample-fraction", "1.5"], "argument --sample-fraction: expected a number in (0, 1], got '1.5'"),
+    (["--block-size", "0"], "argument --block-size: expected an integer >= 1, got '0'"),
+    (["--epochs", "ten"], "argument --epochs: expected an integer >= 0, got 'ten'"),
+    (["--hidden", "64,0"], "argument --hidden: expected sizes >= 1 like 64 or 256,128, got '64,0'"),
+    (["--dropout", "1"], "argument --dropout: expected a number in [0, 1), got '1'"),
+    (["--activation", "swish"], "argument --activation: invalid choice: 'swish'"),
+    (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+    (["--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
+    (["--learning-rate", "0.1"], "unrecognized arguments: --learning-rate 0.1"),
+])
+def test_bad_options_are_one_line_with_exit_code_2(capsys, options, message):
+    with pytest.raises(SystemExit) as exit_:
+        main_task.parse_args(["a", "b", "c", "d", "out", *options])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("main_task.py: error: ") and message in err
+
+
+def test_missing_arguments_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main_task.parse_args(["a", "b"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the following arguments are required" in err
+
+
+def test_an_existing_output_dir_is_left_untouched(sc, tmp_path, good):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.txt").write_text("keep me")
+    with pytest.raises(DataError, match="already exists"):
+        run_with(sc, good, out)
+    assert os.listdir(out) == ["results.txt"] and (out / "results.txt").read_text() == "keep me"

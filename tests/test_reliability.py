@@ -1,0 +1,190 @@
+"""Reproducibility, divergence, checkpoints and faults: a run repeats, and survives what goes wrong."""
+
+import json
+import os
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+
+import main_task
+import nn_math
+from conftest import ROOT, read_output, spark_submit, standalone_cluster, submit_command
+from data_io import DataError
+
+
+def args_for(files, out, *options):
+    return main_task.parse_args([*files, str(out), *options])
+
+
+def quiet(line):
+    pass
+
+
+def visible(folder):
+    """A folder's entries but the file system's hidden .crc files."""
+    return sorted(name for name in os.listdir(folder) if not name.startswith("."))
+
+
+def test_same_seed_gives_bit_identical_histories_and_model(sc, small_compact, tmp_path):
+    options = ("--epochs", "4", "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.2", "--hidden", "32,16",
+               "--activation", "relu", "--loss", "cross-entropy")
+    for name in ("a", "b"):
+        main_task.run(sc, args_for(small_compact, tmp_path / name, *options), log=quiet)
+    for output in ("cost_history", "accuracy_history", "model", "confusion_matrix"):
+        assert read_output(tmp_path / "a", output) == read_output(tmp_path / "b", output)
+    main_task.run(sc, args_for(small_compact, tmp_path / "c", *options, "--seed", "7"), log=quiet)
+    assert read_output(tmp_path / "c", "cost_history") != read_output(tmp_path / "a", "cost_history")
+
+
+def test_combining_partial_sums_does_not_depend_on_their_order():
+    rng = np.random.default_rng(0)
+    # Partials with heavy cancellation, as gradients of different blocks have.
+    partials = [[float(e), 1, 10, g, 0.0, 0.0] for e, g in
+                zip(rng.normal(0, 1e6, 40), rng.normal(0, 1, (40, 500)) * 10.0 ** rng.integers(-8, 8, (40, 1)))]
+    results = set()
+    for _ in range(30):
+        order = rng.permutation(len(partials))
+        total = None
+        while len(order):  # combine in random pairs, as a tree of reduce tasks would
+            total = main_task.combine_sums(total, [p.copy() if isinstance(p, np.ndarray) else p
+                                                   for p in partials[order[0]]])
+            order = order[1:]
+        results.add((total[0] + total[4], (total[3] + total[5]).tobytes()))
+    assert len(results) == 1
+
+
+def test_two_sum_keeps_the_rounding_error():
+    s, e = nn_math.two_sum(1e16, 1.0)
+    assert s == 1e16 and e == 1.0
+    s, e = nn_math.two_sum(np.array([0.1, 1e-20]), np.array([0.2, 1.0]))
+    assert s[0] + e[0] == 0.1 + 0.2 and e[0] != 0 and s[1] == 1.0 and e[1] == 1e-20
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_finite_model(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    args = args_for(small_compact, out, "--epochs", "6", "--lr", "1e300", "--lr-schedule", "constant",
+                    "--activation", "relu", "--loss", "cross-entropy")
+    with pytest.raises(main_task.Diverged, match=r"^training diverged at epoch 2: the cost is nan; lower --lr$"):
+        main_task.run(sc, args, log=quiet)
+    costs = [float(c) for c in read_output(out, "cost_history")]
+    assert len(costs) == 1 and np.isfinite(costs[0])
+    _, theta = nn_math.model_from_lines(read_output(out, "model"))
+    assert np.isfinite(theta).all() and np.abs(theta).max() > 1e200  # after epoch 1's huge step
+    assert json.loads(read_output(out, "summary")[0])["diverged"].startswith("training diverged at epoch 2")
+
+
+def test_diverging_job_exits_with_code_3_and_one_line(small_compact, tmp_path):
+    result = spark_submit(*small_compact, tmp_path / "out", "--epochs", "4", "--lr", "1e300",
+                          "--lr-schedule", "constant", "--activation", "relu", "--loss", "cross-entropy")
+    output = result.stdout + result.stderr
+    assert result.returncode == 3 and "Traceback" not in output and "RuntimeWarning" not in output
+    assert [line for line in output.splitlines() if "error:" in line] == [
+        f"main_task.py: error: training diverged at epoch 2: the cost is nan; lower --lr "
+        f"(histories and the last finite model are in {tmp_path / 'out'})"]
+
+
+def test_resume_continues_a_checkpointed_run_exactly(sc, small_compact, tmp_path):
+    options = ("--optimizer", "adam", "--lr", "0.01", "--dropout", "0.1", "--lr-schedule", "step", "--lr-step", "2")
+    main_task.run(sc, args_for(small_compact, tmp_path / "whole", "--epochs", "6", *options), log=quiet)
+    main_task.run(sc, args_for(small_compact, tmp_path / "parts", "--epochs", "4", "--checkpoint-every", "2",
+                               *options), log=quiet)
+    assert visible(tmp_path / "parts" / "checkpoints") == ["epoch-000002.json", "epoch-000004.json"]
+    main_task.run(sc, args_for(small_compact, tmp_path / "parts", "--epochs", "6", "--resume"), log=quiet)
+    for output in ("cost_history", "accuracy_history", "model", "metrics"):
+        assert read_output(tmp_path / "parts", output) == read_output(tmp_path / "whole", output)
+
+    with pytest.raises(DataError, match="checkpoint was made with --lr 0.01, this run has 0.02"):
+        main_task.run(sc, args_for(small_compact, tmp_path / "parts", "--epochs", "8", "--resume", "--lr", "0.02"),
+                      log=quiet)
+    with pytest.raises(DataError, match="does not exist, so there is nothing to resume"):
+        main_task.run(sc, args_for(small_compact, tmp_path / "none", "--resume"), log=quiet)
+
+
+def test_a_truncated_or_corrupt_checkpoint_is_a_clear_error(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    main_task.run(sc, args_for(small_compact, out, "--epochs", "2", "--checkpoint-every", "2"), log=quiet)
+    checkpoint = out / "checkpoints" / "epoch-000002.json"
+    text = checkpoint.read_text()
+    checkpoint.write_text(text[:len(text) // 2])
+    with pytest.raises(DataError, match=r"epoch-000002.json: cannot be read \(ChecksumException: Checksum error"):
+        main_task.run(sc, args_for(small_compact, out, "--epochs", "3", "--resume"), log=quiet)
+    (out / "checkpoints" / ".epoch-000002.json.crc").unlink()  # now only our own checksum can tell
+    with pytest.raises(DataError, match=r"epoch-000002.json: checkpoint is truncated or corrupt"):
+        main_task.run(sc, args_for(small_compact, out, "--epochs", "3", "--resume"), log=quiet)
+    position = text.index('"theta": [') + 12
+    flipped = "1" if text[position] != "1" else "2"
+    checkpoint.write_text(text[:position] + flipped + text[position + 1:])
+    with pytest.raises(DataError, match=r"truncated or corrupt .*checksum mismatch"):
+        main_task.run(sc, args_for(small_compact, out, "--epochs", "3", "--resume"), log=quiet)
+    checkpoint.write_text("garbage\n")
+    with pytest.raises(DataError, match=r"not a checkpoint"):
+        main_task.run(sc, args_for(small_compact, out, "--epochs", "3", "--resume"), log=quiet)
+
+
+def test_a_truncated_model_file_is_a_clear_error(sc, small_compact, tmp_path):
+    main_task.run(sc, args_for(small_compact, tmp_path / "out", "--epochs", "1"), log=quiet)
+    model = tmp_path / "out" / "model"
+    part = model / "part-00000"
+    part.write_text(part.read_text()[:5000])
+    for crc in model.glob(".*.crc"):  # the local file system would reject the edited file
+        crc.unlink()
+    with pytest.raises(DataError, match=r"model: not a valid model file"):
+        main_task.run(sc, args_for(small_compact, tmp_path / "again", "--epochs", "0", "--init-model", str(model)),
+                      log=quiet)
+
+
+def test_killed_driver_resumes_from_its_last_checkpoint(small_compact, tmp_path):
+    options = ["--epochs", "16", "--hidden", "256", "--optimizer", "momentum", "--lr", "0.05"]
+    whole = spark_submit(*small_compact, tmp_path / "whole", *options)
+    assert whole.returncode == 0, whole.stdout[-2000:]
+    out = tmp_path / "killed"
+    job = subprocess.Popen(submit_command(*small_compact, out, *options, "--checkpoint-every", "3"),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                           start_new_session=True)
+    seen = []
+    for line in job.stdout:
+        seen.append(line)
+        if line.startswith("epoch   8/"):
+            os.killpg(job.pid, signal.SIGKILL)  # the driver and everything it started
+            break
+    job.wait()
+    assert job.returncode == -signal.SIGKILL, "".join(seen[-20:])
+    assert visible(out) == ["checkpoints"]  # no outputs yet, none half-written
+    assert "epoch-000006.json" in visible(out / "checkpoints")
+
+    resumed = spark_submit(*small_compact, out, "--epochs", "16", "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-2000:]
+    assert "resuming after epoch 6" in resumed.stdout
+    for output in ("cost_history", "accuracy_history", "model", "metrics", "confusion_matrix"):
+        assert read_output(out, output) == read_output(tmp_path / "whole", output)
+
+
+def test_a_task_that_fails_once_is_retried_with_the_same_result(small_compact, tmp_path):
+    marker = tmp_path / "failures.txt"
+    result = spark_submit(marker, small_compact[0], small_compact[1], master="local[2,2]",
+                          script="tests/fault_driver.py")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert marker.read_text().count("failed") == 1  # the failure really happened, once
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["faulty"] == report["clean"] and report["same_model"]
+
+
+def test_killing_a_worker_during_training_gives_the_same_histories(small_compact, tmp_path):
+    options = ["--epochs", "24", "--hidden", "256", "--block-size", "200"]
+    with standalone_cluster(tmp_path) as (master, workers):
+        clean = spark_submit(*small_compact, tmp_path / "clean", *options, master=master)
+        assert clean.returncode == 0, clean.stdout[-3000:]
+        job = subprocess.Popen(submit_command(*small_compact, tmp_path / "hit", *options, master=master),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        lines = []
+        for line in job.stdout:
+            lines.append(line)
+            if line.startswith("epoch   5/"):
+                os.killpg(workers[1].pid, signal.SIGKILL)  # the worker and its executor
+        assert job.wait() == 0, "".join(lines[-30:])
+    assert any(line.startswith("epoch  24/") for line in lines)
+    assert any("Lost executor" in line for line in lines)  # its cached blocks were rebuilt elsewhere
+    for output in ("cost_history", "accuracy_history", "model"):
+        assert read_output(tmp_path / "hit", output) == read_output(tmp_path / "clean", output)
