@@ -1,6 +1,7 @@
 # make demo: virtual environment, CSVs from the bundled IDX files, a full-MNIST run, plots.
-# make test: the test suite (what CI runs).
+# make test: the test suite on Spark 4, then its Spark tests on Spark 3.5 (what CI runs).
 VENV   ?= .venv
+VENV35 ?= .venv35
 PYTHON := $(VENV)/bin/python
 MASTER ?= local[2]
 DATA   ?= data
@@ -19,10 +20,12 @@ INPUTS := $(DATA)/mnist_images_train.csv $(DATA)/mnist_labels_train.csv \
 
 demo: $(VENV)/.installed $(DATA)/.generated
 	$(VENV)/bin/spark-submit --master '$(MASTER)' main_task.py $(INPUTS) $(OUT) --overwrite $(ARGS)
-	$(PYTHON) generate_plots.py $(OUT)
+	$(PYTHON) generate_plots.py $(OUT) --test-images $(DATA)/mnist_images_test.csv \
+	    --test-labels $(DATA)/mnist_labels_test.csv
 
-test: $(VENV)/.installed
-	$(PYTHON) -m pytest -q tests
+test: $(VENV)/.installed $(VENV35)/.installed
+	$(PYTHON) -m pytest -q
+	$(VENV35)/bin/python -m pytest -q -m spark
 
 venv: $(VENV)/.installed
 data: $(DATA)/.generated
@@ -30,6 +33,13 @@ data: $(DATA)/.generated
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# Spark 3.5 (Dataproc 2.2 and 2.3) with NumPy 1.x, for the second test run.
+$(VENV35)/.installed: requirements.txt tests/spark35-constraints.txt
+	python3 -m venv $(VENV35)
+	$(VENV35)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt \
+	    -c tests/spark35-constraints.txt
 	touch $@
 
 $(DATA)/.generated: $(VENV)/.installed generate_data.py data/train-images-idx3-ubyte.gz

@@ -1,9 +1,10 @@
-"""Draw the training curves of a main_task.py run.
+"""Draw the results of a main_task.py run.
 
-    python generate_plots.py OUTPUT_DIR
-        reads OUTPUT_DIR/cost_history and OUTPUT_DIR/accuracy_history (and
-        test_accuracy_history, when the run recorded one with --eval-every), writes
-        OUTPUT_DIR/cost_history.png and OUTPUT_DIR/accuracy_history.png
+    python generate_plots.py OUTPUT_DIR [--test-images FILE --test-labels FILE]
+        into OUTPUT_DIR: cost_history.png, accuracy_history.png (with the test accuracy
+        when the run recorded it with --eval-every), learning_rate.png,
+        confusion_matrix.png, class_metrics.png; with the test files, also
+        test_examples.png: test images with their predicted and true labels.
 
     python generate_plots.py COST_FILE ACC_FILE|None OUT_DIR
         the original tutorial's call: COST_FILE and ACC_FILE are part files (or
@@ -15,18 +16,28 @@ Outputs are read from the local disk: copy them first from gs:// or hdfs://.
 import argparse
 import ast
 import glob
+import gzip
+import json
 import os
 import sys
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
+
+import data_io  # noqa: E402
+import nn_math  # noqa: E402
+
+N_FIRST, N_MISTAKES = 24, 16  # cells of the test image grid
 
 
 class InputError(Exception):
     """A missing or malformed input, reported in one line."""
 
+
+# ------------------------------------------------------------------- reading
 
 def read_lines(path):
     """The lines of a file, or of the part-* files of a Spark output folder in order."""
@@ -56,19 +67,47 @@ def read_floats(path):
     return values
 
 
-def read_points(path):
-    """(epoch, value) pairs, one per line, from a file or an output folder."""
-    points = []
+def read_tuples(path, size):
+    """One tuple of ``size`` numbers per line, like (epoch, accuracy) or (precision, recall, F1)."""
+    tuples = []
     for number, line in enumerate(read_lines(path), 1):
         try:
-            epoch, value = ast.literal_eval(line)
-            points.append((int(epoch), float(value)))
+            values = tuple(float(v) for v in ast.literal_eval(line))
         except (ValueError, TypeError, SyntaxError):
-            raise InputError(f"{path}: line {number}: {line[:30]!r} is not an (epoch, value) pair") from None
-    return points
+            values = ()
+        if len(values) != size:
+            raise InputError(f"{path}: line {number}: {line[:30]!r} is not a tuple of {size} numbers")
+        tuples.append(values)
+    return tuples
 
 
-def plot_curve(values, ylabel, path, test_points=()):
+def read_csv_rows(path, reader):
+    """Every line of a (possibly .gz) CSV file, parsed by data_io's checks into reader's result."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt") as f:
+            lines = [line.rstrip("\n") for line in f]
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    if not lines:
+        raise InputError(f"{path}: empty file")
+    try:
+        fmt = data_io.detect_format(path, lines[0])
+        return reader(data_io.parse_rows(lines, 1, path, fmt), 1, path, fmt)
+    except data_io.DataError as e:
+        raise InputError(str(e)) from None
+
+
+# ------------------------------------------------------------------ plotting
+
+def save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_curve(values, ylabel, path, test_points=(), log_scale=False):
     """A per-epoch curve saved as a PNG at ``path``; test_points are (epoch, value) marks."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     ax.plot(range(1, len(values) + 1), values, color="tab:blue", label="training (epoch's sample)")
@@ -76,15 +115,79 @@ def plot_curve(values, ylabel, path, test_points=()):
         epochs, test_values = zip(*test_points)
         ax.plot(epochs, test_values, "o-", color="tab:orange", markersize=4, label="test set")
         ax.legend(loc="lower right")
+    if log_scale:
+        ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{ylabel} per epoch")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
+
+def plot_confusion(confusion, path):
+    """A heat map of the confusion matrix with its counts written in."""
+    k = len(confusion)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k), dpi=100)
+    image = ax.imshow(np.log1p(confusion), cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            dark = image.norm(np.log1p(confusion[i, j])) > 0.6
+            ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(confusion) / confusion.sum()
+    ax.set_title(f"test confusion matrix (accuracy {accuracy:.4f})")
+    return save(fig, path)
+
+
+def plot_class_metrics(metrics, path):
+    """Grouped bars of precision, recall and F1 per class."""
+    metrics = np.asarray(metrics)
+    k = len(metrics)
+    x = np.arange(k)
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * k + 2), 4), dpi=100)
+    for i, name in enumerate(("precision", "recall", "F1")):
+        ax.bar(x + (i - 1) * 0.27, metrics[:, i], width=0.27, label=name)
+    ax.set_xticks(x)
+    ax.set_xlabel("class")
+    ax.set_ylim(max(0.0, metrics.min() - 0.1), 1.0)
+    ax.set_title(f"test metrics per class (macro F1 {metrics[:, 2].mean():.4f})")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
+    ax.grid(alpha=0.3, axis="y")
+    return save(fig, path)
+
+
+def plot_examples(X, labels, predicted, path):
+    """The first N_FIRST test images, then the first N_MISTAKES it got wrong, with labels."""
+    side = int(round(np.sqrt(X.shape[1])))
+    wrong = np.flatnonzero(predicted != labels)
+    shown = list(range(min(N_FIRST, len(X)))) + [i for i in wrong if i >= N_FIRST][:N_MISTAKES]
+    columns = 8
+    rows = -(-len(shown) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45), dpi=100, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), shown):
+        ax.imshow(X[i].reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+        mistake = predicted[i] != labels[i]
+        ax.set_title(f"{predicted[i]} (true {labels[i]})" if mistake else str(predicted[i]),
+                     fontsize=8, color="tab:red" if mistake else "black")
+        if mistake:
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_color("tab:red")
+                spine.set_linewidth(2)
+    fig.suptitle(f"predictions: the first {min(N_FIRST, len(X))} test images, then mistakes in red "
+                 f"({len(wrong)} of {len(X)} wrong)", fontsize=9)
+    return save(fig, path)
+
+
+# --------------------------------------------------------------------- modes
 
 def plot_histories(cost_path, accuracy_path, out_dir, test_accuracy_path=None):
     """cost_history.png, and accuracy_history.png unless accuracy_path is None."""
@@ -94,46 +197,83 @@ def plot_histories(cost_path, accuracy_path, out_dir, test_accuracy_path=None):
     os.makedirs(out_dir, exist_ok=True)
     written = [plot_curve(costs, "cost", os.path.join(out_dir, "cost_history.png"))]
     if accuracy_path is not None:
-        test_points = read_points(test_accuracy_path) if test_accuracy_path else ()
+        test_points = read_tuples(test_accuracy_path, 2) if test_accuracy_path else ()
         written.append(plot_curve(read_floats(accuracy_path), "accuracy",
                                   os.path.join(out_dir, "accuracy_history.png"), test_points))
     return written
 
 
+def plot_run(out_dir, test_images=None, test_labels=None):
+    """Every plot of a job's output folder; the examples need the test files."""
+    recorded = os.path.join(out_dir, "test_accuracy_history")
+    test_history = recorded if os.path.isdir(recorded) and read_lines(recorded) else None
+    written = plot_histories(os.path.join(out_dir, "cost_history"), os.path.join(out_dir, "accuracy_history"),
+                             out_dir, test_history)
+    summary = json.loads(read_lines(os.path.join(out_dir, "summary"))[0])
+    if summary["learning_rates"]:
+        written.append(plot_curve(summary["learning_rates"], "learning rate",
+                                  os.path.join(out_dir, "learning_rate.png"), log_scale=True))
+    confusion = np.array([[int(n) for n in line.split()] for line in read_lines(os.path.join(out_dir,
+                                                                                               "confusion_matrix"))])
+    written.append(plot_confusion(confusion, os.path.join(out_dir, "confusion_matrix.png")))
+    written.append(plot_class_metrics(read_tuples(os.path.join(out_dir, "metrics"), 3),
+                                      os.path.join(out_dir, "class_metrics.png")))
+    if test_images:
+        X = read_csv_rows(test_images, data_io.image_matrix).astype(np.float64)
+        labels = read_csv_rows(test_labels, data_io.label_vector)
+        if len(X) != len(labels):
+            raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")
+        try:
+            net, theta = nn_math.model_from_lines(read_lines(os.path.join(out_dir, "model")))
+        except ValueError as e:
+            raise InputError(f"{os.path.join(out_dir, 'model')}: {e}") from None
+        if net.sizes[0] != X.shape[1]:
+            raise InputError(f"{test_images}: {X.shape[1]} values per row, the model takes {net.sizes[0]}")
+        written.append(plot_examples(X, labels, nn_math.predict(theta, net, X),
+                                     os.path.join(out_dir, "test_examples.png")))
+    return written
+
+
+# ------------------------------------------------------------- command line
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="generate_plots.py",
-        usage="%(prog)s OUTPUT_DIR | %(prog)s COST_FILE ACC_FILE|None OUT_DIR",
-        description="Plot cost and accuracy per epoch from a main_task.py output folder.")
+        usage="%(prog)s OUTPUT_DIR [--test-images FILE --test-labels FILE] | %(prog)s COST_FILE ACC_FILE|None OUT_DIR",
+        description="Plot the results of a main_task.py run from its (local) output folder.")
     parser.add_argument("paths", nargs="+", help="OUTPUT_DIR, or COST_FILE ACC_FILE|None OUT_DIR")
+    parser.add_argument("--test-images", help="the test images CSV, to draw test_examples.png")
+    parser.add_argument("--test-labels", help="the test labels CSV, with --test-images")
     args = parser.parse_args(argv)
     if len(args.paths) not in (1, 3):
         parser.error(f"expected 1 or 3 paths, got {len(args.paths)}")
+    if bool(args.test_images) != bool(args.test_labels):
+        parser.error("--test-images and --test-labels go together")
+    if args.test_images and len(args.paths) != 1:
+        parser.error("--test-images needs the OUTPUT_DIR form")
     return args
 
 
 def main(argv=None):
-    paths = parse_args(argv).paths
-    test_accuracy_path = None
-    if len(paths) == 1:
-        out_dir = paths[0]
-        cost_path = os.path.join(out_dir, "cost_history")
-        accuracy_path = os.path.join(out_dir, "accuracy_history")
-        recorded = os.path.join(out_dir, "test_accuracy_history")
-        if os.path.isdir(recorded) and read_lines(recorded):
-            test_accuracy_path = recorded
-    else:
-        cost_path, accuracy_path, out_dir = paths
-        accuracy_path = None if accuracy_path == "None" else accuracy_path
+    args = parse_args(argv)
     try:
-        written = plot_histories(cost_path, accuracy_path, out_dir, test_accuracy_path)
-        for path in written:
-            print(f"wrote {path}")
-        if not written:
-            print(f"{cost_path}: no epochs recorded (a run with --epochs 0?): nothing to plot")
+        if len(args.paths) == 1:
+            written = plot_run(args.paths[0], args.test_images, args.test_labels)
+        else:
+            cost_path, accuracy_path, out_dir = args.paths
+            written = plot_histories(cost_path, None if accuracy_path == "None" else accuracy_path, out_dir)
     except InputError as e:
         print(f"generate_plots.py: error: {e}", file=sys.stderr)
         return 2
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("no epochs recorded (a run with --epochs 0?): nothing to plot")
     return 0
 
 

@@ -347,8 +347,10 @@ def train(sc, data, net, state, args, log=print, test_set=None, checkpoint=None)
         state.update(epoch=epoch, theta=theta, optimizer=optimizer, lr=lr, previous_cost=cost)
         for key, value in zip(history, (cost, correct / count, lr, count, seconds)):
             history[key].append(value)
+        left = (args.epochs - epoch) * sum(history["seconds"]) / len(history["seconds"])
         line = (f"epoch {epoch:3d}/{args.epochs}  cost {cost:.6f}  train accuracy {correct / count:.4f}  "
-                f"lr {lr:.6g}  sample {count}  {seconds:.2f} s")
+                f"lr {lr:.6g}  sample {count}  {seconds:.2f} s  {count / seconds:,.0f} rows/s  "
+                f"left {clock(left)}")
         if test_set is not None and args.eval_every and epoch % args.eval_every == 0:
             accuracy = accuracy_of(test_confusion(sc, test_set, theta, net))
             history["test_accuracy"].append((epoch, accuracy))
@@ -357,6 +359,13 @@ def train(sc, data, net, state, args, log=print, test_set=None, checkpoint=None)
         if checkpoint is not None and args.checkpoint_every and epoch % args.checkpoint_every == 0:
             checkpoint(state)
     return state
+
+
+def clock(seconds):
+    """12.3 s -> '0:12', 3725 s -> '1:02:05'."""
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 # -------------------------------------------------------------- evaluation
@@ -562,9 +571,9 @@ def run(sc, args, log=print):
     if diverged:
         raise diverged
     train_seconds = sum(history["seconds"])
-    log(f"test accuracy {summary['test_accuracy']:.4f}  macro F1 {summary['macro_f1']:.4f}  "
-        f"training {train_seconds:.1f} s ({train_seconds / max(1, len(history['seconds'])):.2f} s per epoch)  "
-        f"outputs in {output_dir}")
+    log(f"done in {clock(time.perf_counter() - started)}: test accuracy {summary['test_accuracy']:.4f}, "
+        f"macro F1 {summary['macro_f1']:.4f}; training {train_seconds:.1f} s "
+        f"({train_seconds / max(1, len(history['seconds'])):.2f} s per epoch); outputs in {output_dir}")
     return summary
 
 

@@ -11,6 +11,8 @@ import generate_plots
 import nn_math
 from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 
+pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+
 EPOCHS = 8
 
 

@@ -7,6 +7,8 @@ import pytest
 import main_task
 from data_io import DataError
 
+pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+
 WIDTH = 784
 
 

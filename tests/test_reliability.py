@@ -13,6 +13,8 @@ import nn_math
 from conftest import ROOT, read_output, spark_submit, standalone_cluster, submit_command
 from data_io import DataError
 
+pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+
 
 def args_for(files, out, *options):
     return main_task.parse_args([*files, str(out), *options])

@@ -7,6 +7,8 @@ import main_task
 import nn_math
 from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
 
+pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+
 
 def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
     """One epoch of the 784-h-k tanh/sigmoid network written out in plain NumPy.
