@@ -58,10 +58,13 @@ def path_exists(sc, path):
 
 
 def input_exists(sc, path):
-    """True if ``path`` (a file, folder or glob) names at least one existing file."""
-    fs, jpath = _hadoop_path(sc, path)
-    found = fs.globStatus(jpath)
-    return found is not None and len(found) > 0
+    """True if every comma-separated part of ``path`` (a file, folder or glob) names a file."""
+    for part in path.split(","):
+        fs, jpath = _hadoop_path(sc, part)
+        found = fs.globStatus(jpath)
+        if found is None or len(found) == 0:
+            return False
+    return True
 
 
 def delete_path(sc, path):
@@ -249,10 +252,27 @@ def _reject_rows(bad, rows, first_line, path, what):
 
 
 def image_matrix(rows, first_line, path, fmt):
-    """Parsed pixel rows -> X (n, width) float32 in [0, 1]; 0-255 if the file holds integers."""
+    """Parsed pixel rows -> the matrix a block stores, (n, width).
+
+    Pixels that are whole steps of 1/255 (integers 0-255, or the seed layout's k/255)
+    are kept as uint8 k: a quarter of float32's bytes, and every epoch moves the cached
+    blocks into Python. ``pixels`` turns either back into floats in [0, 1]. Other data
+    is kept as float32.
+    """
     top = 255.0 if fmt["integers"] else 1.0
     _reject_rows((rows < 0) | (rows > top), rows, first_line, path, f"is outside [0, {top:g}]")
-    return (rows / top).astype(np.float32)
+    steps = rows * (255.0 / top)
+    whole = np.rint(steps)
+    if fmt["integers"] or np.array_equal(whole / 255.0, rows):
+        return whole.astype(np.uint8)
+    return rows.astype(np.float32)
+
+
+def pixels(X):
+    """A block's stored image matrix -> float64 pixels in [0, 1], same shape."""
+    if X.dtype == np.uint8:
+        return X / 255.0
+    return X.astype(np.float64)
 
 
 def label_vector(rows, first_line, path, fmt):
@@ -303,7 +323,7 @@ def read_labels(sc, path, n_classes=None):
 
 
 def make_block(chunk, path, fmt, labels_bc, n_classes):
-    """[(line, index), ...] with consecutive indices -> {"start", "X" (n, d) float32, "Y" (n, k)}.
+    """[(line, index), ...] with consecutive indices -> {"start", "X" (n, d), "Y" (n, k) uint8}.
 
     A block whose lines are bad is {"start", "error": (line, message)} instead.
     """
@@ -317,7 +337,7 @@ def make_block(chunk, path, fmt, labels_bc, n_classes):
                             len(labels) + 1)
     except DataError as e:
         return {"start": start, "error": as_error(e)}
-    return {"start": start, "X": X, "Y": nn_math.one_hot(labels[start:start + len(chunk)], n_classes)}
+    return {"start": start, "X": X, "Y": nn_math.one_hot(labels[start:start + len(chunk)], n_classes, np.uint8)}
 
 
 def block_check(block):
@@ -343,6 +363,42 @@ def image_blocks(indexed_lines, path, fmt, labels_bc, n_classes, block_size):
         yield make_block(chunk, path, fmt, labels_bc, n_classes)
 
 
+PARTITION_BYTES = 512 * 2 ** 20  # of float32 rows, at the most, in one partition
+
+
+def partition_count(rows, width, cores):
+    """How many partitions to cache a set in: one per core, or whole waves of ``cores`` once
+    a partition would pass PARTITION_BYTES.
+
+    Every epoch runs one Spark task per partition and each Python task has a fixed cost
+    (tens of milliseconds), so partitions beyond one per core only add waves of overhead.
+    """
+    needed = -(-rows * width * 4 // PARTITION_BYTES)
+    return cores * max(1, -(-needed // cores))
+
+
+def input_bytes(sc, path):
+    """Total size of the files a path names (a file, folder, glob or comma-separated list)."""
+    total = 0
+    for part in path.split(","):
+        fs, jpath = _hadoop_path(sc, part)
+        for status in fs.globStatus(jpath) or []:
+            total += fs.getContentSummary(status.getPath()).getLength()
+    return total
+
+
+def text_lines(sc, path, partitions):
+    """The lines of a text input read in about ``partitions`` splits of even size.
+
+    sc.textFile cuts at the file system's block size (32 MB on local disk), which leaves
+    uneven splits; a minimum split size of size / partitions makes them even.
+    """
+    split = max(1, -(-input_bytes(sc, path) // partitions))
+    return sc.newAPIHadoopFile(path, "org.apache.hadoop.mapreduce.lib.input.TextInputFormat",
+                               "org.apache.hadoop.io.LongWritable", "org.apache.hadoop.io.Text",
+                               conf={"mapreduce.input.fileinputformat.split.minsize": str(split)}).values()
+
+
 def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None):
     """Parse an image file and its label file into cached blocks: a DataSet.
 
@@ -354,10 +410,13 @@ def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=
     if width is not None and fmt["width"] != width:
         raise DataError(f"{image_path}: line 1: {fmt['width']} values per row, the training images have {width}")
     labels_bc = sc.broadcast(labels)
-    blocks = (sc.textFile(image_path, minPartitions=sc.defaultParallelism).zipWithIndex()
+    target = partition_count(len(labels), fmt["width"], sc.defaultParallelism)
+    blocks = (text_lines(sc, image_path, target).zipWithIndex()
               .mapPartitions(partial(image_blocks, path=image_path, fmt=fmt, labels_bc=labels_bc,
                                      n_classes=n_classes, block_size=block_size)))
-    if blocks.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one partition
+    if blocks.getNumPartitions() > target:  # several files: at least a split each
+        blocks = blocks.coalesce(target)  # narrow: parsed where read, no shuffle
+    elif blocks.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one split
         blocks = blocks.repartition(sc.defaultParallelism)
     # Spills to local disk rather than recomputing when executors run short of memory.
     blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)

@@ -219,7 +219,7 @@ def plot_run(out_dir, test_images=None, test_labels=None):
     written.append(plot_class_metrics(read_tuples(os.path.join(out_dir, "metrics"), 3),
                                       os.path.join(out_dir, "class_metrics.png")))
     if test_images:
-        X = read_csv_rows(test_images, data_io.image_matrix).astype(np.float64)
+        X = data_io.pixels(read_csv_rows(test_images, data_io.image_matrix))
         labels = read_csv_rows(test_labels, data_io.label_vector)
         if len(X) != len(labels):
             raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")

@@ -37,6 +37,7 @@ from data_io import (
     load_data_set,
     load_last_checkpoint,
     path_exists,
+    pixels,
     rename_path,
     save_checkpoint,
 )
@@ -203,7 +204,8 @@ def sample_step(block, seed, epoch, fraction):
     """Block -> the state of its sampled rows: {"h": [X (m, d)], "gates": [None], "Y", "rows"}."""
     rows = block["start"] + np.arange(len(block["Y"]))
     keep = nn_math.sample_mask(seed, epoch, rows, fraction)
-    return {"h": [block["X"][keep].astype(np.float64)], "gates": [None], "Y": block["Y"][keep], "rows": rows[keep]}
+    return {"h": [pixels(block["X"][keep])], "gates": [None], "Y": block["Y"][keep].astype(np.float64),
+            "rows": rows[keep]}
 
 
 def pre_activation_step(state, theta_bc, sizes, layer):
@@ -372,7 +374,7 @@ def clock(seconds):
 
 def block_predictions(block, theta_bc, net):
     """(predicted classes (n,), true classes (n,)) of one block."""
-    return nn_math.predict(theta_bc.value, net, block["X"].astype(np.float64)), block["Y"].argmax(axis=1)
+    return nn_math.predict(theta_bc.value, net, pixels(block["X"])), block["Y"].argmax(axis=1)
 
 
 def test_confusion(sc, data, theta, net, examples=0):

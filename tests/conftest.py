@@ -62,11 +62,8 @@ def small_seed(tmp_path_factory):
 
 
 def load_csv(images_path, labels_path):
-    """Independent reader for the compact format: X (n, 784) in [0, 1], labels (n,).
-
-    X holds float32 values widened to float64, as the job's cached blocks do.
-    """
-    X = (np.loadtxt(images_path, delimiter=",") / 255.0).astype(np.float32).astype(np.float64)
+    """Independent reader for the compact format: X (n, 784) float64 in [0, 1], labels (n,)."""
+    X = np.loadtxt(images_path, delimiter=",") / 255.0
     return X, np.loadtxt(labels_path, dtype=np.int64)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import data_io
 import main_task
 import nn_math
 from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
@@ -43,7 +44,8 @@ def test_loaded_blocks_match_the_files(train_set, small_compact):
     assert (train_set.rows, train_set.width, train_set.classes) == (SMALL_TRAIN, 784, 10)
     blocks = sorted(train_set.blocks.collect(), key=lambda b: b["start"])
     assert all(len(b["Y"]) <= 128 for b in blocks)
-    np.testing.assert_array_equal(np.concatenate([b["X"] for b in blocks]), X.astype(np.float32))
+    assert all(b["X"].dtype == np.uint8 for b in blocks)  # whole pixel values: a byte each
+    np.testing.assert_array_equal(np.concatenate([data_io.pixels(b["X"]) for b in blocks]), X)
     np.testing.assert_array_equal(np.concatenate([b["Y"].argmax(1) for b in blocks]), labels)
 
 
@@ -130,7 +132,7 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
     assert packed.blocks.getNumPartitions() >= sc.defaultParallelism  # a .gz is one split: spread out
     X, labels = load_csv(paths[0], paths[1])
     blocks = sorted(packed.blocks.collect(), key=lambda b: b["start"])
-    np.testing.assert_array_equal(np.concatenate([b["X"] for b in blocks]), X.astype(np.float32))
+    np.testing.assert_array_equal(np.concatenate([data_io.pixels(b["X"]) for b in blocks]), X)
     np.testing.assert_array_equal(np.concatenate([b["Y"] for b in blocks]), np.eye(2)[labels])
     plain.blocks.unpersist()
     packed.blocks.unpersist()
