@@ -16,7 +16,7 @@ export SPARK_LOCAL_IP        ?= 127.0.0.1
 INPUTS := $(DATA)/mnist_images_train.csv $(DATA)/mnist_labels_train.csv \
           $(DATA)/mnist_images_test.csv $(DATA)/mnist_labels_test.csv
 
-.PHONY: demo test venv data clean
+.PHONY: demo test bench venv data clean
 
 demo: $(VENV)/.installed $(DATA)/.generated
 	$(VENV)/bin/spark-submit --master '$(MASTER)' main_task.py $(INPUTS) $(OUT) --overwrite $(ARGS)
@@ -26,6 +26,10 @@ demo: $(VENV)/.installed $(DATA)/.generated
 test: $(VENV)/.installed $(VENV35)/.installed
 	$(PYTHON) -m pytest -q
 	$(VENV35)/bin/python -m pytest -q -m spark
+
+# Speed and scale, side by side in one run (about 15 minutes): docs/benchmarks.md and .png.
+bench: $(VENV)/.installed $(DATA)/.generated
+	$(PYTHON) bench/benchmark.py --out docs
 
 venv: $(VENV)/.installed
 data: $(DATA)/.generated

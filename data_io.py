@@ -78,6 +78,14 @@ def rename_path(sc, source, target):
         raise OSError(f"could not move {source} to {target}")
 
 
+def cached_bytes(sc, rdd):
+    """(bytes in memory, bytes on disk) of a persisted RDD's cached partitions."""
+    for info in sc._jsc.sc().getRDDStorageInfo():
+        if info.id() == rdd.id():
+            return int(info.memSize()), int(info.diskSize())
+    return 0, 0
+
+
 def list_names(sc, folder):
     """Names of the entries of a folder, [] if it does not exist."""
     fs, jpath = _hadoop_path(sc, folder)

@@ -31,6 +31,7 @@ import numpy as np
 import nn_math
 from data_io import (
     DataError,
+    cached_bytes,
     delete_path,
     input_exists,
     list_names,
@@ -47,7 +48,7 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
 # Settings that must match for --resume to continue the same run (--epochs may grow).
 RESUME_SETTINGS = ("hidden", "activation", "loss", "init", "optimizer", "momentum", "beta1", "beta2", "l1", "l2",
                    "dropout", "lr", "lr_schedule", "bold_up", "bold_down", "lr_decay", "lr_step", "sample_fraction",
-                   "seed")
+                   "seed", "local_steps")
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
 
 
@@ -103,17 +104,23 @@ def parse_args(argv):
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=_checked(int, lambda v: v >= 0, "an integer >= 0"), default=100,
-                          help="gradient steps, one per epoch (default: %(default)s)")
+                          help="epochs; each is one gradient step, or --local-steps steps in every partition "
+                               "(default: %(default)s)")
     training.add_argument("--sample-fraction", type=_checked(float, lambda v: 0 < v <= 1, "a number in (0, 1]"),
                           default=0.7, help="share of the training rows in each epoch's mini-batch "
                                             "(default: %(default)s)")
-    training.add_argument("--optimizer", choices=nn_math.OPTIMIZERS, default="sgd", help="(default: %(default)s)")
+    training.add_argument("--optimizer", choices=nn_math.OPTIMIZERS, default="sgd",
+                          help="sgd as the original, momentum or adam (default: %(default)s)")
     training.add_argument("--momentum", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
                           default=0.9, help="for --optimizer momentum (default: %(default)s)")
     training.add_argument("--beta1", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
                           default=0.9, help="for --optimizer adam (default: %(default)s)")
     training.add_argument("--beta2", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
                           default=0.999, help="for --optimizer adam (default: %(default)s)")
+    training.add_argument("--local-steps", type=count, default=1,
+                          help="K > 1: each partition takes K optimizer steps on its share of the epoch's sample, "
+                               "then the driver averages the weights (model averaging); 1 = one data-parallel "
+                               "gradient step per epoch (default: %(default)s)")
     training.add_argument("--l2", type=at_least_zero, default=0.0, help="weight decay: + l2/2 sum W^2 (default: 0)")
     training.add_argument("--l1", type=at_least_zero, default=0.0, help="+ l1 sum |W| (default: 0)")
     training.add_argument("--dropout", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"),
@@ -124,8 +131,10 @@ def parse_args(argv):
     schedule.add_argument("--lr-schedule", choices=nn_math.SCHEDULES, default="bold-driver",
                           help="bold-driver: x up when the cost fell, x down otherwise; step: x decay every "
                                "--lr-step epochs; exponential: x decay every epoch (default: %(default)s)")
-    schedule.add_argument("--bold-up", type=positive, default=1.05, help="(default: %(default)s)")
-    schedule.add_argument("--bold-down", type=positive, default=0.5, help="(default: %(default)s)")
+    schedule.add_argument("--bold-up", type=positive, default=1.05,
+                          help="bold driver: factor when the cost fell (default: %(default)s)")
+    schedule.add_argument("--bold-down", type=positive, default=0.5,
+                          help="bold driver: factor when it did not (default: %(default)s)")
     schedule.add_argument("--lr-decay", type=positive, default=0.5,
                           help="factor for step and exponential (default: %(default)s)")
     schedule.add_argument("--lr-step", type=count, default=10, help="epochs per step (default: %(default)s)")
@@ -189,6 +198,9 @@ def start_spark():
     conf = SparkConf().setAppName("mnist-mlp-rdd")
     quiet_spark_logs(conf)
     conf.setIfMissing("spark.ui.showConsoleProgress", "false")
+    # Spark 4.1+: talk to Python workers over Unix sockets; over TCP every task pays about 40 ms
+    # of delayed acknowledgements. Older Sparks ignore the setting.
+    conf.setIfMissing("spark.python.unix.domain.socket.enabled", "true")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         # one BLAS thread per Python worker: Spark already runs one worker per core
         conf.setIfMissing(f"spark.executorEnv.{var}", "1")
@@ -317,6 +329,98 @@ def initial_state(theta, args):
             "history": {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": []}}
 
 
+def gradient_epoch(sc, data, net, state, args, epoch):
+    """One data-parallel step: the gradient of the epoch's sample, then one optimizer step.
+
+    Returns (cost, correct, rows, lr, theta, optimizer state).
+    """
+    theta = state["theta"]
+    theta_bc = sc.broadcast(theta)
+    sums = epoch_sums(data.blocks, theta_bc, net, args.seed, epoch, args.sample_fraction, args.dropout)
+    theta_bc.destroy()
+    if sums is None or sums[2] == 0:
+        raise DataError(f"epoch {epoch}: the sample is empty; raise --sample-fraction or add rows")
+    error, correct, count, grad = sums
+    cost, gradient = error / count, grad / count
+    if args.l1 > 0 or args.l2 > 0:
+        cost += nn_math.penalty(theta, net.sizes, args.l1, args.l2)
+        gradient += nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
+    if not np.isfinite(cost):
+        raise Diverged(epoch, f"the cost is {cost}")
+    lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, state["lr"], cost, state["previous_cost"],
+                               args.lr_decay, args.lr_step, args.bold_up, args.bold_down)
+    theta, optimizer = nn_math.optimizer_step(args.optimizer, theta, gradient, lr, state["optimizer"],
+                                              args.momentum, args.beta1, args.beta2)
+    return cost, correct, count, lr, theta, optimizer
+
+
+def partition_steps(blocks, theta_bc, optimizer_bc, net, args, epoch, lr):
+    """A partition's blocks -> [its sums]: args.local_steps optimizer steps on its own sample,
+    from the broadcast weights and optimizer state.
+
+    The sums are [error, correct, rows, rows * (theta, then each optimizer array), 0, 0], so
+    treeAggregate adds them and the driver divides by the rows: a row-weighted average.
+    """
+    blocks = list(blocks)
+    theta, optimizer = theta_bc.value, optimizer_bc.value
+    picks = [nn_math.local_batches(args.seed, epoch, b["start"] + np.arange(len(b["Y"])), args.sample_fraction,
+                                   args.local_steps) for b in blocks]
+    error = correct = count = 0
+    for step in range(args.local_steps):
+        grad, rows = np.zeros_like(theta), 0
+        for block, (keep, batch) in zip(blocks, picks):
+            chosen = np.flatnonzero(keep)[batch == step]
+            if chosen.size == 0:
+                continue
+            masks = [nn_math.dropout_mask(args.seed, epoch, block["start"] + chosen, layer, width, args.dropout)
+                     for layer, width in enumerate(net.sizes[1:-1], 1)] if args.dropout else None
+            Y = block["Y"][chosen].astype(np.float64)
+            e, g, P = nn_math.backprop(theta, net, pixels(block["X"][chosen]), Y, masks, outputs=True)
+            grad += g
+            rows += chosen.size
+            error, correct = error + e, correct + nn_math.count_correct(P, Y)
+        if rows:
+            grad = grad / rows + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
+            theta, optimizer = nn_math.optimizer_step(args.optimizer, theta, grad, lr, optimizer,
+                                                      args.momentum, args.beta1, args.beta2)
+            count += rows
+    arrays = [theta] + [optimizer[key] for key in sorted(optimizer) if key != "t"]
+    return [[error, correct, count, count * np.concatenate(arrays), 0.0, 0.0]]
+
+
+def averaging_epoch(sc, data, net, state, args, epoch):
+    """Synchronous model averaging: every partition takes args.local_steps steps from the same
+    weights, the driver averages the weights and optimizer state, weighted by rows.
+
+    The learning rate is set before the epoch, so the bold driver compares the two previous
+    epochs' costs. Returns (cost, correct, rows, lr, theta, optimizer state).
+    """
+    history = state["history"]
+    lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, state["lr"], state["previous_cost"],
+                               history["cost"][-2] if len(history["cost"]) > 1 else None,
+                               args.lr_decay, args.lr_step, args.bold_up, args.bold_down)
+    theta_bc, optimizer_bc = sc.broadcast(state["theta"]), sc.broadcast(state["optimizer"])
+    sums = (data.blocks.mapPartitions(partial(partition_steps, theta_bc=theta_bc, optimizer_bc=optimizer_bc, net=net,
+                                              args=args, epoch=epoch, lr=lr))
+            .treeAggregate(None, add_sums, combine_sums))
+    theta_bc.destroy()
+    optimizer_bc.destroy()
+    if sums is None or sums[2] == 0:
+        raise DataError(f"epoch {epoch}: the sample is empty; raise --sample-fraction or add rows")
+    error, correct, count, weighted, error_lo, weighted_lo = sums
+    cost = (error + error_lo) / count + nn_math.penalty(state["theta"], net.sizes, args.l1, args.l2)
+    if not np.isfinite(cost):
+        raise Diverged(epoch, f"the cost is {cost}")
+    average = (weighted + weighted_lo) / count
+    size = state["theta"].size
+    theta, optimizer = average[:size], dict(state["optimizer"])
+    for i, key in enumerate(k for k in sorted(optimizer) if k != "t"):
+        optimizer[key] = average[size * (i + 1):size * (i + 2)]
+    if "t" in optimizer:
+        optimizer["t"] += args.local_steps
+    return cost, correct, count, lr, theta, optimizer
+
+
 def train(sc, data, net, state, args, log=print, test_set=None, checkpoint=None):
     """Run epochs state["epoch"] + 1 .. args.epochs, updating ``state`` after each; returns it.
 
@@ -324,25 +428,11 @@ def train(sc, data, net, state, args, log=print, test_set=None, checkpoint=None)
     with ``checkpoint`` and args.checkpoint_every = N > 0, checkpoint(state) runs every N epochs.
     Raises Diverged, leaving ``state`` at the last epoch whose cost and weights were finite.
     """
-    history, theta = state["history"], state["theta"]
+    history = state["history"]
+    epoch_step = averaging_epoch if args.local_steps > 1 else gradient_epoch
     for epoch in range(state["epoch"] + 1, args.epochs + 1):
         started = time.perf_counter()
-        theta_bc = sc.broadcast(theta)
-        sums = epoch_sums(data.blocks, theta_bc, net, args.seed, epoch, args.sample_fraction, args.dropout)
-        theta_bc.destroy()
-        if sums is None or sums[2] == 0:
-            raise DataError(f"epoch {epoch}: the sample is empty; raise --sample-fraction or add rows")
-        error, correct, count, grad = sums
-        cost, gradient = error / count, grad / count
-        if args.l1 > 0 or args.l2 > 0:
-            cost += nn_math.penalty(theta, net.sizes, args.l1, args.l2)
-            gradient += nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
-        if not np.isfinite(cost):
-            raise Diverged(epoch, f"the cost is {cost}")
-        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, state["lr"], cost, state["previous_cost"],
-                                   args.lr_decay, args.lr_step, args.bold_up, args.bold_down)
-        theta, optimizer = nn_math.optimizer_step(args.optimizer, theta, gradient, lr, state["optimizer"],
-                                                  args.momentum, args.beta1, args.beta2)
+        cost, correct, count, lr, theta, optimizer = epoch_step(sc, data, net, state, args, epoch)
         if not np.isfinite(theta).all():
             raise Diverged(epoch, "the weights overflowed")
         seconds = time.perf_counter() - started
@@ -546,8 +636,10 @@ def run(sc, args, log=print):
     else:
         net, theta = choose_network(sc, args, train_set)
         state = initial_state(theta, args)
+    memory, disk = cached_bytes(sc, train_set.blocks)
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
-        f"{train_set.classes} classes, in {load_seconds:.1f} s; network {'-'.join(map(str, net.sizes))} "
+        f"{train_set.classes} classes, in {load_seconds:.1f} s (training set cached: {memory / 2 ** 20:.0f} MB in "
+        f"memory, {disk / 2 ** 20:.0f} MB on disk); network {'-'.join(map(str, net.sizes))} "
         f"({net.activation} hidden, {net.loss} loss), {sc.defaultParallelism} cores, Spark {sc.version}"
         + (f"; resuming after epoch {state['epoch']}" if args.resume else ""))
 
@@ -562,6 +654,8 @@ def run(sc, args, log=print):
     confusion, examples = test_confusion(sc, test_set, theta, net, examples=N_EXAMPLES)
     summary = summarise(confusion, history, args, net, train_set, test_set, load_seconds)
     summary["diverged"] = str(diverged) if diverged else None
+    summary["cached_bytes"] = {"memory": memory, "disk": disk}
+    summary["spark_version"], summary["cores"] = sc.version, sc.defaultParallelism
 
     staging = f"{output_dir}._incomplete-{sc.applicationId}"
     try:

@@ -216,8 +216,11 @@ def forward(theta, net, X, masks=None):
     return h, gates, activate(LOSSES[net.loss].output, pre_activation(h[-1], W, b))
 
 
-def backprop(theta, net, X, Y, masks=None):
-    """(E, dE/dtheta) of a block: E summed over rows, the gradient flat like theta."""
+def backprop(theta, net, X, Y, masks=None, outputs=False):
+    """(E, dE/dtheta) of a block: E summed over rows, the gradient flat like theta.
+
+    With ``outputs``, (E, dE/dtheta, P): the outputs P (n, k) too.
+    """
     h, gates, P = forward(theta, net, X, masks)
     views = layer_views(theta, net.sizes)
     grad = np.empty_like(theta)
@@ -228,7 +231,8 @@ def backprop(theta, net, X, Y, masks=None):
         nabla_W[...], nabla_b[...] = layer_gradients(h[l], delta)
         if l > 0:
             delta = hidden_delta(delta, views[l][0], gates[l])
-    return LOSSES[net.loss].error(P, Y), grad
+    error = LOSSES[net.loss].error(P, Y)
+    return (error, grad, P) if outputs else (error, grad)
 
 
 def predict(theta, net, X):
@@ -314,6 +318,14 @@ def row_uniforms(seed, epoch, rows):
 def sample_mask(seed, epoch, rows, fraction):
     """Boolean mask keeping each row with probability ``fraction``, (len(rows),)."""
     return row_uniforms(seed, epoch, rows) < fraction
+
+
+def local_batches(seed, epoch, rows, fraction, steps):
+    """(sample mask (n,), mini-batch 0..steps-1 of each sampled row): the epoch's sample
+    cut into ``steps`` mini-batches by the same per-row number, so no split changes them."""
+    u = row_uniforms(seed, epoch, rows)
+    keep = u < fraction
+    return keep, np.minimum((u[keep] / fraction * steps).astype(np.int64), steps - 1)
 
 
 def dropout_mask(seed, epoch, rows, layer, width, rate):

@@ -111,13 +111,27 @@ def test_init_model_with_no_epochs_only_evaluates(compact_run, small_compact, ru
     assert summary["final_train_accuracy"] is None
 
 
-def test_plots_are_written_both_ways(compact_run, tmp_path):
+def test_plots_are_written_both_ways(compact_run, small_compact, tmp_path):
     _, out = compact_run
-    assert generate_plots.main([str(out)]) == 0
+    assert generate_plots.main([str(out), "--test-images", small_compact[2], "--test-labels", small_compact[3]]) == 0
     assert generate_plots.main([str(out / "cost_history" / "part-00000"), "None", str(tmp_path)]) == 0
-    for path in (out / "cost_history.png", out / "accuracy_history.png", tmp_path / "cost_history.png"):
+    names = ("cost_history", "accuracy_history", "learning_rate", "confusion_matrix", "class_metrics",
+             "test_examples")
+    for path in [out / f"{name}.png" for name in names] + [tmp_path / "cost_history.png"]:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     assert not (tmp_path / "accuracy_history.png").exists()
+
+
+def test_plots_report_bad_input_in_one_line(compact_run, tmp_path, capsys):
+    _, out = compact_run
+    assert generate_plots.main([str(tmp_path / "nowhere")]) == 2
+    missing = tmp_path / "nowhere" / "cost_history"
+    assert capsys.readouterr().err.strip() == f"generate_plots.py: error: {missing}: file not found"
+    with pytest.raises(SystemExit) as exit_:
+        generate_plots.main([str(out), "--test-images", str(tmp_path / "x.csv")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == ("generate_plots.py: error: --test-images and --test-labels go "
+                                               "together (see --help)")
 
 
 def test_existing_output_dir_is_refused_and_left_untouched(small_compact, tmp_path):

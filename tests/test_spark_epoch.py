@@ -198,3 +198,70 @@ def test_binary_task_trains_a_two_output_network_with_the_defaults(sc, tmp_path)
     confusion = main_task.test_confusion(sc, test_01, theta, net)
     assert confusion.shape == (2, 2) and confusion.sum() == 500
     assert main_task.accuracy_of(confusion) > 0.95
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_averaging_one_local_step_is_plain_data_parallel_descent(sc, train_set, optimizer):
+    # The averaging code path itself, with K = 1: the row-weighted mean of the partitions'
+    # single steps is the step on the whole sample's gradient (for sgd and momentum).
+    args = settings("--hidden", "24", "--optimizer", optimizer, "--lr", "0.5", "--lr-schedule", "constant",
+                    "--l2", "0.01", "--local-steps", "1")
+    net, theta = main_task.choose_network(sc, args, train_set)
+    state = main_task.initial_state(theta, args)
+    state["optimizer"] = {key: np.full_like(value, 0.01) for key, value in state["optimizer"].items()}
+    plain = main_task.gradient_epoch(sc, train_set, net, state, args, epoch=1)
+    averaged = main_task.averaging_epoch(sc, train_set, net, state, args, epoch=1)
+    assert averaged[1:4] == plain[1:4]
+    assert averaged[0] == pytest.approx(plain[0], rel=1e-12)
+    np.testing.assert_allclose(averaged[4], plain[4], rtol=1e-10, atol=1e-13)
+    for key in plain[5]:
+        np.testing.assert_allclose(averaged[5][key], plain[5][key], rtol=1e-10, atol=1e-13)
+
+
+def test_local_steps_one_gives_the_same_run_as_leaving_it_out(sc, train_set):
+    theta, history = run_training(sc, train_set, "--optimizer", "adam", "--lr", "0.01")
+    theta_1, history_1 = run_training(sc, train_set, "--optimizer", "adam", "--lr", "0.01", "--local-steps", "1")
+    assert history_1["cost"] == history["cost"]
+    np.testing.assert_array_equal(theta_1, theta)
+
+
+def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
+    """The averaging scheme, replayed in one process over the same partitions of blocks."""
+    t = optimizer.get("t", 0)
+    for epoch in range(1, epochs + 1):
+        results = []
+        for blocks in partitions:
+            X = np.concatenate([data_io.pixels(b["X"]) for b in blocks])
+            Y = np.concatenate([b["Y"] for b in blocks]).astype(np.float64)
+            rows = np.concatenate([b["start"] + np.arange(len(b["Y"])) for b in blocks])
+            keep, batch = nn_math.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
+            local_theta, local_state, n = theta, dict(optimizer, t=t), 0
+            for step in range(args.local_steps):
+                chosen = np.flatnonzero(keep)[batch == step]
+                masks = [nn_math.dropout_mask(args.seed, epoch, rows[chosen], layer, width, args.dropout)
+                         for layer, width in enumerate(net.sizes[1:-1], 1)]
+                _, grad = nn_math.backprop(local_theta, net, X[chosen], Y[chosen], masks)
+                local_theta, local_state = nn_math.optimizer_step(args.optimizer, local_theta, grad / chosen.size,
+                                                                  args.lr, local_state)
+                n += chosen.size
+            results.append((n, local_theta, local_state))
+        total = sum(n for n, _, _ in results)
+        theta = sum(n * th for n, th, _ in results) / total
+        optimizer = {key: sum(n * st[key] for n, _, st in results) / total for key in ("m", "v")}
+        t += args.local_steps
+    return theta, dict(optimizer, t=t)
+
+
+def test_local_steps_match_a_single_process_replay(sc, train_set):
+    args = settings("--epochs", "2", "--hidden", "16", "--activation", "relu", "--loss", "cross-entropy",
+                    "--optimizer", "adam", "--lr", "0.01", "--lr-schedule", "constant", "--dropout", "0.2",
+                    "--local-steps", "3", "--seed", "5")
+    net, theta = main_task.choose_network(sc, args, train_set)
+    state = main_task.train(sc, train_set, net, main_task.initial_state(theta, args), args, log=lambda line: None)
+    partitions = [p for p in train_set.blocks.glom().collect() if p]
+    assert len(partitions) >= 2  # the average is over more than one model
+    expected_theta, expected_state = replay_model_averaging(partitions, net, args, theta,
+                                                            nn_math.optimizer_state("adam", theta), 2)
+    np.testing.assert_allclose(state["theta"], expected_theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(state["optimizer"]["v"], expected_state["v"], rtol=1e-9, atol=1e-15)
+    assert state["optimizer"]["t"] == expected_state["t"] == 6

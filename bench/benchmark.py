@@ -1,0 +1,356 @@
+"""Speed and scale of main_task.py, measured side by side in one run: `make bench`.
+
+    python bench/benchmark.py [--out docs] [--quick]
+
+Runs the real job with spark-submit (local[2] unless said otherwise) on full MNIST and
+writes docs/benchmarks.md (tables, ratios, goals) and docs/benchmarks.png. Every figure
+comes from this run; nothing is copied from an earlier one. About 15 minutes here.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import generate_data  # noqa: E402
+import nn_math  # noqa: E402
+
+SPARK_SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
+FAST_RECIPE = ["--hidden", "128", "--activation", "relu", "--loss", "cross-entropy", "--init", "he",
+               "--optimizer", "adam", "--lr", "0.003", "--lr-schedule", "constant", "--sample-fraction", "1",
+               "--local-steps", "200", "--block-size", "8192"]
+
+
+# -------------------------------------------------------------- measuring
+
+class PeakMemory(threading.Thread):
+    """Samples the peak resident memory (VmHWM) of a process and all it starts."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peaks, self.done = pid, {}, threading.Event()
+
+    def descendants(self):
+        children = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                    children.setdefault(parent, []).append(int(entry))
+                except (OSError, IndexError, ValueError):
+                    pass
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
+
+    def run(self):
+        while not self.done.wait(0.2):
+            for pid in self.descendants():
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        hwm = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) * 1024
+                    with open(f"/proc/{pid}/cmdline") as f:
+                        command = f.read().replace("\0", " ")
+                except (OSError, AttributeError):
+                    continue
+                role = ("JVM (driver and executor)" if "java" in command.split(" ")[0]
+                        else "Python worker" if "pyspark.daemon" in command or "pyspark/worker" in command
+                        or "pyspark.worker" in command else "Python driver" if "main_task.py" in command else None)
+                if role:
+                    self.peaks[pid] = (role, max(hwm, self.peaks.get(pid, (role, 0))[1]))
+
+    def by_role(self):
+        """{role: (largest single process, sum over processes)} in bytes."""
+        roles = {}
+        for role, peak in self.peaks.values():
+            largest, total = roles.get(role, (0, 0))
+            roles[role] = (max(largest, peak), total + peak)
+        return roles
+
+
+def job(data, out, *options, master="local[2]", spark_options=(), memory=False):
+    """Run main_task.py; returns (its summary dict, wall seconds, PeakMemory or None)."""
+    command = [SPARK_SUBMIT, "--master", master, *spark_options, os.path.join(ROOT, "main_task.py"), *data, out,
+               "--overwrite", *options]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = PeakMemory(process.pid) if memory else None
+    if sampler:
+        sampler.start()
+    output = process.communicate()[0]
+    wall = time.perf_counter() - started
+    if sampler:
+        sampler.done.set()
+        sampler.join()
+    if process.returncode:
+        sys.exit(f"benchmark: job failed ({' '.join(command)}):\n{output[-3000:]}")
+    with open(os.path.join(out, "summary", "part-00000")) as f:
+        return json.load(f), wall, sampler
+
+
+def epoch_median(summary):
+    """Median seconds per epoch, the first (warm-up) epoch left out."""
+    seconds = summary["epoch_seconds"]
+    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+
+
+def numpy_floor(images, labels, epochs=8):
+    """The same epoch (70% sample, 784-64-10 tanh/sigmoid forward and backward, one SGD step) in a
+    single NumPy process with every core for BLAS: the floor on this machine."""
+    X = np.loadtxt(images, delimiter=",", dtype=np.uint8)
+    Y = nn_math.one_hot(np.loadtxt(labels, dtype=np.int64), 10, np.uint8)
+    net = nn_math.Network([784, 64, 10], "tanh", "sse")
+    theta = nn_math.init_parameters(net.sizes, np.random.default_rng(42))
+    rows, seconds = np.arange(len(X)), []
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        keep = nn_math.sample_mask(42, epoch, rows, 0.7)
+        _, grad = nn_math.backprop(theta, net, X[keep] / 255.0, Y[keep].astype(np.float64))
+        theta = theta - 0.1 * grad / keep.sum()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds[1:])
+
+
+def mllib(data):
+    command = [SPARK_SUBMIT, "--master", "local[2]", os.path.join(ROOT, "bench", "mllib_mlp.py"), *data]
+    result = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode or not lines:
+        sys.exit(f"benchmark: MLlib run failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def time_to(summary, target):
+    """(epoch, seconds) when the test accuracy first reached ``target``: load plus epochs."""
+    for epoch, accuracy in summary["test_accuracy_history"]:
+        if accuracy >= target:
+            return epoch, summary["load_seconds"] + sum(summary["epoch_seconds"][:epoch])
+    return None, None
+
+
+# ---------------------------------------------------------------- report
+
+def mb(n):
+    return f"{n / 2 ** 20:,.0f} MB"
+
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+def write_report(folder, r):
+    os.makedirs(folder, exist_ok=True)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=100)
+    names = ["NumPy floor", "default job", "--block-size 1"]
+    values = [r["floor"], r["default"], r["block1"]]
+    axes[0].bar(names, values, color=["tab:gray", "tab:blue", "tab:red"])
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("seconds per epoch (log)")
+    axes[0].set_title("one epoch, full MNIST, local[2]")
+    for i, v in enumerate(values):
+        axes[0].text(i, v, f"{v:.2f} s", ha="center", va="bottom")
+    copies = sorted(r["scaling"])
+    axes[1].plot(copies, [r["scaling"][c] for c in copies], "o-", label="measured")
+    axes[1].plot(copies, [r["scaling"][1] * c for c in copies], "--", color="gray", label="linear")
+    axes[1].set_xlabel("copies of the training set")
+    axes[1].set_ylabel("seconds per epoch")
+    axes[1].set_title("scaling with data")
+    axes[1].legend()
+    axes[2].bar(["ours: time to 97%\n(load included)", "MLlib MLP\nfit time"],
+                [r["fast_seconds"], r["mllib"]["fit_seconds"]], color=["tab:blue", "tab:orange"])
+    axes[2].set_ylabel("seconds")
+    axes[2].set_title("to ~97% test accuracy")
+    fig.tight_layout()
+    fig.savefig(os.path.join(folder, "benchmarks.png"))
+    plt.close(fig)
+
+    ratio_block = r["block1"] / r["default"]
+    ratio_floor = r["default"] / r["floor"]
+    ratio_scale = r["scaling"][max(r["scaling"])] / r["scaling"][1]
+    big = max(r["local1"])
+    cores = {c: r["local1"][c] / r["scaling"][c] for c in r["local1"]}
+    ratio_mllib = r["fast_seconds"] / r["mllib"]["fit_seconds"]
+    spill = r["spill"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` (`bench/benchmark.py`) on {r['when']}, on this project's machine: "
+        f"{os.cpu_count()} cores, `local[2]` unless said otherwise, Spark {r['spark']}, full MNIST "
+        "(60,000 training and 10,000 test rows). Every number below comes from that one run.",
+        "",
+        "![benchmarks](benchmarks.png)",
+        "",
+        "## Goals",
+        "",
+        "| goal | measured | |",
+        "|---|---|---|",
+        f"| default epoch at least 10x faster than `--block-size 1` | {ratio_block:.1f}x | "
+        f"{verdict(ratio_block >= 10)} |",
+        f"| default epoch within 1.5x of the NumPy floor | {ratio_floor:.2f}x | {verdict(ratio_floor <= 1.5)} |",
+        f"| x{max(r['scaling'])} data within {1.1 * max(r['scaling']):.1f}x the time | {ratio_scale:.2f}x | "
+        f"{verdict(ratio_scale <= 1.1 * max(r['scaling']))} |",
+        f"| `local[2]` at least 1.7x faster than `local[1]` | {cores[1]:.2f}x (x1), {cores[big]:.2f}x (x{big}) | "
+        f"{verdict(cores[1] >= 1.7)} at x1, {verdict(cores[big] >= 1.7)} at x{big} |",
+        f"| time to 97% at most a quarter of MLlib's fit time | {ratio_mllib:.2f} | {verdict(ratio_mllib <= 0.25)} |",
+        "",
+        "## 1. Seconds per epoch (median, first epoch left out)",
+        "",
+        "| what | seconds per epoch | vs default |",
+        "|---|---|---|",
+        f"| single-process NumPy, same math, all cores for BLAS (the floor) | {r['floor']:.3f} | "
+        f"{r['floor'] / r['default']:.2f}x |",
+        f"| default job (blocks of 1024 rows) | {r['default']:.3f} | 1x |",
+        f"| `--block-size 1` (the original's one row per element) | {r['block1']:.3f} | {ratio_block:.1f}x |",
+        "",
+        "## 2. Load: files to cached blocks (training and test sets)",
+        "",
+        "| format | training file | load seconds |",
+        "|---|---|---|",
+        f"| compact (integers, commas) | {mb(r['sizes']['compact'])} | {r['load']['compact']:.1f} |",
+        f"| seed (the original's `np.savetxt` floats) | {mb(r['sizes']['seed'])} | {r['load']['seed']:.1f} |",
+        "",
+        "## 3. Time to 97% test accuracy",
+        "",
+        "| run | reached | test accuracy | seconds |",
+        "|---|---|---|---|",
+        f"| ours: `{' '.join(FAST_RECIPE)} --eval-every 1` | epoch {r['fast_epoch']} | "
+        f"{r['fast_accuracy']:.4f} | {r['fast_seconds']:.1f} (load {r['fast_load']:.1f} + training; wall "
+        f"{r['fast_wall']:.1f} with start-up and evaluations) |",
+        f"| MLlib `MultilayerPerceptronClassifier` 784-64-10, l-bfgs, maxIter 100 | end of fit | "
+        f"{r['mllib']['test_accuracy']:.4f} | {r['mllib']['fit_seconds']:.1f} (fit only, data already cached) |",
+        "",
+        "## 4. Scaling",
+        "",
+        "| training set | rows | seconds per epoch | per epoch vs x1 |",
+        "|---|---|---|---|",
+        *[f"| x{c} | {60000 * c:,} | {r['scaling'][c]:.3f} | {r['scaling'][c] / r['scaling'][1]:.2f}x |"
+          for c in copies],
+        "",
+        "| training set | `local[1]` seconds per epoch | `local[2]` | speed-up |",
+        "|---|---|---|---|",
+        *[f"| x{c} | {r['local1'][c]:.3f} | {r['scaling'][c]:.3f} | {cores[c]:.2f}x |" for c in sorted(cores)],
+        "",
+        "## 5. Memory",
+        "",
+        "Peak resident memory (VmHWM) of a default job's processes (5 epochs), sampled every 0.2 s in a run "
+        "of its own. Python workers are forked from one daemon and share pages, so their sum overstates.",
+        "",
+        "| process | the largest one | sum over them |",
+        "|---|---|---|",
+        *[f"| {role} | {mb(largest)} | {mb(total)} |" for role, (largest, total) in sorted(r["memory"].items())],
+        "",
+        f"Cached training set: {mb(r['cached']['memory'])} in memory, {mb(r['cached']['disk'])} on disk "
+        "(pixels stored as bytes, serialised by Spark).",
+        "",
+        f"## 6. Larger than memory: x{spill['copies']} ({60000 * spill['copies']:,} rows), "
+        f"`--driver-memory {spill['memory']}`",
+        "",
+        "The blocks are cached with `MEMORY_AND_DISK`, so what does not fit in the executor's storage memory "
+        "is kept on local disk instead of being parsed again every epoch.",
+        "",
+        "| run | cached in memory | cached on disk | seconds per epoch | rows per second |",
+        "|---|---|---|---|---|",
+        f"| x1, default memory | {mb(r['cached']['memory'])} | {mb(r['cached']['disk'])} | {r['default']:.3f} | "
+        f"{0.7 * 60000 / r['default']:,.0f} |",
+        f"| x{spill['copies']}, {spill['memory']} | {mb(spill['cached']['memory'])} | {mb(spill['cached']['disk'])} | "
+        f"{spill['epoch']:.3f} | {0.7 * 60000 * spill['copies'] / spill['epoch']:,.0f} |",
+        "",
+    ]
+    with open(os.path.join(folder, "benchmarks.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+# ------------------------------------------------------------------- main
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs"), help="where benchmarks.md and .png go")
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and copies, to try the script")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    work = tempfile.mkdtemp(prefix="bench-")
+    compact = os.path.join(ROOT, "data")
+    if not os.path.exists(os.path.join(compact, "mnist_labels_test.csv")):
+        generate_data.main(["--out", compact])
+    names = ["mnist_images_train.csv", "mnist_labels_train.csv", "mnist_images_test.csv", "mnist_labels_test.csv"]
+    data = [os.path.join(compact, n) for n in names]
+    epochs = "4" if args.quick else "12"
+    r = {"when": time.strftime("%Y-%m-%d"), "scaling": {}}
+
+    def step(text):
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    step("NumPy floor")
+    r["floor"] = numpy_floor(data[0], data[1])
+    step("default job, local[2]")
+    summary = job(data, os.path.join(work, "default"), "--epochs", epochs)[0]
+    r["default"] = r["scaling"][1] = epoch_median(summary)
+    r["load"] = {"compact": summary["load_seconds"]}
+    r["cached"], r["spark"] = summary["cached_bytes"], summary["spark_version"]
+    step("default job again, sampling its processes' memory")
+    r["memory"] = job(data, os.path.join(work, "memory"), "--epochs", "5", memory=True)[2].by_role()
+    step("--block-size 1")
+    r["block1"] = epoch_median(job(data, os.path.join(work, "block1"), "--epochs", "3", "--block-size", "1")[0])
+    step("local[1]")
+    r["local1"] = {1: epoch_median(job(data, os.path.join(work, "local1"), "--epochs", epochs, master="local[1]")[0])}
+
+    step("seed format: writing it")
+    seed = os.path.join(work, "seed")
+    generate_data.main(["--out", seed, "--format", "seed"])
+    step("seed format: loading it")
+    r["load"]["seed"] = job([os.path.join(seed, n) for n in names], os.path.join(work, "seed-run"),
+                            "--epochs", "1")[0]["load_seconds"]
+    r["sizes"] = {"compact": os.path.getsize(data[0]), "seed": os.path.getsize(os.path.join(seed, names[0]))}
+
+    step("time to 97%: our fastest recipe")
+    summary, wall, _ = job(data, os.path.join(work, "fast"), *FAST_RECIPE, "--epochs", "5", "--eval-every", "1")
+    r["fast_epoch"], r["fast_seconds"] = time_to(summary, 0.97)
+    if r["fast_epoch"] is None:
+        sys.exit("benchmark: the fast recipe did not reach 97% in 5 epochs")
+    r["fast_accuracy"] = dict(summary["test_accuracy_history"])[r["fast_epoch"]]
+    r["fast_load"], r["fast_wall"] = summary["load_seconds"], wall
+    step("time to 97%: MLlib")
+    r["mllib"] = mllib(data)
+
+    for copies in ((2, 4) if args.quick else (2, 4, 8)):
+        step(f"training set x{copies}")
+        repeated = [",".join([data[0]] * copies), ",".join([data[1]] * copies), data[2], data[3]]
+        r["scaling"][copies] = epoch_median(job(repeated, os.path.join(work, f"x{copies}"), "--epochs", "5")[0])
+    step(f"training set x{copies}, local[1]")
+    r["local1"][copies] = epoch_median(job(repeated, os.path.join(work, f"x{copies}-local1"), "--epochs", "5",
+                                           master="local[1]")[0])
+
+    copies, memory = (4, "512m") if args.quick else (20, "512m")
+    step(f"x{copies} under --driver-memory {memory}")
+    repeated = [",".join([data[0]] * copies), ",".join([data[1]] * copies), data[2], data[3]]
+    summary = job(repeated, os.path.join(work, f"spill{copies}"), "--epochs", "3",
+                  spark_options=("--driver-memory", memory))[0]
+    r["spill"] = {"copies": copies, "memory": memory, "epoch": epoch_median(summary),
+                  "cached": summary["cached_bytes"]}
+
+    write_report(args.out, r)
+    step(f"wrote {os.path.join(args.out, 'benchmarks.md')}")
+    subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    main()
