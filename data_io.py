@@ -5,6 +5,7 @@ No math here (nn_math.py) and no training (main_task.py). Functions that run in
 Spark tasks are shipped with this module (SparkContext.addPyFile).
 """
 
+import argparse
 import hashlib
 import json
 import re
@@ -29,6 +30,13 @@ class DataError(Exception):
     def __init__(self, message, line=0):
         super().__init__(message)
         self.line = line
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (not the whole usage) and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def as_error(exc):

@@ -21,6 +21,8 @@ import sys
 
 import numpy as np
 
+from data_io import OneLineParser
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -148,8 +150,8 @@ def positive_int(text):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description="Write MNIST as CSV files for main_task.py.",
+    parser = OneLineParser(
+        prog="generate_data.py", description="Write MNIST as CSV files for main_task.py.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--source", choices=["idx", "keras"], default="idx",
                         help="idx: the IDX files in --idx-dir (offline); keras: keras.datasets.mnist")
@@ -158,7 +160,7 @@ def parse_args(argv):
     parser.add_argument("--out", default=os.path.join(HERE, "data"), help="folder to write the CSVs into")
     parser.add_argument("--format", choices=["compact", "seed"], default="compact",
                         help="compact: 0-255 integers and class numbers; seed: the original's layout")
-    parser.add_argument("--digits", type=parse_digits, default=None,
+    parser.add_argument("--digits", type=parse_digits, default=argparse.SUPPRESS,
                         help="keep only these classes, relabelled 0..k-1, e.g. 0,1")
     parser.add_argument("--limit-train", type=positive_int, default=None, help="keep the first N training rows")
     parser.add_argument("--limit-test", type=positive_int, default=None, help="keep the first N test rows")
@@ -170,10 +172,11 @@ def main(argv=None):
     try:
         data = load_keras() if args.source == "keras" else load_idx(args.idx_dir)
         os.makedirs(args.out, exist_ok=True)
-        n_classes = len(args.digits) if args.digits else 10
+        digits = getattr(args, "digits", None)
+        n_classes = len(digits) if digits else 10
         limits = {"train": args.limit_train, "test": args.limit_test}
         for part, (images, labels) in data.items():
-            images, labels = select(images, labels, args.digits, limits[part])
+            images, labels = select(images, labels, digits, limits[part])
             image_name, label_name = OUTPUT_NAMES[part]
             write_part(images, labels, n_classes, os.path.join(args.out, image_name),
                        os.path.join(args.out, label_name), args.format)

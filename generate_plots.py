@@ -13,7 +13,6 @@
 Outputs are read from the local disk: copy them first from gs:// or hdfs://.
 """
 
-import argparse
 import ast
 import glob
 import gzip
@@ -236,13 +235,8 @@ def plot_run(out_dir, test_images=None, test_labels=None):
 
 # ------------------------------------------------------------- command line
 
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv):
-    parser = OneLineParser(
+    parser = data_io.OneLineParser(
         prog="generate_plots.py",
         usage="%(prog)s OUTPUT_DIR [--test-images FILE --test-labels FILE] | %(prog)s COST_FILE ACC_FILE|None OUT_DIR",
         description="Plot the results of a main_task.py run from its (local) output folder.")

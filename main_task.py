@@ -31,6 +31,7 @@ import numpy as np
 import nn_math
 from data_io import (
     DataError,
+    OneLineParser,
     cached_bytes,
     delete_path,
     input_exists,
@@ -69,13 +70,6 @@ def _checked(convert, ok, wanted):
 
 def _layer_list(text):
     return [int(n) for n in text.split(",")]
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line (not the whole usage) and exit code 2."""
-
-    def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def parse_args(argv):
@@ -192,7 +186,7 @@ def quiet_spark_logs(conf):
 
 
 def start_spark():
-    """A SparkContext for the master spark-submit chose, with nn_math shipped to executors."""
+    """A SparkContext for the master spark-submit chose, with this job's modules shipped to executors."""
     from pyspark import SparkConf, SparkContext
     SparkContext._ensure_initialized()
     conf = SparkConf().setAppName("mnist-mlp-rdd")
