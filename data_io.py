@@ -216,14 +216,50 @@ def detect_format(path, first_line):
     return {"sep": sep, "width": len(values), "integers": integers}
 
 
+def first_file(sc, path):
+    """The first file a path names, in the order Spark reads them (hidden files skipped)."""
+    fs, jpath = _hadoop_path(sc, path.split(",")[0])
+    for status in sorted(fs.globStatus(jpath) or [], key=lambda st: st.getPath().toString()):
+        if status.isDirectory():
+            inside = sorted((st for st in fs.listStatus(status.getPath()) if st.isFile()),
+                            key=lambda st: st.getPath().getName())
+            inside = [st for st in inside if not st.getPath().getName().startswith(("_", "."))]
+            if inside:
+                return fs, inside[0].getPath()
+        else:
+            return fs, status.getPath()
+    return fs, None
+
+
+def first_line(sc, path):
+    """The first line of an input (decompressed if need be), or None if it is empty.
+
+    Read on the driver through the FileSystem API: a Spark job that stops reading early
+    (take) leaves a Python worker writing into a closed pipe.
+    """
+    fs, jpath = first_file(sc, path)
+    if jpath is None:
+        return None
+    jvm = sc._jvm
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(sc._jsc.hadoopConfiguration()).getCodec(jpath)
+    stream = fs.open(jpath)
+    if codec is not None:
+        stream = codec.createInputStream(stream)
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+    try:
+        return reader.readLine()
+    finally:
+        reader.close()
+
+
 def read_format(sc, path):
     """detect_format of a Hadoop path, with one-line errors for a missing or empty file."""
     if not input_exists(sc, path):
         raise DataError(f"{path}: file not found")
-    first = sc.textFile(path).take(1)
-    if not first:
+    line = first_line(sc, path)
+    if line is None:
         raise DataError(f"{path}: empty file")
-    return detect_format(path, first[0])
+    return detect_format(path, line)
 
 
 def locate_bad_line(lines, first_line, path, fmt):

@@ -469,9 +469,20 @@ def test_confusion(sc, data, theta, net, examples=0):
     k = data.classes
     confusion = (predictions.map(lambda pair: nn_math.confusion_matrix(pair[1], pair[0], k))
                  .treeAggregate(np.zeros((k, k), dtype=np.int64), operator.add, operator.add))
-    pairs = predictions.flatMap(lambda pair: zip(pair[0].tolist(), pair[1].tolist())).take(examples) if examples else []
+    # Each partition hands over at most ``examples`` pairs, read to the end (take() would stop
+    # its Python worker midway, which then fails writing into a closed pipe).
+    firsts = predictions.mapPartitions(lambda pairs: [first_pairs(pairs, examples)]).collect() if examples else []
+    pairs = [pair for part in firsts for pair in part][:examples]
     theta_bc.destroy()
     return (confusion, pairs) if examples else confusion
+
+
+def first_pairs(predictions, n):
+    """The first n (prediction, label) pairs of a partition's [(predicted, true), ...] blocks."""
+    pairs = []
+    for predicted, true in predictions:
+        pairs.extend(zip(predicted[:n - len(pairs)].tolist(), true[:n - len(pairs)].tolist()))
+    return pairs
 
 
 def accuracy_of(confusion):
