@@ -51,6 +51,7 @@ RESUME_SETTINGS = ("hidden", "activation", "loss", "init", "optimizer", "momentu
                    "dropout", "lr", "lr_schedule", "bold_up", "bold_down", "lr_decay", "lr_step", "sample_fraction",
                    "seed", "local_steps")
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
+STOP_GRACE_SECONDS = 0.5
 
 
 # ------------------------------------------------------------- command line
@@ -692,6 +693,9 @@ def main(argv=None):
               file=sys.stderr)
         return EXIT_DIVERGED
     finally:
+        # Python workers still flushing their last task when the context stops hit a closed
+        # socket, and PySpark's daemon prints that as a traceback: give them a moment.
+        time.sleep(STOP_GRACE_SECONDS)
         sc.stop()
 
 
