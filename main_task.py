@@ -51,7 +51,7 @@ RESUME_SETTINGS = ("hidden", "activation", "loss", "init", "optimizer", "momentu
                    "dropout", "lr", "lr_schedule", "bold_up", "bold_down", "lr_decay", "lr_step", "sample_fraction",
                    "seed", "local_steps")
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
-STOP_GRACE_SECONDS = 0.5
+STOP_GRACE_SECONDS = 1.0
 
 
 # ------------------------------------------------------------- command line
