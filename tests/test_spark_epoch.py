@@ -265,3 +265,14 @@ def test_local_steps_match_a_single_process_replay(sc, train_set):
     np.testing.assert_allclose(state["theta"], expected_theta, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(state["optimizer"]["v"], expected_state["v"], rtol=1e-9, atol=1e-15)
     assert state["optimizer"]["t"] == expected_state["t"] == 6
+
+
+def test_a_comma_separated_list_reads_several_files_as_one(sc, small_compact):
+    doubled = main_task.load_data_set(sc, f"{small_compact[0]},{small_compact[0]}",
+                                      f"{small_compact[1]},{small_compact[1]}", block_size=500)
+    X, labels = load_csv(small_compact[0], small_compact[1])
+    blocks = sorted(doubled.blocks.collect(), key=lambda b: b["start"])
+    assert doubled.rows == 2 * SMALL_TRAIN
+    np.testing.assert_array_equal(np.concatenate([data_io.pixels(b["X"]) for b in blocks]), np.vstack([X, X]))
+    np.testing.assert_array_equal(np.concatenate([b["Y"].argmax(1) for b in blocks]), np.concatenate([labels] * 2))
+    doubled.blocks.unpersist()
