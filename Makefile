@@ -27,7 +27,7 @@ test: $(VENV)/.installed $(VENV35)/.installed
 	$(PYTHON) -m pytest -q
 	$(VENV35)/bin/python -m pytest -q -m spark
 
-# Speed and scale, side by side in one run (about 15 minutes): docs/benchmarks.md and .png.
+# Speed and scale, side by side in one run (about 10 minutes): docs/benchmarks.md and .png.
 bench: $(VENV)/.installed $(DATA)/.generated
 	$(PYTHON) bench/benchmark.py --out docs
 

@@ -4,7 +4,7 @@
 
 Runs the real job with spark-submit (local[2] unless said otherwise) on full MNIST and
 writes docs/benchmarks.md (tables, ratios, goals) and docs/benchmarks.png. Every figure
-comes from this run; nothing is copied from an earlier one. About 15 minutes here.
+comes from this run; nothing is copied from an earlier one. About 10 minutes here.
 """
 
 import argparse
