@@ -20,7 +20,6 @@ The formulas live in nn_math.py and the input parsing in data_io.py; this file o
 
 import argparse
 import json
-import operator
 import os
 import sys
 import time
@@ -375,7 +374,9 @@ def partition_steps(blocks, theta_bc, optimizer_bc, net, args, epoch, lr):
             rows += chosen.size
             error, correct = error + e, correct + nn_math.count_correct(P, Y)
         if rows:
-            grad = grad / rows + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
+            grad = grad / rows
+            if args.l1 > 0 or args.l2 > 0:
+                grad += nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
             theta, optimizer = nn_math.optimizer_step(args.optimizer, theta, grad, lr, optimizer,
                                                       args.momentum, args.beta1, args.beta2)
             count += rows
@@ -462,28 +463,30 @@ def block_predictions(block, theta_bc, net):
     return nn_math.predict(theta_bc.value, net, pixels(block["X"])), block["Y"].argmax(axis=1)
 
 
+def partition_evaluation(blocks, theta_bc, net, k, examples):
+    """A partition's blocks -> [(confusion matrix (k, k), its first ``examples`` (prediction, label)
+    pairs)], every block read (take() would stop the Python worker midway, and it then fails
+    writing into a closed pipe)."""
+    confusion, pairs = np.zeros((k, k), dtype=np.int64), []
+    for block in blocks:
+        predicted, true = block_predictions(block, theta_bc, net)
+        confusion += nn_math.confusion_matrix(true, predicted, k)
+        room = examples - len(pairs)
+        pairs.extend(zip(predicted[:room].tolist(), true[:room].tolist()))
+    return [(confusion, pairs)]
+
+
 def test_confusion(sc, data, theta, net, examples=0):
     """Confusion matrix (k, k) of ``theta`` on a DataSet; with ``examples`` > 0, also the
-    first that many (prediction, label) pairs."""
+    first that many (prediction, label) pairs. One pass over the set."""
     theta_bc = sc.broadcast(theta)
-    predictions = data.blocks.map(partial(block_predictions, theta_bc=theta_bc, net=net))
-    k = data.classes
-    confusion = (predictions.map(lambda pair: nn_math.confusion_matrix(pair[1], pair[0], k))
-                 .treeAggregate(np.zeros((k, k), dtype=np.int64), operator.add, operator.add))
-    # Each partition hands over at most ``examples`` pairs, read to the end (take() would stop
-    # its Python worker midway, which then fails writing into a closed pipe).
-    firsts = predictions.mapPartitions(lambda pairs: [first_pairs(pairs, examples)]).collect() if examples else []
-    pairs = [pair for part in firsts for pair in part][:examples]
+    parts = data.blocks.mapPartitions(partial(partition_evaluation, theta_bc=theta_bc, net=net, k=data.classes,
+                                              examples=examples)).collect()
     theta_bc.destroy()
-    return (confusion, pairs) if examples else confusion
-
-
-def first_pairs(predictions, n):
-    """The first n (prediction, label) pairs of a partition's [(predicted, true), ...] blocks."""
-    pairs = []
-    for predicted, true in predictions:
-        pairs.extend(zip(predicted[:n - len(pairs)].tolist(), true[:n - len(pairs)].tolist()))
-    return pairs
+    confusion = sum((part for part, _ in parts), np.zeros((data.classes, data.classes), dtype=np.int64))
+    if not examples:
+        return confusion
+    return confusion, [pair for _, part in parts for pair in part][:examples]
 
 
 def accuracy_of(confusion):
