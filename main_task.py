@@ -50,7 +50,6 @@ RESUME_SETTINGS = ("hidden", "activation", "loss", "init", "optimizer", "momentu
                    "dropout", "lr", "lr_schedule", "bold_up", "bold_down", "lr_decay", "lr_step", "sample_fraction",
                    "seed", "local_steps")
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
-STOP_GRACE_SECONDS = 1.0
 
 
 # ------------------------------------------------------------- command line
@@ -192,9 +191,6 @@ def start_spark():
     conf = SparkConf().setAppName("mnist-mlp-rdd")
     quiet_spark_logs(conf)
     conf.setIfMissing("spark.ui.showConsoleProgress", "false")
-    # Spark 4.1+: talk to Python workers over Unix sockets; over TCP every task pays about 40 ms
-    # of delayed acknowledgements. Older Sparks ignore the setting.
-    conf.setIfMissing("spark.python.unix.domain.socket.enabled", "true")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         # one BLAS thread per Python worker: Spark already runs one worker per core
         conf.setIfMissing(f"spark.executorEnv.{var}", "1")
@@ -696,9 +692,6 @@ def main(argv=None):
               file=sys.stderr)
         return EXIT_DIVERGED
     finally:
-        # Python workers still flushing their last task when the context stops hit a closed
-        # socket, and PySpark's daemon prints that as a traceback: give them a moment.
-        time.sleep(STOP_GRACE_SECONDS)
         sc.stop()
 
 
