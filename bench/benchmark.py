@@ -261,7 +261,7 @@ def write_report(folder, r):
         f"whatever the data size: {fixed / r['default']:.0%} of a default epoch on full MNIST. "
         "`--local-steps` pays it once for many optimizer steps (section 3).",
         "",
-        "Why a second core gives less than 1.7x on full MNIST (section 4, CPU columns): each epoch the JVM "
+        "What a second core can give (section 4, CPU columns): each epoch the JVM "
         f"spends {jvm[1]:.3f} s of CPU (x1) scheduling the job, handing the cached blocks to Python, "
         "answering the Python driver and compiling its own hot paths. Under `local[1]` that runs on "
         "the second core beside the one Python worker; under `local[2]` the two Python workers and the JVM "
@@ -328,7 +328,7 @@ def write_report(folder, r):
         *[f"| {role} | {mb(largest)} | {mb(total)} |" for role, (largest, total) in sorted(r["memory"].items())],
         "",
         f"Cached training set: {mb(r['cached']['memory'])} in memory, {mb(r['cached']['disk'])} on disk "
-        "(pixels stored as bytes, serialised by Spark).",
+        "(pixels as bytes; the pickled blocks kept as they are, `MEMORY_AND_DISK_DESER`).",
         "",
         f"## 6. Larger than memory: x{spill['copies']} ({60000 * spill['copies']:,} rows), "
         f"`--driver-memory {spill['memory']}`",
