@@ -35,9 +35,13 @@ FAST_RECIPE = ["--hidden", "128", "--activation", "relu", "--loss", "cross-entro
 # -------------------------------------------------------------- measuring
 
 def role(command):
-    """Which part of a Spark job a process is, from its command line (None: not ours)."""
-    if "java" in command.split(" ")[0]:
-        return "JVM (driver and executor)"
+    """Which part of a Spark job a process is, from its command line (None: not ours, such as
+    the spark-submit shell script, the short JVM that builds its command, or jspawnhelper)."""
+    program = os.path.basename(command.split(" ")[0])
+    if program == "java":
+        return None if "org.apache.spark.launcher.Main" in command else "JVM (driver and executor)"
+    if not program.startswith("python"):
+        return None
     if "pyspark.daemon" in command or "pyspark/worker" in command or "pyspark.worker" in command:
         return "Python worker"
     return "Python driver" if "main_task.py" in command else None
