@@ -45,6 +45,7 @@ from data_io import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # Settings that must match for --resume to continue the same run (--epochs may grow).
 RESUME_SETTINGS = ("hidden", "activation", "loss", "init", "optimizer", "momentum", "beta1", "beta2", "l1", "l2",
                    "dropout", "lr", "lr_schedule", "bold_up", "bold_down", "lr_decay", "lr_step", "sample_fraction",
@@ -191,7 +192,7 @@ def start_spark():
     conf = SparkConf().setAppName("mnist-mlp-rdd")
     quiet_spark_logs(conf)
     conf.setIfMissing("spark.ui.showConsoleProgress", "false")
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in BLAS_THREAD_VARS:
         # one BLAS thread per Python worker: Spark already runs one worker per core
         conf.setIfMissing(f"spark.executorEnv.{var}", "1")
     sc = SparkContext(conf=conf)

@@ -25,6 +25,7 @@ sys.path.insert(0, ROOT)
 
 import generate_data  # noqa: E402
 import nn_math  # noqa: E402
+from main_task import BLAS_THREAD_VARS  # noqa: E402
 
 SPARK_SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
 FAST_RECIPE = ["--hidden", "128", "--activation", "relu", "--loss", "cross-entropy", "--init", "he",
@@ -186,7 +187,7 @@ def floor_process(arrays):
 def numpy_side_by_side(arrays, count):
     """[median seconds per epoch] of ``count`` NumPy processes, one BLAS thread each, running
     the floor's epochs at the same time: what ``count`` cores give to plain NumPy here."""
-    env = dict(os.environ, **{var: "1" for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+    env = dict(os.environ, **{var: "1" for var in BLAS_THREAD_VARS})
     command = [sys.executable, os.path.abspath(__file__), "--floor-process", arrays]
     started = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
                for _ in range(count)]
