@@ -1,89 +1,21 @@
 """Reading the job's inputs: CSV files into cached blocks of rows, checked while parsed.
 
-Also the Hadoop FileSystem helpers, so every path may be local, hdfs:// or gs://.
-No math here (nn_math.py) and no training (main_task.py). Functions that run in
-Spark tasks are shipped with this module (SparkContext.addPyFile).
+Every path is a Hadoop path (hadoop_fs.py). No math here (nn_math.py) and no training
+(main_task.py). Functions that run in Spark tasks are shipped with this module
+(SparkContext.addPyFile).
 """
 
-import argparse
-import hashlib
-import json
 import re
 from collections import namedtuple
 from functools import partial
 
 import numpy as np
 
+import hadoop_fs
 import nn_math
+from errors import DataError, as_error, first_error
 
 DataSet = namedtuple("DataSet", "blocks rows width classes format")
-
-
-class DataError(Exception):
-    """A user mistake (bad file, bad option, existing output): one line, exit code 2.
-
-    Parsers running in Spark tasks do not let it escape: a failed task would be
-    retried and logged with a traceback. They return it as data instead
-    (``as_error``), and the driver raises the first one, by line number.
-    """
-
-    def __init__(self, message, line=0):
-        super().__init__(message)
-        self.line = line
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line (not the whole usage) and exit code 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def as_error(exc):
-    """A DataError as a picklable (line, message) pair."""
-    return (exc.line, str(exc))
-
-
-def first_error(errors):
-    """Raise the DataError of the earliest line among (line, message) pairs, if any."""
-    errors = [e for e in errors if e is not None]
-    if errors:
-        line, message = min(errors)
-        raise DataError(message, line)
-
-
-# ---------------------------------------------------- Hadoop file system
-
-def _hadoop_path(sc, path):
-    """(FileSystem, Path) for any Hadoop path: local, hdfs://, gs://, ..."""
-    jpath = sc._jvm.org.apache.hadoop.fs.Path(path)
-    return jpath.getFileSystem(sc._jsc.hadoopConfiguration()), jpath
-
-
-def path_exists(sc, path):
-    fs, jpath = _hadoop_path(sc, path)
-    return fs.exists(jpath)
-
-
-def input_exists(sc, path):
-    """True if every comma-separated part of ``path`` (a file, folder or glob) names a file."""
-    for part in path.split(","):
-        fs, jpath = _hadoop_path(sc, part)
-        found = fs.globStatus(jpath)
-        if found is None or len(found) == 0:
-            return False
-    return True
-
-
-def delete_path(sc, path):
-    fs, jpath = _hadoop_path(sc, path)
-    fs.delete(jpath, True)
-
-
-def rename_path(sc, source, target):
-    fs, jsource = _hadoop_path(sc, source)
-    if not fs.rename(jsource, _hadoop_path(sc, target)[1]):
-        raise OSError(f"could not move {source} to {target}")
 
 
 def cached_bytes(sc, rdd):
@@ -92,107 +24,6 @@ def cached_bytes(sc, rdd):
         if info.id() == rdd.id():
             return int(info.memSize()), int(info.diskSize())
     return 0, 0
-
-
-def list_names(sc, folder):
-    """Names of the entries of a folder, [] if it does not exist."""
-    fs, jpath = _hadoop_path(sc, folder)
-    if not fs.exists(jpath):
-        return []
-    return [status.getPath().getName() for status in fs.listStatus(jpath)]
-
-
-def write_text(sc, path, text):
-    """Write ``text`` (UTF-8) to a file, replacing it."""
-    fs, jpath = _hadoop_path(sc, path)
-    stream = fs.create(jpath, True)
-    try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
-
-
-def read_text(sc, path):
-    """The whole of a (small) file as text; DataError if the file system cannot read it."""
-    from py4j.protocol import Py4JJavaError
-    fs, jpath = _hadoop_path(sc, path)
-    try:
-        stream = fs.open(jpath)
-        try:
-            data = sc._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
-        finally:
-            stream.close()
-    except Py4JJavaError as e:  # e.g. a local file whose .crc checksum no longer matches
-        reason = str(e.java_exception.getMessage()).splitlines()[0]
-        raise DataError(f"{path}: cannot be read ({e.java_exception.getClass().getSimpleName()}: {reason})") from None
-    try:
-        return bytes(data).decode("utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text file") from None
-
-
-# -------------------------------------------------------------- checkpoints
-
-CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"
-CHECKPOINT_NAME = re.compile(r"epoch-(\d{6})\.json")
-
-
-def checkpoint_text(state, net, settings):
-    """A training state as two lines: a header with the payload's SHA-256, then the payload.
-
-    ``state``: {"epoch", "theta", "optimizer", "lr", "previous_cost", "history"}. Floats are
-    written by JSON's repr, so a resumed run continues bit for bit; nothing is pickled.
-    """
-    optimizer = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in state["optimizer"].items()}
-    payload = json.dumps({
-        "epoch": state["epoch"], "network": net._asdict(), "theta": state["theta"].tolist(),
-        "optimizer": optimizer, "lr": state["lr"], "previous_cost": state["previous_cost"],
-        "history": state["history"], "settings": settings,
-    })
-    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
-    return json.dumps({"format": CHECKPOINT_FORMAT, "sha256": digest, "length": len(payload)}) + "\n" + payload + "\n"
-
-
-def checkpoint_from_text(text, path):
-    """(Network, state, settings) from checkpoint_text's output; DataError if truncated or corrupt."""
-    header, _, payload = text.partition("\n")
-    payload = payload.rstrip("\n")
-    try:
-        header = json.loads(header)
-    except ValueError:
-        raise DataError(f"{path}: not a checkpoint (its first line is not a JSON header)") from None
-    if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"{path}: not a checkpoint of format {CHECKPOINT_FORMAT}")
-    if len(payload) != header.get("length") or hashlib.sha256(payload.encode("utf-8")).hexdigest() != header.get(
-            "sha256"):
-        raise DataError(f"{path}: checkpoint is truncated or corrupt ({len(payload)} of {header.get('length')} "
-                        "characters, or a checksum mismatch)")
-    data = json.loads(payload)
-    optimizer = {k: np.array(v) if isinstance(v, list) else v for k, v in data["optimizer"].items()}
-    history = data["history"]
-    history["test_accuracy"] = [tuple(pair) for pair in history["test_accuracy"]]
-    state = {"epoch": data["epoch"], "theta": np.array(data["theta"], dtype=np.float64), "optimizer": optimizer,
-             "lr": data["lr"], "previous_cost": data["previous_cost"], "history": history}
-    return nn_math.Network(**data["network"]), state, data["settings"]
-
-
-def save_checkpoint(sc, folder, state, net, settings, keep=2):
-    """Write epoch-NNNNNN.json under ``folder`` (complete once renamed), keep the newest ``keep``."""
-    name = f"epoch-{state['epoch']:06d}.json"
-    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, settings))
-    rename_path(sc, f"{folder}/{name}.incomplete", f"{folder}/{name}")
-    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
-    for old in complete[:-keep]:
-        delete_path(sc, f"{folder}/{old}")
-
-
-def load_last_checkpoint(sc, folder):
-    """(Network, state, settings) of the newest complete checkpoint under ``folder``."""
-    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
-    if not complete:
-        raise DataError(f"{folder}: no complete checkpoint to resume from")
-    path = f"{folder}/{complete[-1]}"
-    return checkpoint_from_text(read_text(sc, path), path)
 
 
 # ------------------------------------------------------------------ reading
@@ -216,47 +47,11 @@ def detect_format(path, first_line):
     return {"sep": sep, "width": len(values), "integers": integers}
 
 
-def first_file(sc, path):
-    """The first file a path names, in the order Spark reads them (hidden files skipped)."""
-    fs, jpath = _hadoop_path(sc, path.split(",")[0])
-    for status in sorted(fs.globStatus(jpath) or [], key=lambda st: st.getPath().toString()):
-        if status.isDirectory():
-            inside = sorted((st for st in fs.listStatus(status.getPath()) if st.isFile()),
-                            key=lambda st: st.getPath().getName())
-            inside = [st for st in inside if not st.getPath().getName().startswith(("_", "."))]
-            if inside:
-                return fs, inside[0].getPath()
-        else:
-            return fs, status.getPath()
-    return fs, None
-
-
-def first_line(sc, path):
-    """The first line of an input (decompressed if need be), or None if it is empty.
-
-    Read on the driver through the FileSystem API: a Spark job that stops reading early
-    (take) leaves a Python worker writing into a closed pipe.
-    """
-    fs, jpath = first_file(sc, path)
-    if jpath is None:
-        return None
-    jvm = sc._jvm
-    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(sc._jsc.hadoopConfiguration()).getCodec(jpath)
-    stream = fs.open(jpath)
-    if codec is not None:
-        stream = codec.createInputStream(stream)
-    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-    try:
-        return reader.readLine()
-    finally:
-        reader.close()
-
-
 def read_format(sc, path):
     """detect_format of a Hadoop path, with one-line errors for a missing or empty file."""
-    if not input_exists(sc, path):
+    if not hadoop_fs.input_exists(sc, path):
         raise DataError(f"{path}: file not found")
-    line = first_line(sc, path)
+    line = hadoop_fs.first_line(sc, path)
     if line is None:
         raise DataError(f"{path}: empty file")
     return detect_format(path, line)
@@ -429,23 +224,13 @@ def partition_count(rows, width, cores):
     return cores * max(1, -(-needed // cores))
 
 
-def input_bytes(sc, path):
-    """Total size of the files a path names (a file, folder, glob or comma-separated list)."""
-    total = 0
-    for part in path.split(","):
-        fs, jpath = _hadoop_path(sc, part)
-        for status in fs.globStatus(jpath) or []:
-            total += fs.getContentSummary(status.getPath()).getLength()
-    return total
-
-
 def text_lines(sc, path, partitions):
     """The lines of a text input read in about ``partitions`` splits of even size.
 
     sc.textFile cuts at the file system's block size (32 MB on local disk), which leaves
     uneven splits; a minimum split size of size / partitions makes them even.
     """
-    split = max(1, -(-input_bytes(sc, path) // partitions))
+    split = max(1, -(-hadoop_fs.input_bytes(sc, path) // partitions))
     return sc.newAPIHadoopFile(path, "org.apache.hadoop.mapreduce.lib.input.TextInputFormat",
                                "org.apache.hadoop.io.LongWritable", "org.apache.hadoop.io.Text",
                                conf={"mapreduce.input.fileinputformat.split.minsize": str(split)}).values()

@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from data_io import OneLineParser
+from errors import OneLineParser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDX_FILES = {

@@ -28,6 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import data_io  # noqa: E402
 import nn_math  # noqa: E402
+import saved  # noqa: E402
+from errors import DataError, OneLineParser  # noqa: E402
 
 N_FIRST, N_MISTAKES = 24, 16  # cells of the test image grid
 
@@ -93,7 +95,7 @@ def read_csv_rows(path, reader):
     try:
         fmt = data_io.detect_format(path, lines[0])
         return reader(data_io.parse_rows(lines, 1, path, fmt), 1, path, fmt)
-    except data_io.DataError as e:
+    except DataError as e:
         raise InputError(str(e)) from None
 
 
@@ -223,7 +225,7 @@ def plot_run(out_dir, test_images=None, test_labels=None):
         if len(X) != len(labels):
             raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")
         try:
-            net, theta = nn_math.model_from_lines(read_lines(os.path.join(out_dir, "model")))
+            net, theta = saved.model_from_lines(read_lines(os.path.join(out_dir, "model")))
         except ValueError as e:
             raise InputError(f"{os.path.join(out_dir, 'model')}: {e}") from None
         if net.sizes[0] != X.shape[1]:
@@ -236,7 +238,7 @@ def plot_run(out_dir, test_images=None, test_labels=None):
 # ------------------------------------------------------------- command line
 
 def parse_args(argv):
-    parser = data_io.OneLineParser(
+    parser = OneLineParser(
         prog="generate_plots.py",
         usage="%(prog)s OUTPUT_DIR [--test-images FILE --test-labels FILE] | %(prog)s COST_FILE ACC_FILE|None OUT_DIR",
         description="Plot the results of a main_task.py run from its (local) output folder.")

@@ -21,7 +21,6 @@ Each layer's W and b are views into it (``layer_views``), so a gradient is one
 flat vector too and sums of gradients are a single ``+=``.
 """
 
-import json
 from collections import namedtuple
 
 import numpy as np
@@ -375,6 +374,39 @@ def optimizer_step(name, theta, grad, lr, state, momentum=0.9, beta1=0.9, beta2=
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0.9, 0.9, 0.999))):
+    """An optimizer's settings: its name (OPTIMIZERS) and the hyperparameters it reads.
+
+    Its moments are what it carries from step to step: {} (sgd), {"v"} (momentum),
+    {"t", "m", "v"} (adam). Field names after ``name`` are the command-line options.
+    """
+
+    __slots__ = ()
+
+    def initial_moments(self, theta):
+        return optimizer_state(self.name, theta)
+
+    def step(self, theta, grad, lr, moments):
+        """(new theta, new moments) after one update by gradient ``grad``."""
+        return optimizer_step(self.name, theta, grad, lr, moments, self.momentum, self.beta1, self.beta2)
+
+    @staticmethod
+    def pack(theta, moments):
+        """theta, then each moment array (by name), as one flat vector: what model averaging averages."""
+        return np.concatenate([theta] + [moments[key] for key in sorted(moments) if key != "t"])
+
+    @staticmethod
+    def unpack(vector, moments, steps):
+        """(theta, moments) from a (averaged) pack of ``moments``' layout, after ``steps`` steps each."""
+        size = len(vector) // (1 + sum(key != "t" for key in moments))
+        unpacked = dict(moments)
+        for i, key in enumerate(key for key in sorted(moments) if key != "t"):
+            unpacked[key] = vector[size * (i + 1):size * (i + 2)]
+        if "t" in unpacked:  # Adam's bias correction counts every step taken
+            unpacked["t"] += steps
+        return vector[:size], unpacked
+
+
 # ------------------------------------------------------------- learning rate
 
 SCHEDULES = ("bold-driver", "constant", "step", "exponential")
@@ -407,11 +439,29 @@ def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay=0.5, step
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
+class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down",
+                          defaults=(0.5, 10, 1.05, 0.5))):
+    """A learning-rate schedule's settings: its name (SCHEDULES), the initial rate and the
+    factors it reads. Field names after ``name`` are the command-line options."""
+
+    __slots__ = ()
+
+    def rate(self, epoch, lr, cost, previous_cost):
+        """The rate of epoch ``epoch``, from the last rate and the last two costs (learning_rate)."""
+        return learning_rate(self.name, epoch, self.lr, lr, cost, previous_cost, self.lr_decay, self.lr_step,
+                             self.bold_up, self.bold_down)
+
+
 # ------------------------------------------------------------------- metrics
 
 def confusion_matrix(true, pred, k):
     """(k, k) counts: row = true class, column = predicted class."""
     return np.bincount(np.asarray(true) * k + np.asarray(pred), minlength=k * k).reshape(k, k)
+
+
+def accuracy_of(confusion):
+    """Share of the rows on the diagonal of a confusion matrix: a float."""
+    return float(np.trace(confusion) / confusion.sum())
 
 
 def precision_recall_f1(confusion):
@@ -428,51 +478,3 @@ def precision_recall_f1(confusion):
     both = precision + recall
     f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
     return precision, recall, f1
-
-
-# --------------------------------------------------------------- model files
-
-MODEL_FORMAT = "mnist-mlp-model/1"
-
-
-def model_to_lines(net, theta):
-    """The model as JSON lines: a header, then per layer a line {"layer", "b"} and one
-    line {"layer", "row", "W"} per row of W.
-
-    JSON writes floats with repr, so the weights read back bit for bit; no pickle.
-    """
-    header = {"format": MODEL_FORMAT, "layer_sizes": list(net.sizes), "activation": net.activation,
-              "loss": net.loss, "activations": net.activations}
-    lines = [json.dumps(header)]
-    for l, (W, b) in enumerate(layer_views(theta, net.sizes)):
-        lines.append(json.dumps({"layer": l, "b": b.tolist()}))
-        lines.extend(json.dumps({"layer": l, "row": i, "W": row}) for i, row in enumerate(W.tolist()))
-    return lines
-
-
-def model_from_lines(lines):
-    """(Network, theta) from the lines model_to_lines wrote, in any order.
-
-    Raises ValueError if a line is not JSON or a weight is missing or misshapen.
-    """
-    try:
-        records = [json.loads(line) for line in lines if line.strip()]
-        headers = [r for r in records if "format" in r]
-        if len(headers) != 1 or headers[0]["format"] != MODEL_FORMAT:
-            raise ValueError(f"expected one header line with format {MODEL_FORMAT!r}")
-        header = headers[0]
-        net = Network([int(d) for d in header["layer_sizes"]], header["activation"], header["loss"])
-        if header["activation"] not in HIDDEN_ACTIVATIONS or header["loss"] not in LOSSES:
-            raise ValueError(f"unknown activation or loss in {header}")
-        theta = np.full(parameter_count(net.sizes), np.nan)
-        views = layer_views(theta, net.sizes)
-        for r in records:
-            if "b" in r:
-                views[r["layer"]][1][...] = r["b"]
-            elif "W" in r:
-                views[r["layer"]][0][r["row"]] = r["W"]
-    except (KeyError, IndexError, TypeError, ValueError) as e:
-        raise ValueError(f"not a valid model file: {e}") from None
-    if np.isnan(theta).any():
-        raise ValueError("not a valid model file: some weights are missing")
-    return net, theta

@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 
 import generate_data  # noqa: E402
 import nn_math  # noqa: E402
-from main_task import BLAS_THREAD_VARS  # noqa: E402
+from spark_setup import BLAS_THREAD_VARS  # noqa: E402
 
 SPARK_SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
 FAST_RECIPE = ["--hidden", "128", "--activation", "relu", "--loss", "cross-entropy", "--init", "he",

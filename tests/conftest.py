@@ -22,6 +22,7 @@ os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 import generate_data  # noqa: E402
+import spark_setup  # noqa: E402
 
 FILES = ("mnist_images_train.csv", "mnist_labels_train.csv", "mnist_images_test.csv", "mnist_labels_test.csv")
 SMALL_TRAIN, SMALL_TEST = 3000, 1000
@@ -35,8 +36,7 @@ def sc():
             .set("spark.executorEnv.OPENBLAS_NUM_THREADS", "1"))
     context = SparkContext(conf=conf)
     context.setLogLevel("ERROR")
-    for module in ("nn_math.py", "main_task.py"):
-        context.addPyFile(os.path.join(ROOT, module))
+    spark_setup.ship_helper_modules(context)
     yield context
     context.stop()
 

@@ -14,31 +14,34 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 from pyspark import TaskContext  # noqa: E402
 
+import executor_tasks  # noqa: E402
 import main_task  # noqa: E402
 from data_io import load_data_set  # noqa: E402
+from run_settings import Settings  # noqa: E402
+from saved import TrainingState  # noqa: E402
 
 marker, images, labels = sys.argv[1:4]
-sample_step = main_task.sample_step
+sample_map = executor_tasks.sample_map
 
 
-def sample_step_failing_once(block, seed, epoch, fraction):
+def sample_map_failing_once(block, seed, epoch, fraction):
     """Fail the task that holds row 0 in epoch 2, on its first attempt only."""
     context = TaskContext.get()
     if epoch == 2 and block["start"] == 0 and context.attemptNumber() == 0:
         with open(marker, "a") as f:
             f.write(f"failed: stage {context.stageId()} partition {context.partitionId()}\n")
         raise RuntimeError("injected failure")
-    return sample_step(block, seed, epoch, fraction)
+    return sample_map(block, seed, epoch, fraction)
 
 
 sc = main_task.start_spark()
-sc.addPyFile(os.path.join(ROOT, "main_task.py"))
 args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
+settings = Settings.from_options(vars(args))
 data = load_data_set(sc, images, labels, args.block_size)
 net, theta = main_task.choose_network(sc, args, data)
-clean = main_task.train(sc, data, net, main_task.initial_state(theta, args), args, log=lambda line: None)
-main_task.sample_step = sample_step_failing_once  # epoch_sums looks the step up at call time
-faulty = main_task.train(sc, data, net, main_task.initial_state(theta, args), args, log=lambda line: None)
-print(json.dumps({"clean": clean["history"]["cost"], "faulty": faulty["history"]["cost"],
-                  "same_model": bool(np.array_equal(clean["theta"], faulty["theta"]))}))
+clean = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
+executor_tasks.sample_map = sample_map_failing_once  # epoch_sums looks the map step up at call time
+faulty = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
+print(json.dumps({"clean": clean.history["cost"], "faulty": faulty.history["cost"],
+                  "same_model": bool(np.array_equal(clean.theta, faulty.theta))}))
 sc.stop()

@@ -9,6 +9,7 @@ import pytest
 
 import generate_plots
 import nn_math
+import saved
 from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 
 pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
@@ -83,7 +84,7 @@ def test_outputs_agree_with_each_other_and_with_the_data(compact_run, small_comp
     assert summary["test_accuracy_history"] == [list(pair) for pair in recorded]
 
     # The saved model, run here in NumPy, predicts exactly what the job reported.
-    net, theta = nn_math.model_from_lines(read_output(out, "model"))
+    net, theta = saved.model_from_lines(read_output(out, "model"))
     assert net == nn_math.Network([784, 64, 10], "tanh", "sse")
     predicted = nn_math.predict(theta, net, X)
     np.testing.assert_array_equal(nn_math.confusion_matrix(labels, predicted, 10), confusion)

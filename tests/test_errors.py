@@ -5,7 +5,7 @@ import os
 import pytest
 
 import main_task
-from data_io import DataError
+from errors import DataError
 
 pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
 

@@ -1,6 +1,5 @@
 """The math of nn_math.py against independent oracles: finite differences, hand-worked values."""
 
-import itertools
 
 import numpy as np
 import pytest
@@ -253,19 +252,3 @@ def test_confusion_matrix_and_metrics_by_hand():
     np.testing.assert_allclose(precision, [1.0, 0.5, 0.5, 0.0])
     np.testing.assert_allclose(recall, [2 / 3, 0.5, 1.0, 0.0])
     np.testing.assert_allclose(f1, [0.8, 0.5, 2 / 3, 0.0])
-
-
-@pytest.mark.parametrize("activation,loss", list(itertools.product(["tanh", "relu"], ["sse", "cross-entropy"])))
-def test_saved_model_reloads_with_identical_predictions(activation, loss):
-    net = Network([5, 4, 3, 3], activation, loss)
-    theta, X, _ = random_problem(net.sizes, n=40)
-    theta = theta * np.pi  # values with long decimal expansions
-    lines = nn_math.model_to_lines(net, theta)
-    net2, theta2 = nn_math.model_from_lines(lines[::-1])
-    assert net2 == net
-    np.testing.assert_array_equal(theta2, theta)
-    np.testing.assert_array_equal(nn_math.predict(theta2, net2, X), nn_math.predict(theta, net, X))
-    with pytest.raises(ValueError, match="missing"):
-        nn_math.model_from_lines(lines[:-1])
-    with pytest.raises(ValueError, match="not a valid model"):
-        nn_math.model_from_lines(["{not json"])

@@ -11,7 +11,9 @@ import pytest
 import main_task
 import nn_math
 from conftest import ROOT, read_output, spark_submit, standalone_cluster, submit_command
-from data_io import DataError
+from errors import DataError, Diverged
+from executor_tasks import Sums, combine_sums
+from saved import model_from_lines
 
 pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
 
@@ -43,15 +45,14 @@ def test_same_seed_gives_bit_identical_histories_and_model(sc, small_compact, tm
 def test_combining_partial_sums_does_not_depend_on_their_order():
     rng = np.random.default_rng(0)
     # Partials with heavy cancellation, as gradients of different blocks have.
-    partials = [[float(e), 1, 10, g, 0.0, 0.0] for e, g in
+    partials = [Sums(float(e), 1, 10, g) for e, g in
                 zip(rng.normal(0, 1e6, 40), rng.normal(0, 1, (40, 500)) * 10.0 ** rng.integers(-8, 8, (40, 1)))]
     results = set()
     for _ in range(30):
         order = rng.permutation(len(partials))
         total = None
         while len(order):  # combine in random pairs, as a tree of reduce tasks would
-            total = main_task.combine_sums(total, [p.copy() if isinstance(p, np.ndarray) else p
-                                                   for p in partials[order[0]]])
+            total = combine_sums(total, partials[order[0]]._replace(vector=partials[order[0]].vector.copy()))
             order = order[1:]
         results.add((total[0] + total[4], (total[3] + total[5]).tobytes()))
     assert len(results) == 1
@@ -68,11 +69,11 @@ def test_a_diverging_run_stops_and_keeps_the_last_finite_model(sc, small_compact
     out = tmp_path / "out"
     args = args_for(small_compact, out, "--epochs", "6", "--lr", "1e300", "--lr-schedule", "constant",
                     "--activation", "relu", "--loss", "cross-entropy")
-    with pytest.raises(main_task.Diverged, match=r"^training diverged at epoch 2: the cost is nan; lower --lr$"):
+    with pytest.raises(Diverged, match=r"^training diverged at epoch 2: the cost is nan; lower --lr$"):
         main_task.run(sc, args, log=quiet)
     costs = [float(c) for c in read_output(out, "cost_history")]
     assert len(costs) == 1 and np.isfinite(costs[0])
-    _, theta = nn_math.model_from_lines(read_output(out, "model"))
+    _, theta = model_from_lines(read_output(out, "model"))
     assert np.isfinite(theta).all() and np.abs(theta).max() > 1e200  # after epoch 1's huge step
     assert json.loads(read_output(out, "summary")[0])["diverged"].startswith("training diverged at epoch 2")
 

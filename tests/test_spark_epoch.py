@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 
 import data_io
+import executor_tasks
 import main_task
 import nn_math
 from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
+from data_io import load_data_set
+from run_settings import Settings
+from saved import TrainingState
 
 pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
 
@@ -36,7 +40,7 @@ def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
 
 @pytest.fixture(scope="module")
 def train_set(sc, small_compact):
-    return main_task.load_data_set(sc, small_compact[0], small_compact[1], block_size=128)
+    return load_data_set(sc, small_compact[0], small_compact[1], block_size=128)
 
 
 def test_loaded_blocks_match_the_files(train_set, small_compact):
@@ -55,8 +59,8 @@ def test_spark_epoch_sums_equal_a_single_process_numpy_epoch(sc, train_set, smal
     net = nn_math.Network([784, 64, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(5))
     theta_bc = sc.broadcast(theta)
-    error, correct, count, grad = main_task.epoch_sums(train_set.blocks, theta_bc, net, seed=9, epoch=epoch,
-                                                       fraction=0.7)
+    sums = executor_tasks.epoch_sums(train_set.blocks, theta_bc, net, seed=9, epoch=epoch, fraction=0.7)
+    error, correct, count, grad = sums.error + sums.error_lo, sums.correct, sums.rows, sums.vector + sums.vector_lo
     expected = numpy_epoch(theta, X, labels, 784, 64, 10, seed=9, epoch=epoch, fraction=0.7)
     assert count == expected[2] and abs(count - 0.7 * SMALL_TRAIN) < 5 * np.sqrt(SMALL_TRAIN * 0.21)
     assert correct == expected[1]
@@ -69,17 +73,27 @@ def settings(*options):
     return main_task.parse_args(["train.csv", "labels.csv", "test.csv", "labels.csv", "out", *options])
 
 
-def run_training(sc, data, *options, test_set=None):
-    args = settings("--epochs", "4", "--seed", "3", "--hidden", "32", *options)
+def start(sc, args, data):
+    """(Network, Settings, TrainingState) before the first epoch, as the job starts a run."""
     net, theta = main_task.choose_network(sc, args, data)
-    state = main_task.train(sc, data, net, main_task.initial_state(theta, args), args, log=lambda line: None,
-                            test_set=test_set)
-    return state["theta"], state["history"]
+    run_settings = Settings.from_options(vars(args))
+    return net, run_settings, TrainingState.start(theta, run_settings)
+
+
+def train(sc, args, data, test_set=None):
+    """(Network, TrainingState) after training on ``data`` with the job's settings ``args``."""
+    net, run_settings, state = start(sc, args, data)
+    return net, main_task.train(sc, data, net, state, run_settings, log=lambda line: None, test_set=test_set)
+
+
+def run_training(sc, data, *options, test_set=None):
+    _, state = train(sc, settings("--epochs", "4", "--seed", "3", "--hidden", "32", *options), data, test_set)
+    return state.theta, state.history
 
 
 def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_set, small_compact):
     theta, history = run_training(sc, train_set)
-    one_row = main_task.load_data_set(sc, small_compact[0], small_compact[1], block_size=1)
+    one_row = load_data_set(sc, small_compact[0], small_compact[1], block_size=1)
     assert one_row.blocks.count() == SMALL_TRAIN
     theta_1, history_1 = run_training(sc, one_row)
     reshuffled = train_set._replace(blocks=train_set.blocks.repartition(5).cache())
@@ -104,12 +118,12 @@ def test_training_lowers_the_cost_and_follows_the_bold_driver(sc, train_set):
 
 
 def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_compact):
-    test_set = main_task.load_data_set(sc, small_compact[2], small_compact[3], block_size=100,
+    test_set = load_data_set(sc, small_compact[2], small_compact[3], block_size=100,
                                        n_classes=10, width=784)
     assert test_set.rows == SMALL_TEST
     net = nn_math.Network([784, 64, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(2))
-    confusion, examples = main_task.test_confusion(sc, test_set, theta, net, examples=100)
+    confusion, examples = executor_tasks.evaluate(sc, test_set, theta, net, examples=100)
     X, labels = load_csv(small_compact[2], small_compact[3])
     predicted = nn_math.predict(theta, net, X)
     np.testing.assert_array_equal(confusion, nn_math.confusion_matrix(labels, predicted, 10))
@@ -126,8 +140,8 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
     for path in paths[:2]:
         with open(path, "rb") as source, gzip.open(path + ".gz", "wb") as target:
             shutil.copyfileobj(source, target)
-    plain = main_task.load_data_set(sc, paths[0], paths[1], block_size=64)
-    packed = main_task.load_data_set(sc, paths[0] + ".gz", paths[1] + ".gz", block_size=64)
+    plain = load_data_set(sc, paths[0], paths[1], block_size=64)
+    packed = load_data_set(sc, paths[0] + ".gz", paths[1] + ".gz", block_size=64)
     assert plain.classes == packed.classes == 2 and plain.rows == packed.rows == 500
     assert packed.blocks.getNumPartitions() >= sc.defaultParallelism  # a .gz is one split: spread out
     X, labels = load_csv(paths[0], paths[1])
@@ -165,9 +179,8 @@ def single_process_training(X, labels, net, args):
 ], ids=["adam-dropout-l2-step", "momentum-l1-exponential"])
 def test_spark_training_equals_a_single_process_replay(sc, train_set, small_compact, options):
     args = settings("--epochs", "5", "--seed", "11", *options)
-    net, theta = main_task.choose_network(sc, args, train_set)
-    state = main_task.train(sc, train_set, net, main_task.initial_state(theta, args), args, log=lambda line: None)
-    theta, history = state["theta"], state["history"]
+    net, state = train(sc, args, train_set)
+    theta, history = state.theta, state.history
     X, labels = load_csv(small_compact[0], small_compact[1])
     expected_theta, expected_costs = single_process_training(X, labels, net, args)
     np.testing.assert_allclose(history["cost"], expected_costs, rtol=1e-9)
@@ -175,7 +188,7 @@ def test_spark_training_equals_a_single_process_replay(sc, train_set, small_comp
 
 
 def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
-    test_set = main_task.load_data_set(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
+    test_set = load_data_set(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
     theta, history = run_training(sc, train_set, "--epochs", "4", "--eval-every", "2", test_set=test_set)
     assert [epoch for epoch, _ in history["test_accuracy"]] == [2, 4]
     net, _ = main_task.choose_network(sc, settings("--hidden", "32"), train_set)
@@ -188,16 +201,15 @@ def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
 def test_binary_task_trains_a_two_output_network_with_the_defaults(sc, tmp_path):
     from conftest import write_data
     paths = write_data(tmp_path, "--digits", "0,1", "--limit-train", "2000", "--limit-test", "500")
-    train_01 = main_task.load_data_set(sc, paths[0], paths[1], 1024)
-    test_01 = main_task.load_data_set(sc, paths[2], paths[3], 1024, n_classes=2, width=784)
+    train_01 = load_data_set(sc, paths[0], paths[1], 1024)
+    test_01 = load_data_set(sc, paths[2], paths[3], 1024, n_classes=2, width=784)
     args = settings("--epochs", "20")
-    net, theta = main_task.choose_network(sc, args, train_01)
+    net, state = train(sc, args, train_01)
     assert net.sizes == [784, 64, 2]
-    state = main_task.train(sc, train_01, net, main_task.initial_state(theta, args), args, log=lambda line: None)
-    theta = state["theta"]
-    confusion = main_task.test_confusion(sc, test_01, theta, net)
+    theta = state.theta
+    confusion = executor_tasks.evaluate(sc, test_01, theta, net)
     assert confusion.shape == (2, 2) and confusion.sum() == 500
-    assert main_task.accuracy_of(confusion) > 0.95
+    assert nn_math.accuracy_of(confusion) > 0.95
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
@@ -206,11 +218,16 @@ def test_averaging_one_local_step_is_plain_data_parallel_descent(sc, train_set, 
     # single steps is the step on the whole sample's gradient (for sgd and momentum).
     args = settings("--hidden", "24", "--optimizer", optimizer, "--lr", "0.5", "--lr-schedule", "constant",
                     "--l2", "0.01", "--local-steps", "1")
-    net, theta = main_task.choose_network(sc, args, train_set)
-    state = main_task.initial_state(theta, args)
-    state["optimizer"] = {key: np.full_like(value, 0.01) for key, value in state["optimizer"].items()}
-    plain = main_task.gradient_epoch(sc, train_set, net, state, args, epoch=1)
-    averaged = main_task.averaging_epoch(sc, train_set, net, state, args, epoch=1)
+    net, run_settings, state = start(sc, args, train_set)
+    state.moments = {key: np.full_like(value, 0.01) for key, value in state.moments.items()}
+
+    def epoch_one(epoch_sums, lr):
+        sums = epoch_sums(sc, train_set.blocks, net, state, run_settings, 1, lr)
+        cost, lr, theta, moments = main_task.end_of_epoch(sums, state, net, run_settings, 1, lr)
+        return cost, sums.correct, sums.rows, lr, theta, moments
+
+    plain = epoch_one(executor_tasks.gradient_sums, None)
+    averaged = epoch_one(executor_tasks.averaging_sums, run_settings.schedule.rate(1, state.lr, None, None))
     assert averaged[1:4] == plain[1:4]
     assert averaged[0] == pytest.approx(plain[0], rel=1e-12)
     np.testing.assert_allclose(averaged[4], plain[4], rtol=1e-10, atol=1e-13)
@@ -256,19 +273,19 @@ def test_local_steps_match_a_single_process_replay(sc, train_set):
     args = settings("--epochs", "2", "--hidden", "16", "--activation", "relu", "--loss", "cross-entropy",
                     "--optimizer", "adam", "--lr", "0.01", "--lr-schedule", "constant", "--dropout", "0.2",
                     "--local-steps", "3", "--seed", "5")
-    net, theta = main_task.choose_network(sc, args, train_set)
-    state = main_task.train(sc, train_set, net, main_task.initial_state(theta, args), args, log=lambda line: None)
+    net, state = train(sc, args, train_set)
     partitions = [p for p in train_set.blocks.glom().collect() if p]
     assert len(partitions) >= 2  # the average is over more than one model
+    theta = main_task.choose_network(sc, args, train_set)[1]
     expected_theta, expected_state = replay_model_averaging(partitions, net, args, theta,
                                                             nn_math.optimizer_state("adam", theta), 2)
-    np.testing.assert_allclose(state["theta"], expected_theta, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(state["optimizer"]["v"], expected_state["v"], rtol=1e-9, atol=1e-15)
-    assert state["optimizer"]["t"] == expected_state["t"] == 6
+    np.testing.assert_allclose(state.theta, expected_theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(state.moments["v"], expected_state["v"], rtol=1e-9, atol=1e-15)
+    assert state.moments["t"] == expected_state["t"] == 6
 
 
 def test_a_comma_separated_list_reads_several_files_as_one(sc, small_compact):
-    doubled = main_task.load_data_set(sc, f"{small_compact[0]},{small_compact[0]}",
+    doubled = load_data_set(sc, f"{small_compact[0]},{small_compact[0]}",
                                       f"{small_compact[1]},{small_compact[1]}", block_size=500)
     X, labels = load_csv(small_compact[0], small_compact[1])
     blocks = sorted(doubled.blocks.collect(), key=lambda b: b["start"])

@@ -1,0 +1,237 @@
+"""What runs on the executors: each epoch's chain of map steps and its sums, the model-averaging
+partition steps, and evaluation over the test blocks.
+
+A block is {"start": global number of its first row, "X": (n, d) pixels, "Y": (n, k) one-hot}
+(data_io.py). In the epoch's chain each map step takes and returns a *batch*: the block's sampled
+rows, with what forward and backward propagation have added so far. Consecutive maps run fused
+in one Python task per partition, so the chain costs nothing over one big function. The driver
+(main_task.py) calls the functions at the bottom of each section; the formulas are nn_math's.
+"""
+
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+
+import nn_math
+from data_io import pixels
+
+# -------------------------------------------------------------------- sums
+
+
+class Sums(NamedTuple):
+    """What a block, a partition or a whole epoch adds up.
+
+    vector: the gradient dE/dtheta (data-parallel), or rows x the packed theta and moments a
+    partition ends with (model averaging; nn_math.Optimizer.pack). error_lo and vector_lo carry
+    the rounding errors of combining partitions (see combine).
+    """
+
+    error: float
+    correct: int
+    rows: int
+    vector: np.ndarray
+    error_lo: float = 0.0
+    vector_lo: object = 0.0
+
+    def add(self, other):
+        """Within a partition: the sum of two blocks' sums; the vector is added in place."""
+        vector = self.vector
+        vector += other.vector
+        return self._replace(error=self.error + other.error, correct=self.correct + other.correct,
+                             rows=self.rows + other.rows)
+
+    def combine(self, other):
+        """Across partitions: the sum, keeping the rounding error of every addition.
+
+        treeAggregate combines partitions in whatever order their results arrive; with the
+        error carried (nn_math.two_sum) the total does not depend on that order, so a run
+        repeats bit for bit.
+        """
+        error, error_lo = nn_math.two_sum(self.error, other.error)
+        vector, vector_lo = nn_math.two_sum(self.vector, other.vector)
+        return Sums(error, self.correct + other.correct, self.rows + other.rows, vector,
+                    self.error_lo + other.error_lo + error_lo, self.vector_lo + other.vector_lo + vector_lo)
+
+    def mean_error(self):
+        return (self.error + self.error_lo) / self.rows
+
+    def mean_vector(self):
+        return (self.vector + self.vector_lo) / self.rows
+
+
+def add_sums(total, part):
+    """treeAggregate's seqOp; None is the empty sum."""
+    if total is None:
+        return part
+    return total if part is None else total.add(part)
+
+
+def combine_sums(a, b):
+    """treeAggregate's combOp; None is the empty sum."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a.combine(b)
+
+
+# ------------------------------------------------- the epoch's map steps
+
+def sample_map(block, seed, epoch, fraction):
+    """Block -> batch of its sampled rows: {"h": [X (m, d)], "gates": [None], "Y" (m, k), "rows" (m,)}."""
+    rows = block["start"] + np.arange(len(block["Y"]))
+    keep = nn_math.sample_mask(seed, epoch, rows, fraction)
+    return {"h": [pixels(block["X"][keep])], "gates": [None], "Y": block["Y"][keep].astype(np.float64),
+            "rows": rows[keep]}
+
+
+def pre_activation_map(batch, theta_bc, sizes, layer):
+    """Forward, layer ``layer``: adds z = h W + b, (m, d[layer+1])."""
+    W, b = nn_math.layer_views(theta_bc.value, sizes)[layer]
+    batch["z"] = nn_math.pre_activation(batch["h"][-1], W, b)
+    return batch
+
+
+def activation_map(batch, net, layer, dropout, seed, epoch):
+    """Forward, layer ``layer``: z becomes a hidden layer's output h and gate f'(z), dropout
+    masked, or the network's outputs P (m, k)."""
+    z = batch.pop("z")
+    if layer == net.layers - 1:
+        batch["P"] = nn_math.activate(net.activations[-1], z)
+        return batch
+    mask = nn_math.dropout_mask(seed, epoch, batch["rows"], layer + 1, z.shape[1], dropout) if dropout else None
+    h, gate = nn_math.hidden_layer(net.activation, z, mask)
+    batch["h"].append(h)
+    batch["gates"].append(gate)
+    return batch
+
+
+def output_delta_map(batch, net):
+    """Backward, output layer: P becomes the batch's error E, correct count and output delta;
+    adds the gradient vector to fill, like theta."""
+    P, Y = batch.pop("P"), batch["Y"]
+    loss = nn_math.LOSSES[net.loss]
+    batch["error"], batch["correct"] = loss.error(P, Y), nn_math.count_correct(P, Y)
+    batch["delta"] = loss.output_delta(P, Y)
+    batch["grad"] = np.empty(nn_math.parameter_count(net.sizes))
+    return batch
+
+
+def backward_map(batch, theta_bc, sizes, layer):
+    """Backward, layer ``layer``: its dE/dW and dE/db into batch["grad"], then the delta below it."""
+    nabla_W, nabla_b = nn_math.layer_views(batch["grad"], sizes)[layer]
+    nabla_W[...], nabla_b[...] = nn_math.layer_gradients(batch["h"][layer], batch["delta"])
+    if layer > 0:
+        W = nn_math.layer_views(theta_bc.value, sizes)[layer][0]
+        batch["delta"] = nn_math.hidden_delta(batch["delta"], W, batch["gates"][layer])
+    return batch
+
+
+def batch_sums(batch):
+    return Sums(batch["error"], batch["correct"], len(batch["Y"]), batch["grad"])
+
+
+def epoch_sums(blocks, theta_bc, net, seed, epoch, fraction, dropout=0.0):
+    """Forward and backward propagation over the sampled rows of every block, summed: Sums of the
+    gradient, or None if there are no blocks."""
+    batches = blocks.map(partial(sample_map, seed=seed, epoch=epoch, fraction=fraction))
+    for layer in range(net.layers):
+        batches = batches.map(partial(pre_activation_map, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
+        batches = batches.map(partial(activation_map, net=net, layer=layer, dropout=dropout, seed=seed, epoch=epoch))
+    batches = batches.map(partial(output_delta_map, net=net))
+    for layer in reversed(range(net.layers)):
+        batches = batches.map(partial(backward_map, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
+    return batches.map(batch_sums).treeAggregate(None, add_sums, combine_sums)
+
+
+def gradient_sums(sc, blocks, net, state, settings, epoch, lr=None):
+    """The data-parallel epoch: the gradient of the whole sample at the broadcast weights (Sums).
+    ``lr`` is unused: the step is the driver's."""
+    theta_bc = sc.broadcast(state.theta)
+    try:
+        return epoch_sums(blocks, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout)
+    finally:
+        theta_bc.destroy()
+
+
+# ------------------------------------------------------- model averaging
+
+def partition_local_steps(blocks, theta_bc, moments_bc, net, settings, epoch, lr):
+    """A partition's blocks -> [Sums]: settings.local_steps optimizer steps on its own share of the
+    epoch's sample, from the broadcast weights and moments.
+
+    The vector is rows x (theta, then the moments), packed: treeAggregate adds the partitions'
+    and the driver divides by the rows, a row-weighted average.
+    """
+    blocks = list(blocks)
+    theta, moments = theta_bc.value, moments_bc.value
+    steps, optimizer = settings.local_steps, settings.optimizer
+    picks = [nn_math.local_batches(settings.seed, epoch, b["start"] + np.arange(len(b["Y"])),
+                                   settings.sample_fraction, steps) for b in blocks]
+    error = correct = count = 0
+    for step in range(steps):
+        grad, rows = np.zeros_like(theta), 0
+        for block, (keep, batch) in zip(blocks, picks):
+            chosen = np.flatnonzero(keep)[batch == step]
+            if chosen.size == 0:
+                continue
+            masks = [nn_math.dropout_mask(settings.seed, epoch, block["start"] + chosen, layer, width,
+                                          settings.dropout)
+                     for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
+            Y = block["Y"][chosen].astype(np.float64)
+            e, g, P = nn_math.backprop(theta, net, pixels(block["X"][chosen]), Y, masks, outputs=True)
+            grad += g
+            rows += chosen.size
+            error, correct = error + e, correct + nn_math.count_correct(P, Y)
+        if rows:
+            grad = grad / rows
+            if settings.penalised:
+                grad += nn_math.penalty_gradient(theta, net.sizes, settings.l1, settings.l2)
+            theta, moments = optimizer.step(theta, grad, lr, moments)
+            count += rows
+    return [Sums(error, correct, count, count * optimizer.pack(theta, moments))]
+
+
+def averaging_sums(sc, blocks, net, state, settings, epoch, lr):
+    """The model-averaging epoch: every partition steps from the same weights and moments (Sums
+    of the row-weighted packs)."""
+    theta_bc, moments_bc = sc.broadcast(state.theta), sc.broadcast(state.moments)
+    try:
+        return (blocks.mapPartitions(partial(partition_local_steps, theta_bc=theta_bc, moments_bc=moments_bc, net=net,
+                                             settings=settings, epoch=epoch, lr=lr))
+                .treeAggregate(None, add_sums, combine_sums))
+    finally:
+        theta_bc.destroy()
+        moments_bc.destroy()
+
+
+# ------------------------------------------------------------- evaluation
+
+def block_predictions(block, theta_bc, net):
+    """(predicted classes (n,), true classes (n,)) of one block."""
+    return nn_math.predict(theta_bc.value, net, pixels(block["X"])), block["Y"].argmax(axis=1)
+
+
+def partition_evaluation(blocks, theta_bc, net, k, examples):
+    """A partition's blocks -> [(confusion matrix (k, k), its first ``examples`` (prediction, label)
+    pairs)], every block read (take() would stop the Python worker midway, and it then fails
+    writing into a closed pipe)."""
+    confusion, pairs = np.zeros((k, k), dtype=np.int64), []
+    for block in blocks:
+        predicted, true = block_predictions(block, theta_bc, net)
+        confusion += nn_math.confusion_matrix(true, predicted, k)
+        room = examples - len(pairs)
+        pairs.extend(zip(predicted[:room].tolist(), true[:room].tolist()))
+    return [(confusion, pairs)]
+
+
+def evaluate(sc, data, theta, net, examples=0):
+    """Confusion matrix (k, k) of ``theta`` on a DataSet; with ``examples`` > 0, also the
+    first that many (prediction, label) pairs. One pass over the set."""
+    theta_bc = sc.broadcast(theta)
+    parts = data.blocks.mapPartitions(partial(partition_evaluation, theta_bc=theta_bc, net=net, k=data.classes,
+                                              examples=examples)).collect()
+    theta_bc.destroy()
+    confusion = sum((part for part, _ in parts), np.zeros((data.classes, data.classes), dtype=np.int64))
+    if not examples:
+        return confusion
+    return confusion, [pair for _, part in parts for pair in part][:examples]

@@ -1,0 +1,263 @@
+"""What the job saves and reads back: the training state (checkpoints, --resume), the model
+file (model/, --init-model), and the output folders, staged and then published.
+
+Everything goes through Spark and the Hadoop FileSystem API (hadoop_fs.py), so OUTPUT_DIR may
+be local, hdfs:// or gs://. Floats are written by JSON's repr, so they read back bit for bit;
+nothing is pickled.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import nn_math
+from errors import DataError
+from hadoop_fs import delete_path, input_exists, list_names, path_exists, read_text, rename_path, write_text
+
+N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
+
+# ------------------------------------------------------------ training state
+
+
+def empty_history():
+    """Per epoch: cost, accuracy, lr, sample (rows), seconds; and (epoch, test accuracy) pairs."""
+    return {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": []}
+
+
+@dataclass
+class TrainingState:
+    """Everything training carries from one epoch to the next, and a checkpoint saves.
+
+    theta: the flat parameters (nn_math.layer_views); moments: the optimizer's arrays and
+    counters (nn_math.Optimizer); lr: the last epoch's learning rate; previous_cost: its cost.
+    """
+
+    theta: np.ndarray
+    moments: dict
+    lr: float
+    epoch: int = 0
+    previous_cost: float = None
+    history: dict = field(default_factory=empty_history)
+
+    @classmethod
+    def start(cls, theta, settings):
+        """Before the first epoch: fresh moments and the initial learning rate of run_settings.Settings."""
+        return cls(theta, settings.optimizer.initial_moments(theta), settings.schedule.lr)
+
+    def to_json(self):
+        """A JSON-ready dict (the checkpoint's payload keys)."""
+        moments = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.moments.items()}
+        return {"epoch": self.epoch, "theta": self.theta.tolist(), "optimizer": moments, "lr": self.lr,
+                "previous_cost": self.previous_cost, "history": self.history}
+
+    @classmethod
+    def from_json(cls, data):
+        moments = {k: np.array(v) if isinstance(v, list) else v for k, v in data["optimizer"].items()}
+        history = dict(data["history"])
+        history["test_accuracy"] = [tuple(pair) for pair in history["test_accuracy"]]
+        return cls(theta=np.array(data["theta"], dtype=np.float64), moments=moments, lr=data["lr"],
+                   epoch=data["epoch"], previous_cost=data["previous_cost"], history=history)
+
+
+# -------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"
+CHECKPOINT_NAME = re.compile(r"epoch-(\d{6})\.json")
+
+
+def checkpoint_text(state, net, settings):
+    """A checkpoint as two lines: a header with the payload's SHA-256, then the payload
+    (the training state, the network and the settings that define the run)."""
+    payload = json.dumps({**state.to_json(), "network": net._asdict(), "settings": settings})
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return json.dumps({"format": CHECKPOINT_FORMAT, "sha256": digest, "length": len(payload)}) + "\n" + payload + "\n"
+
+
+def checkpoint_from_text(text, path):
+    """(Network, TrainingState, settings) from checkpoint_text's output; DataError if truncated or corrupt."""
+    header, _, payload = text.partition("\n")
+    payload = payload.rstrip("\n")
+    try:
+        header = json.loads(header)
+    except ValueError:
+        raise DataError(f"{path}: not a checkpoint (its first line is not a JSON header)") from None
+    if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(f"{path}: not a checkpoint of format {CHECKPOINT_FORMAT}")
+    if len(payload) != header.get("length") or hashlib.sha256(payload.encode("utf-8")).hexdigest() != header.get(
+            "sha256"):
+        raise DataError(f"{path}: checkpoint is truncated or corrupt ({len(payload)} of {header.get('length')} "
+                        "characters, or a checksum mismatch)")
+    data = json.loads(payload)
+    return nn_math.Network(**data["network"]), TrainingState.from_json(data), data["settings"]
+
+
+def save_checkpoint(sc, folder, state, net, settings, keep=2):
+    """Write epoch-NNNNNN.json under ``folder`` (complete once renamed), keep the newest ``keep``."""
+    name = f"epoch-{state.epoch:06d}.json"
+    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, settings))
+    rename_path(sc, f"{folder}/{name}.incomplete", f"{folder}/{name}")
+    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
+    for old in complete[:-keep]:
+        delete_path(sc, f"{folder}/{old}")
+
+
+def load_last_checkpoint(sc, folder):
+    """(Network, TrainingState, settings) of the newest complete checkpoint under ``folder``."""
+    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
+    if not complete:
+        raise DataError(f"{folder}: no complete checkpoint to resume from")
+    path = f"{folder}/{complete[-1]}"
+    return checkpoint_from_text(read_text(sc, path), path)
+
+
+# --------------------------------------------------------------- model file
+
+MODEL_FORMAT = "mnist-mlp-model/1"
+
+
+def model_to_lines(net, theta):
+    """The model as JSON lines: a header, then per layer a line {"layer", "b"} and one
+    line {"layer", "row", "W"} per row of W."""
+    header = {"format": MODEL_FORMAT, "layer_sizes": list(net.sizes), "activation": net.activation,
+              "loss": net.loss, "activations": net.activations}
+    lines = [json.dumps(header)]
+    for l, (W, b) in enumerate(nn_math.layer_views(theta, net.sizes)):
+        lines.append(json.dumps({"layer": l, "b": b.tolist()}))
+        lines.extend(json.dumps({"layer": l, "row": i, "W": row}) for i, row in enumerate(W.tolist()))
+    return lines
+
+
+def model_from_lines(lines):
+    """(Network, theta) from the lines model_to_lines wrote, in any order.
+
+    Raises ValueError if a line is not JSON or a weight is missing or misshapen.
+    """
+    try:
+        records = [json.loads(line) for line in lines if line.strip()]
+        headers = [r for r in records if "format" in r]
+        if len(headers) != 1 or headers[0]["format"] != MODEL_FORMAT:
+            raise ValueError(f"expected one header line with format {MODEL_FORMAT!r}")
+        header = headers[0]
+        net = nn_math.Network([int(d) for d in header["layer_sizes"]], header["activation"], header["loss"])
+        if header["activation"] not in nn_math.HIDDEN_ACTIVATIONS or header["loss"] not in nn_math.LOSSES:
+            raise ValueError(f"unknown activation or loss in {header}")
+        theta = np.full(nn_math.parameter_count(net.sizes), np.nan)
+        views = nn_math.layer_views(theta, net.sizes)
+        for r in records:
+            if "b" in r:
+                views[r["layer"]][1][...] = r["b"]
+            elif "W" in r:
+                views[r["layer"]][0][r["row"]] = r["W"]
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise ValueError(f"not a valid model file: {e}") from None
+    if np.isnan(theta).any():
+        raise ValueError("not a valid model file: some weights are missing")
+    return net, theta
+
+
+def read_model(sc, path):
+    """(Network, theta) from a model/ folder written by an earlier run."""
+    if not input_exists(sc, path):
+        raise DataError(f"{path}: file not found")
+    try:
+        return model_from_lines(sc.textFile(path).collect())
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None
+
+
+# ------------------------------------------------------------------ outputs
+
+def output_lines(history, confusion, examples, summary, model_lines):
+    """{output folder name: its lines}: everything a run writes but its checkpoints."""
+    precision, recall, f1 = nn_math.precision_recall_f1(confusion)
+    return {
+        "cost_history": [repr(c) for c in history["cost"]],
+        "accuracy_history": [repr(a) for a in history["accuracy"]],
+        "test_accuracy_history": [repr(pair) for pair in history["test_accuracy"]],
+        "metrics": [repr((float(p), float(r), float(f))) for p, r, f in zip(precision, recall, f1)],
+        "tests": [repr(pair) for pair in examples],
+        "confusion_matrix": [" ".join(str(n) for n in row) for row in confusion],
+        "summary": [json.dumps(summary)],
+        "model": model_lines,
+    }
+
+
+def summary_record(confusion, history, net, train_set, test_set, options, load_seconds):
+    """The summary/ record as a dict: test metrics, the network, the data, the settings and timings."""
+    precision, recall, f1 = nn_math.precision_recall_f1(confusion)
+    per_class = [{"class": c, "precision": float(precision[c]), "recall": float(recall[c]),
+                  "f1": float(f1[c]), "support": int(confusion[c].sum())} for c in range(len(confusion))]
+    return {
+        "test_accuracy": nn_math.accuracy_of(confusion),
+        "macro_f1": float(f1.mean()),
+        "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None,
+        "final_cost": history["cost"][-1] if history["cost"] else None,
+        "per_class": per_class,
+        "confusion_matrix": confusion.tolist(),
+        "layer_sizes": net.sizes, "activation": net.activation, "loss": net.loss,
+        "train_rows": train_set.rows, "test_rows": test_set.rows, "classes": train_set.classes,
+        "settings": options,
+        "load_seconds": load_seconds,
+        "epoch_seconds": history["seconds"],
+        "learning_rates": history["lr"],
+        "test_accuracy_history": history["test_accuracy"],
+    }
+
+
+def write_outputs(sc, folder, outputs):
+    """Every output of ``{name: lines}`` as a Spark text folder under ``folder``."""
+    for name, lines in outputs.items():
+        # One part file each, but the model in parts of about 512 KB: Spark ships the
+        # data of parallelize() inside its tasks and warns about tasks over 1 MB.
+        parts = 1 + sum(map(len, lines)) // 512_000
+        sc.parallelize(lines, parts).saveAsTextFile(f"{folder}/{name}")
+
+
+def prepare_output_dir(sc, output_dir, resume, overwrite, checkpoints):
+    """Check OUTPUT_DIR before any work; returns True if outputs will join an existing folder
+    (the checkpoints' folder) rather than replace it whole."""
+    exists = path_exists(sc, output_dir)
+    if resume:
+        if not exists:
+            raise DataError(f"{output_dir}: does not exist, so there is nothing to resume")
+        return True
+    if exists and not overwrite:
+        raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")
+    if checkpoints:
+        if exists:  # checkpoints are written into OUTPUT_DIR as training goes
+            delete_path(sc, output_dir)
+        return True
+    return False
+
+
+def publish(sc, staging, output_dir, join):
+    """Move the finished outputs from the staging folder into OUTPUT_DIR.
+
+    ``join``: OUTPUT_DIR holds this run's checkpoints; each output replaces its namesake there.
+    Otherwise OUTPUT_DIR is replaced whole (prepare_output_dir checked --overwrite).
+    """
+    if not path_exists(sc, output_dir):
+        rename_path(sc, staging, output_dir)
+    elif join:
+        for name in list_names(sc, staging):
+            if path_exists(sc, f"{output_dir}/{name}"):
+                delete_path(sc, f"{output_dir}/{name}")
+            rename_path(sc, f"{staging}/{name}", f"{output_dir}/{name}")
+        delete_path(sc, staging)
+    else:
+        delete_path(sc, output_dir)
+        rename_path(sc, staging, output_dir)
+
+
+def write_and_publish(sc, output_dir, outputs, join):
+    """Write the outputs beside OUTPUT_DIR, then move them in: never half-written."""
+    staging = f"{output_dir}._incomplete-{sc.applicationId}"
+    try:
+        write_outputs(sc, staging, outputs)
+        publish(sc, staging, output_dir, join)
+    finally:
+        if path_exists(sc, staging):
+            delete_path(sc, staging)
