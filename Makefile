@@ -1,5 +1,5 @@
 # make demo: virtual environment, CSVs from the bundled IDX files, a full-MNIST run, plots.
-# make test: the test suite on Spark 4, then its Spark tests on Spark 3.5 (what CI runs).
+# make test: the test suite on Spark 4, then what differs between Spark versions on Spark 3.5 (what CI runs).
 VENV   ?= .venv
 VENV35 ?= .venv35
 PYTHON := $(VENV)/bin/python
@@ -25,7 +25,7 @@ demo: $(VENV)/.installed $(DATA)/.generated
 
 test: $(VENV)/.installed $(VENV35)/.installed
 	$(PYTHON) -m pytest -q
-	$(VENV35)/bin/python -m pytest -q -m spark
+	$(VENV35)/bin/python -m pytest -q -m spark35
 
 # Speed and scale, side by side in one run (about 10 minutes): docs/benchmarks.md and .png.
 bench: $(VENV)/.installed $(DATA)/.generated

@@ -1,4 +1,7 @@
-"""spark-submit main_task.py on a few thousand MNIST rows; every output parsed and cross-checked."""
+"""spark-submit main_task.py on a few thousand MNIST rows; every output parsed and cross-checked.
+
+One spark-submit run is the reference; runs that only vary it (another input layout, evaluating
+its model) run in this process's SparkContext, which gives the same results bit for bit."""
 
 import ast
 import json
@@ -8,13 +11,16 @@ import numpy as np
 import pytest
 
 import generate_plots
+import main_task
 import nn_math
 import saved
 from conftest import SMALL_TEST, load_csv, read_output, spark_submit
+from errors import DataError
 
-pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+pytestmark = pytest.mark.spark
 
 EPOCHS = 8
+OPTIONS = ("--epochs", EPOCHS, "--block-size", 256, "--eval-every", EPOCHS // 2)
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +31,14 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def compact_run(small_compact, runs):
     out = runs / "compact"
-    result = spark_submit(*small_compact, out, "--epochs", EPOCHS, "--block-size", 256, "--eval-every", EPOCHS // 2)
+    result = spark_submit(*small_compact, out, *OPTIONS)
     assert result.returncode == 0, result.stderr[-3000:]
     return result, out
 
 
-@pytest.fixture(scope="module")
-def seed_run(small_seed, runs):
-    out = runs / "seed"
-    result = spark_submit(*small_seed, out, "--epochs", EPOCHS)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result, out
+def run_here(sc, *arguments):
+    """main_task's run in this process (the test session's SparkContext); returns its summary."""
+    return main_task.run(sc, main_task.parse_args([str(a) for a in arguments]), log=lambda line: None)
 
 
 def error_lines(result):
@@ -44,6 +47,7 @@ def error_lines(result):
     return [line for line in output.splitlines() if line.startswith("main_task.py: error:")]
 
 
+@pytest.mark.spark35
 def test_log_has_one_line_per_epoch_and_no_spark_info(compact_run):
     result, _ = compact_run
     epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch")]
@@ -53,6 +57,7 @@ def test_log_has_one_line_per_epoch_and_no_spark_info(compact_run):
     assert "test accuracy" in result.stdout.splitlines()[-1]
 
 
+@pytest.mark.spark35
 def test_outputs_agree_with_each_other_and_with_the_data(compact_run, small_compact):
     _, out = compact_run
     cost = [float(v) for v in read_output(out, "cost_history")]
@@ -92,18 +97,21 @@ def test_outputs_agree_with_each_other_and_with_the_data(compact_run, small_comp
     assert examples == list(zip(predicted.tolist(), labels.tolist()))[:len(examples)] and len(examples) == 100
 
 
-def test_the_original_layout_gives_the_same_run(compact_run, seed_run):
-    (_, compact), (_, seed) = compact_run, seed_run
+@pytest.mark.spark35
+def test_the_original_layout_gives_the_same_run(sc, compact_run, small_seed, runs):
+    _, compact = compact_run
+    seed = runs / "seed"
+    run_here(sc, *small_seed, seed, "--epochs", EPOCHS)
     np.testing.assert_allclose([float(v) for v in read_output(seed, "cost_history")],
                                [float(v) for v in read_output(compact, "cost_history")], rtol=1e-9)
     assert read_output(seed, "confusion_matrix") == read_output(compact, "confusion_matrix")
 
 
-def test_init_model_with_no_epochs_only_evaluates(compact_run, small_compact, runs):
+@pytest.mark.spark35
+def test_init_model_with_no_epochs_only_evaluates(sc, compact_run, small_compact, runs):
     _, trained = compact_run
     out = runs / "evaluate-only"
-    result = spark_submit(*small_compact, out, "--epochs", 0, "--init-model", trained / "model")
-    assert result.returncode == 0, result.stdout[-2000:]
+    run_here(sc, *small_compact, out, "--epochs", 0, "--init-model", trained / "model")
     for name in ("confusion_matrix", "metrics", "tests", "model"):
         assert read_output(out, name) == read_output(trained, name)
     assert read_output(out, "cost_history") == [] and read_output(out, "accuracy_history") == []
@@ -135,22 +143,21 @@ def test_plots_report_bad_input_in_one_line(compact_run, tmp_path, capsys):
                                                "together (see --help)")
 
 
-def test_existing_output_dir_is_refused_and_left_untouched(small_compact, tmp_path):
+def test_existing_output_dir_is_refused_and_left_untouched(sc, small_compact, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("earlier results")
-    result = spark_submit(*small_compact, out, "--epochs", 1)
-    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
-    assert error_lines(result) == [
-        f"main_task.py: error: {out}: already exists; choose another OUTPUT_DIR or pass --overwrite"]
+    with pytest.raises(DataError) as error:
+        run_here(sc, *small_compact, out, "--epochs", 1)
+    assert str(error.value) == f"{out}: already exists; choose another OUTPUT_DIR or pass --overwrite"
     assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "earlier results"
 
-    result = spark_submit(*small_compact, out, "--epochs", 1, "--overwrite")
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_here(sc, *small_compact, out, "--epochs", 1, "--overwrite")
     assert not (out / "keep.txt").exists() and len(read_output(out, "cost_history")) == 1
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no staging folder left behind
 
 
+@pytest.mark.spark35
 def test_bad_input_is_one_line_naming_file_and_line(small_compact, tmp_path):
     with open(small_compact[0]) as f:
         lines = [next(f) for _ in range(300)]
@@ -164,9 +171,4 @@ def test_bad_input_is_one_line_naming_file_and_line(small_compact, tmp_path):
     result = spark_submit(bad, labels, *small_compact[2:], out, "--epochs", 1)
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
     assert error_lines(result) == [f"main_task.py: error: {bad}: line 123: expected 784 values, found 783"]
-    assert not out.exists()
-
-    result = spark_submit(tmp_path / "missing.csv", labels, *small_compact[2:], out, "--epochs", 1)
-    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
-    assert error_lines(result) == [f"main_task.py: error: {tmp_path / 'missing.csv'}: file not found"]
-    assert not out.exists()
+    assert not out.exists()  # a missing file and every other bad input: test_errors.py, in this process

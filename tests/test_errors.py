@@ -1,13 +1,12 @@
 """Bad input: one line naming the file, the line and what is wrong; nothing created."""
 
-import os
 
 import pytest
 
 import main_task
 from errors import DataError
 
-pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+pytestmark = pytest.mark.spark
 
 WIDTH = 784
 
@@ -109,6 +108,7 @@ def test_bad_input_is_one_line_and_creates_nothing(sc, tmp_path, good, case):
     assert not out.exists()
 
 
+@pytest.mark.spark35
 def test_missing_file(sc, tmp_path, good):
     files = dict(good, test_labels=str(tmp_path / "nowhere.csv"))
     with pytest.raises(DataError, match="nowhere.csv: file not found$"):
@@ -153,12 +153,3 @@ def test_missing_arguments_are_one_line(capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the following arguments are required" in err
-
-
-def test_an_existing_output_dir_is_left_untouched(sc, tmp_path, good):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "results.txt").write_text("keep me")
-    with pytest.raises(DataError, match="already exists"):
-        run_with(sc, good, out)
-    assert os.listdir(out) == ["results.txt"] and (out / "results.txt").read_text() == "keep me"

@@ -10,12 +10,12 @@ import pytest
 
 import main_task
 import nn_math
-from conftest import ROOT, read_output, spark_submit, standalone_cluster, submit_command
+from conftest import ROOT, read_output, spark_submit, submit_command
 from errors import DataError, Diverged
 from executor_tasks import Sums, combine_sums
 from saved import model_from_lines
 
-pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+pytestmark = pytest.mark.spark
 
 
 def args_for(files, out, *options):
@@ -88,6 +88,7 @@ def test_diverging_job_exits_with_code_3_and_one_line(small_compact, tmp_path):
         f"(histories and the last finite model are in {tmp_path / 'out'})"]
 
 
+@pytest.mark.spark35
 def test_resume_continues_a_checkpointed_run_exactly(sc, small_compact, tmp_path):
     options = ("--optimizer", "adam", "--lr", "0.01", "--dropout", "0.1", "--lr-schedule", "step", "--lr-step", "2")
     main_task.run(sc, args_for(small_compact, tmp_path / "whole", "--epochs", "6", *options), log=quiet)
@@ -105,6 +106,7 @@ def test_resume_continues_a_checkpointed_run_exactly(sc, small_compact, tmp_path
         main_task.run(sc, args_for(small_compact, tmp_path / "none", "--resume"), log=quiet)
 
 
+@pytest.mark.spark35
 def test_a_truncated_or_corrupt_checkpoint_is_a_clear_error(sc, small_compact, tmp_path):
     out = tmp_path / "out"
     main_task.run(sc, args_for(small_compact, out, "--epochs", "2", "--checkpoint-every", "2"), log=quiet)
@@ -138,10 +140,9 @@ def test_a_truncated_model_file_is_a_clear_error(sc, small_compact, tmp_path):
                       log=quiet)
 
 
-def test_killed_driver_resumes_from_its_last_checkpoint(small_compact, tmp_path):
+def test_killed_driver_resumes_from_its_last_checkpoint(sc, small_compact, tmp_path):
     options = ["--epochs", "16", "--hidden", "256", "--optimizer", "momentum", "--lr", "0.05"]
-    whole = spark_submit(*small_compact, tmp_path / "whole", *options)
-    assert whole.returncode == 0, whole.stdout[-2000:]
+    main_task.run(sc, args_for(small_compact, tmp_path / "whole", *options), log=quiet)  # same as spark-submit's
     out = tmp_path / "killed"
     job = subprocess.Popen(submit_command(*small_compact, out, *options, "--checkpoint-every", "3"),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
@@ -172,22 +173,3 @@ def test_a_task_that_fails_once_is_retried_with_the_same_result(small_compact, t
     assert marker.read_text().count("failed") == 1  # the failure really happened, once
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["faulty"] == report["clean"] and report["same_model"]
-
-
-def test_killing_a_worker_during_training_gives_the_same_histories(small_compact, tmp_path):
-    options = ["--epochs", "24", "--hidden", "256", "--block-size", "200"]
-    with standalone_cluster(tmp_path) as (master, workers):
-        clean = spark_submit(*small_compact, tmp_path / "clean", *options, master=master)
-        assert clean.returncode == 0, clean.stdout[-3000:]
-        job = subprocess.Popen(submit_command(*small_compact, tmp_path / "hit", *options, master=master),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-        lines = []
-        for line in job.stdout:
-            lines.append(line)
-            if line.startswith("epoch   5/"):
-                os.killpg(workers[1].pid, signal.SIGKILL)  # the worker and its executor
-        assert job.wait() == 0, "".join(lines[-30:])
-    assert any(line.startswith("epoch  24/") for line in lines)
-    assert any("Lost executor" in line for line in lines)  # its cached blocks were rebuilt elsewhere
-    for output in ("cost_history", "accuracy_history", "model"):
-        assert read_output(tmp_path / "hit", output) == read_output(tmp_path / "clean", output)

@@ -12,7 +12,7 @@ from data_io import load_data_set
 from run_settings import Settings
 from saved import TrainingState
 
-pytestmark = pytest.mark.spark  # also run under Spark 3.5 by `make test`
+pytestmark = pytest.mark.spark
 
 
 def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
@@ -43,6 +43,7 @@ def train_set(sc, small_compact):
     return load_data_set(sc, small_compact[0], small_compact[1], block_size=128)
 
 
+@pytest.mark.spark35
 def test_loaded_blocks_match_the_files(train_set, small_compact):
     X, labels = load_csv(small_compact[0], small_compact[1])
     assert (train_set.rows, train_set.width, train_set.classes) == (SMALL_TRAIN, 784, 10)
@@ -131,6 +132,7 @@ def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_comp
     test_set.blocks.unpersist()
 
 
+@pytest.mark.spark35
 def test_gzip_inputs_and_two_class_data(sc, tmp_path):
     import gzip
     import shutil
@@ -284,6 +286,7 @@ def test_local_steps_match_a_single_process_replay(sc, train_set):
     assert state.moments["t"] == expected_state["t"] == 6
 
 
+@pytest.mark.spark35
 def test_a_comma_separated_list_reads_several_files_as_one(sc, small_compact):
     doubled = load_data_set(sc, f"{small_compact[0]},{small_compact[0]}",
                                       f"{small_compact[1]},{small_compact[1]}", block_size=500)
