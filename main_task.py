@@ -32,7 +32,7 @@ import nn_math
 import saved
 from data_io import cached_bytes, load_data_set
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, DataError, Diverged, OneLineParser
-from run_settings import Settings, run_defining
+from run_settings import run_defining, starting_point
 from spark_setup import start_spark
 
 # ------------------------------------------------------------- command line
@@ -211,44 +211,6 @@ def clock(seconds):
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-# ------------------------------------------------------------ the network
-
-def choose_network(sc, args, data):
-    """(Network, initial theta): from --init-model, or from the options and --init."""
-    if args.init_model:
-        net, theta = saved.read_model(sc, args.init_model)
-        for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
-                                           ("activation", args.activation, net.activation),
-                                           ("loss", args.loss, net.loss)):
-            if value is not None and value != model_value:
-                shown = [",".join(map(str, v)) if isinstance(v, list) else v for v in (value, model_value)]
-                raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
-        check_shape(net, data, f"{args.init_model}: a model for")
-        return net, theta
-    net = nn_math.Network([data.width, *(args.hidden or [64]), data.classes],
-                          args.activation or "tanh", args.loss or "sse")
-    return net, nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
-
-
-def check_shape(net, data, what):
-    """DataError "<what> N values and K classes, the data has ..." unless the network fits the data."""
-    if (net.sizes[0], net.sizes[-1]) != (data.width, data.classes):
-        raise DataError(f"{what} {net.sizes[0]} values and {net.sizes[-1]} classes, "
-                        f"the data has {data.width} and {data.classes}")
-
-
-def resume(sc, args, output_dir, data):
-    """(Network, TrainingState, options) of the last complete checkpoint, whose settings are this
-    run's. An option given on the command line must agree with it (but --epochs may grow)."""
-    net, state, kept = saved.load_last_checkpoint(sc, f"{output_dir}/checkpoints")
-    for key in kept:
-        if key in args.given and getattr(args, key) != kept[key]:
-            raise DataError(f"--resume: the checkpoint was made with --{key.replace('_', '-')} {kept[key]}, "
-                            f"this run has {getattr(args, key)}")
-    check_shape(net, data, "--resume: the checkpoint's network takes")
-    return net, state, {**vars(args), **kept}
-
-
 # --------------------------------------------------------------------- main
 
 def run(sc, args, log=print):
@@ -261,15 +223,7 @@ def run(sc, args, log=print):
     test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size,
                              n_classes=train_set.classes, width=train_set.width)
     load_seconds = time.perf_counter() - started
-    if args.resume:
-        net, state, options = resume(sc, args, output_dir, train_set)
-    else:
-        net, theta = choose_network(sc, args, train_set)
-        options, state = vars(args), None
-    options = {key: value for key, value in options.items() if key != "given"}
-    settings = Settings.from_options(options)
-    if state is None:
-        state = saved.TrainingState.start(theta, settings)
+    net, settings, state, options = starting_point(sc, args, train_set, output_dir)
     memory, disk = cached_bytes(sc, train_set.blocks)
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
         f"{train_set.classes} classes, in {load_seconds:.1f} s (training set cached: {memory / 2 ** 20:.0f} MB in "

@@ -17,7 +17,7 @@ from pyspark import TaskContext  # noqa: E402
 import executor_tasks  # noqa: E402
 import main_task  # noqa: E402
 from data_io import load_data_set  # noqa: E402
-from run_settings import Settings  # noqa: E402
+from run_settings import Settings, choose_network  # noqa: E402
 from saved import TrainingState  # noqa: E402
 
 marker, images, labels = sys.argv[1:4]
@@ -38,7 +38,7 @@ sc = main_task.start_spark()
 args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
 settings = Settings.from_options(vars(args))
 data = load_data_set(sc, images, labels, args.block_size)
-net, theta = main_task.choose_network(sc, args, data)
+net, theta = choose_network(sc, args, data)
 clean = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
 executor_tasks.sample_map = sample_map_failing_once  # epoch_sums looks the map step up at call time
 faulty = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)

@@ -252,3 +252,22 @@ def test_confusion_matrix_and_metrics_by_hand():
     np.testing.assert_allclose(precision, [1.0, 0.5, 0.5, 0.0])
     np.testing.assert_allclose(recall, [2 / 3, 0.5, 1.0, 0.0])
     np.testing.assert_allclose(f1, [0.8, 0.5, 2 / 3, 0.0])
+
+
+def test_optimizer_pack_unpack_is_the_identity_and_counts_adam_steps():
+    theta = np.arange(4.0)
+    adam = nn_math.Optimizer("adam")
+    moments = {"t": 5, "m": theta + 10, "v": theta + 20}
+    packed = adam.pack(theta, moments)
+    assert packed.tolist() == [0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]  # theta, then m, v by name
+    theta2, moments2 = adam.unpack(packed, moments, steps=3)
+    assert theta2.tolist() == theta.tolist() and moments2["t"] == 8 and moments["t"] == 5
+    assert moments2["m"].tolist() == moments["m"].tolist() and moments2["v"].tolist() == moments["v"].tolist()
+    sgd_theta, sgd_moments = nn_math.Optimizer("sgd").unpack(nn_math.Optimizer("sgd").pack(theta, {}), {}, 3)
+    assert sgd_theta.tolist() == theta.tolist() and sgd_moments == {}
+
+
+def test_schedule_record_follows_the_formula():
+    bold = nn_math.Schedule("bold-driver", 0.1, bold_up=2.0, bold_down=0.25)
+    assert bold.rate(2, 0.1, 1.0, 2.0) == pytest.approx(0.2) and bold.rate(2, 0.1, 2.0, 1.0) == pytest.approx(0.025)
+    assert nn_math.Schedule("step", 1.0, lr_decay=0.5, lr_step=3).rate(7, None, None, None) == 0.25

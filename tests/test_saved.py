@@ -9,6 +9,7 @@ from test_nn_math import random_problem
 import nn_math
 import saved
 from nn_math import Network
+from run_settings import Settings
 
 
 @pytest.mark.parametrize("activation,loss", list(itertools.product(["tanh", "relu"], ["sse", "cross-entropy"])))
@@ -25,3 +26,19 @@ def test_saved_model_reloads_with_identical_predictions(activation, loss):
         saved.model_from_lines(lines[:-1])
     with pytest.raises(ValueError, match="not a valid model"):
         saved.model_from_lines(["{not json"])
+
+
+def test_training_state_reads_back_bit_for_bit():
+    theta = np.random.default_rng(1).normal(size=30) * np.pi
+    state = saved.TrainingState.start(theta, Settings(nn_math.Optimizer("adam"), nn_math.Schedule("constant", 0.1)))
+    state.moments["m"] += theta / 7
+    state.epoch, state.lr, state.previous_cost = 3, 0.1 * 1.05 ** 2, 1 / 3
+    state.history["cost"].append(1 / 3)
+    state.history["test_accuracy"].append((3, 0.5))
+    net = Network([3, 5, 3], "relu", "cross-entropy")
+    text = saved.checkpoint_text(state, net, {"seed": 7})
+    net2, state2, settings = saved.checkpoint_from_text(text, "checkpoint")
+    assert (net2, settings, state2.epoch, state2.lr, state2.previous_cost) == (net, {"seed": 7}, 3, state.lr, 1 / 3)
+    assert state2.history == state.history and state2.moments["t"] == 0
+    for a, b in [(state.theta, state2.theta), (state.moments["m"], state2.moments["m"])]:
+        assert a.tobytes() == b.tobytes()

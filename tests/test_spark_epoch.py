@@ -9,8 +9,7 @@ import main_task
 import nn_math
 from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
 from data_io import load_data_set
-from run_settings import Settings
-from saved import TrainingState
+from run_settings import choose_network, starting_point
 
 pytestmark = pytest.mark.spark
 
@@ -76,9 +75,8 @@ def settings(*options):
 
 def start(sc, args, data):
     """(Network, Settings, TrainingState) before the first epoch, as the job starts a run."""
-    net, theta = main_task.choose_network(sc, args, data)
-    run_settings = Settings.from_options(vars(args))
-    return net, run_settings, TrainingState.start(theta, run_settings)
+    net, run_settings, state, _ = starting_point(sc, args, data, output_dir=None)
+    return net, run_settings, state
 
 
 def train(sc, args, data, test_set=None):
@@ -193,7 +191,7 @@ def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
     test_set = load_data_set(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
     theta, history = run_training(sc, train_set, "--epochs", "4", "--eval-every", "2", test_set=test_set)
     assert [epoch for epoch, _ in history["test_accuracy"]] == [2, 4]
-    net, _ = main_task.choose_network(sc, settings("--hidden", "32"), train_set)
+    net, _ = choose_network(sc, settings("--hidden", "32"), train_set)
     X, labels = load_csv(small_compact[2], small_compact[3])
     assert history["test_accuracy"][-1][1] == pytest.approx(np.mean(nn_math.predict(theta, net, X) == labels))
     assert 0 < history["test_accuracy"][0][1] < 1
@@ -278,7 +276,7 @@ def test_local_steps_match_a_single_process_replay(sc, train_set):
     net, state = train(sc, args, train_set)
     partitions = [p for p in train_set.blocks.glom().collect() if p]
     assert len(partitions) >= 2  # the average is over more than one model
-    theta = main_task.choose_network(sc, args, train_set)[1]
+    theta = choose_network(sc, args, train_set)[1]
     expected_theta, expected_state = replay_model_averaging(partitions, net, args, theta,
                                                             nn_math.optimizer_state("adam", theta), 2)
     np.testing.assert_allclose(state.theta, expected_theta, rtol=1e-9, atol=1e-12)
