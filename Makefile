@@ -34,9 +34,9 @@ bench: $(VENV)/.installed $(DATA)/.generated
 venv: $(VENV)/.installed
 data: $(DATA)/.generated
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt tests/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
 	touch $@
 
 # Spark 3.5 (Dataproc 2.2 and 2.3) with NumPy 1.x, for the second test run.

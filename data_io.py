@@ -5,6 +5,7 @@ Every path is a Hadoop path (hadoop_fs.py). No math here (nn_math.py) and no tra
 (SparkContext.addPyFile).
 """
 
+import functools
 import re
 from collections import namedtuple
 from functools import partial
@@ -12,10 +13,12 @@ from functools import partial
 import numpy as np
 
 import hadoop_fs
-import nn_math
+import scaling
 from errors import DataError, as_error, first_error
 
-DataSet = namedtuple("DataSet", "blocks rows width classes format")
+# blocks: the cached RDD of blocks; rows; width: features per row; classes; format: detect_format's;
+# moments: scaling.Moments of the features; scaling: the model's scaling.Scaling, once chosen.
+DataSet = namedtuple("DataSet", "blocks rows width classes format moments scaling", defaults=(None,))
 
 
 def cached_bytes(sc, rdd):
@@ -28,33 +31,84 @@ def cached_bytes(sc, rdd):
 
 # ------------------------------------------------------------------ reading
 
+BOM = "\ufeff"  # UTF-8 byte-order mark, as Excel's "CSV UTF-8" starts a file
+
+
 def split_values(line, sep):
     """The value strings of one line: comma-separated, or whitespace-separated if sep is None."""
     return [v.strip() for v in line.split(sep)] if sep else line.split()
 
 
-def detect_format(path, first_line):
-    """How a file is written, from its first line.
+def is_numbers(line):
+    """True if every value of a line (comma- or whitespace-separated) is a number."""
+    values = split_values(line, "," if "," in line else None)
+    try:
+        return bool(values) and all(float(v) is not None for v in values)
+    except ValueError:
+        return False
 
-    Returns {"sep": "," or None (whitespace), "width": values per line,
-    "integers": True if every value is an integer (pixels 0-255, class numbers)}.
+
+def detect_format(path, first_lines, label_column=None):
+    """How a file is written, from its first two lines (a byte-order mark dropped).
+
+    Returns {"sep": "," or None (whitespace), "width": values per line, "integers": True if every
+    value of the first row is an integer, "header": True if line 1 is a header (not numbers, when
+    line 2 is), "label_column": 0-based column of the label, or None}.
     """
-    if not first_line.strip():
+    lines = [first_lines[0].lstrip(BOM), *first_lines[1:2]]
+    if not lines[0].strip():
         raise DataError(f"{path}: line 1: empty line")
-    sep = "," if "," in first_line else None
-    values = split_values(first_line, sep)
-    integers = all(re.fullmatch(r"[+-]?\d+", v) for v in values)
-    return {"sep": sep, "width": len(values), "integers": integers}
+    header = len(lines) > 1 and not is_numbers(lines[0]) and is_numbers(lines[1])
+    row = lines[1] if header else lines[0]
+    sep = "," if "," in row else None
+    values = split_values(row, sep)
+    fmt = {"sep": sep, "width": len(values), "integers": all(re.fullmatch(r"[+-]?\d+", v) for v in values),
+           "header": header, "label_column": None}
+    if label_column is not None:
+        column = {"first": 1, "last": len(values)}.get(label_column, label_column)
+        if not 1 <= int(column) <= len(values):
+            raise DataError(f"{path}: --label-column {label_column}: the rows have {len(values)} values")
+        fmt["label_column"] = int(column) - 1
+    return fmt
 
 
-def read_format(sc, path):
+def read_format(sc, path, label_column=None):
     """detect_format of a Hadoop path, with one-line errors for a missing or empty file."""
     if not hadoop_fs.input_exists(sc, path):
         raise DataError(f"{path}: file not found")
-    line = hadoop_fs.first_line(sc, path)
-    if line is None:
+    lines = hadoop_fs.first_lines(sc, path, 2)
+    if not lines:
         raise DataError(f"{path}: empty file")
-    return detect_format(path, line)
+    return detect_format(path, lines, label_column)
+
+
+def data_lines(indexed_lines, fmt, report):
+    """Yield a partition's data lines as (line, index) pairs: the header and blank lines left out.
+
+    Once exhausted, ``report`` holds {"blank": the number of its first blank line or None,
+    "last": the number of its last data line or 0}: whether a blank line is allowed (only after
+    the last data line of the input) is decided once every partition has reported.
+    """
+    report.update(blank=None, last=0)
+    for line, index in indexed_lines:
+        if index == 0:
+            if fmt["header"]:
+                continue
+            line = line.lstrip(BOM)
+        if line.strip():
+            report["last"] = index + 1
+            yield line, index
+        elif report["blank"] is None:
+            report["blank"] = index + 1
+
+
+def blank_line_error(path, first_blanks, last_datas):
+    """(line, message) for the first blank line that has data after it, or None (blank lines at
+    the end of a file, as many editors leave, are ignored)."""
+    blanks = [b for b in first_blanks if b is not None]
+    if blanks and min(blanks) < max(last_datas, default=0):
+        return (min(blanks), f"{path}: line {min(blanks)}: empty line")
+    return None
 
 
 def locate_bad_line(lines, first_line, path, fmt):
@@ -62,8 +116,6 @@ def locate_bad_line(lines, first_line, path, fmt):
     for i, line in enumerate(lines):
         number = first_line + i
         where = f"{path}: line {number}"
-        if not line.strip():
-            return DataError(f"{where}: empty line", number)
         values = split_values(line, fmt["sep"])
         if len(values) != fmt["width"]:
             return DataError(f"{where}: expected {fmt['width']} values, found {len(values)}", number)
@@ -90,43 +142,49 @@ def parse_rows(lines, first_line, path, fmt):
     return rows
 
 
-def _reject_rows(bad, rows, first_line, path, what):
-    """Raise a DataError naming the first True of ``bad`` (same shape as rows), if any."""
+def _reject_rows(bad, rows, first_line, path, what, columns=None):
+    """Raise a DataError naming the first True of ``bad`` (same shape as rows), if any.
+    ``columns``: the file's column number of each column of rows (default 1, 2, ...)."""
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise DataError(f"{path}: line {first_line + i}: value {rows[i, j]:g} (column {j + 1}) {what}",
+        column = columns[j] if columns is not None else j + 1
+        raise DataError(f"{path}: line {first_line + i}: value {rows[i, j]:g} (column {column}) {what}",
                         first_line + i)
 
 
-def image_matrix(rows, first_line, path, fmt):
-    """Parsed pixel rows -> the matrix a block stores, (n, width).
+def feature_matrix(rows):
+    """Parsed feature rows -> (the matrix a block stores (n, d), its unit).
 
-    Pixels that are whole steps of 1/255 (integers 0-255, or the seed layout's k/255)
-    are kept as uint8 k: a quarter of float32's bytes, and every epoch moves the cached
-    blocks into Python. ``pixels`` turns either back into floats in [0, 1]. Other data
-    is kept as float32.
+    Values that are whole steps of 1/unit in [0, 255 / unit] (integers 0-255: unit 1; the seed
+    layout's k/255: unit 255) are kept as uint8 k: a quarter of float32's bytes, and every epoch
+    moves the cached blocks into Python. Other data is kept as float32 (unit None).
     """
-    top = 255.0 if fmt["integers"] else 1.0
-    _reject_rows((rows < 0) | (rows > top), rows, first_line, path, f"is outside [0, {top:g}]")
-    steps = rows * (255.0 / top)
-    whole = np.rint(steps)
-    if fmt["integers"] or np.array_equal(whole / 255.0, rows):
-        return whole.astype(np.uint8)
-    return rows.astype(np.float32)
+    for unit in (1, 255):
+        steps = np.rint(rows * unit)
+        if steps.size and steps.min() >= 0 and steps.max() <= 255 and np.array_equal(steps / unit, rows):
+            return steps.astype(np.uint8), unit
+    return rows.astype(np.float32), None
 
 
-def pixels(X):
-    """A block's stored image matrix -> float64 pixels in [0, 1], same shape."""
-    if X.dtype == np.uint8:
-        return X / 255.0
-    return X.astype(np.float64)
+def raw_features(block):
+    """A block's stored features -> the file's values, (n, d) float64."""
+    if block["unit"] is not None:
+        return block["X"] / float(block["unit"])
+    return block["X"].astype(np.float64)
 
 
-def label_vector(rows, first_line, path, fmt):
+def network_inputs(block, scale, rows=slice(None)):
+    """The network's inputs (n, d) float64 for the ``rows`` of a block (a scaling.Scaling)."""
+    if block["unit"] is not None:
+        return scale.apply_to_steps(block["X"][rows], block["unit"])
+    return scale.apply(block["X"][rows])
+
+
+def label_vector(rows, first_line, path, fmt, columns=None):
     """Parsed label rows -> class numbers (n,) int64: a class per line, or one-hot rows."""
-    if fmt["width"] == 1:
+    if rows.shape[1] == 1:
         _reject_rows((rows < 0) | (rows != np.round(rows)), rows, first_line, path,
-                     "is not a class number 0, 1, 2, ...")
+                     "is not a class number 0, 1, 2, ...", columns)
         return rows[:, 0].astype(np.int64)
     one_hot = ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
     if not one_hot.all():
@@ -136,16 +194,29 @@ def label_vector(rows, first_line, path, fmt):
     return rows.argmax(axis=1)
 
 
+def split_label_column(rows, first_line, path, fmt):
+    """(features (n, d), class numbers (n,)) of rows that hold a label column; else (rows, None)."""
+    c = fmt["label_column"]
+    if c is None:
+        return rows, None
+    labels = label_vector(rows[:, c:c + 1], first_line, path, fmt, columns=[c + 1])
+    return np.delete(rows, c, axis=1), labels
+
+
 def label_partition(indexed_lines, path, fmt):
-    """(line, index) pairs of a label file's partition -> [(class numbers (n,), error or None)]."""
-    pairs = list(indexed_lines)
+    """(line, index) pairs of a label file's partition -> [(class numbers (n,), error or None,
+    first blank line, last data line)]."""
+    report = {}
+    pairs = list(data_lines(indexed_lines, fmt, report))
+    labels, error = np.empty(0, dtype=np.int64), None
     if pairs:
         first_line = pairs[0][1] + 1
         try:
-            rows = parse_rows([line for line, _ in pairs], first_line, path, fmt)
-            yield label_vector(rows, first_line, path, fmt), None
+            labels = label_vector(parse_rows([line for line, _ in pairs], first_line, path, fmt), first_line, path,
+                                  fmt)
         except DataError as e:
-            yield np.empty(0, dtype=np.int64), as_error(e)
+            error = as_error(e)
+    yield labels, error, report["blank"], report["last"]
 
 
 def read_labels(sc, path, n_classes=None):
@@ -156,58 +227,96 @@ def read_labels(sc, path, n_classes=None):
     """
     fmt = read_format(sc, path)
     parts = sc.textFile(path).zipWithIndex().mapPartitions(partial(label_partition, path=path, fmt=fmt)).collect()
-    first_error(error for _, error in parts)
-    labels = np.concatenate([part for part, _ in parts])
+    first_error([error for _, error, _, _ in parts]
+                + [blank_line_error(path, [p[2] for p in parts], [p[3] for p in parts])])
+    labels = np.concatenate([part for part, _, _, _ in parts])
     if n_classes is None:
-        n_classes = fmt["width"] if fmt["width"] > 1 else int(labels.max()) + 1
-        if n_classes < 2:
-            raise DataError(f"{path}: every label is 0: at least two classes are needed")
-    outside = np.flatnonzero(labels >= n_classes)
-    if outside.size:
-        raise DataError(f"{path}: line {outside[0] + 1}: class {labels[outside[0]]} is outside the "
-                        f"{n_classes} classes of the training labels")
+        n_classes = classes_of(path, fmt["width"] if fmt["width"] > 1 else 0, int(labels.max()))
+    check_classes(path, labels, n_classes, fmt["header"])
     return labels, n_classes
 
 
+def classes_of(path, one_hot_width, largest):
+    """The number of classes training labels define: their one-hot width, or the largest class + 1."""
+    n_classes = one_hot_width or largest + 1
+    if n_classes < 2:
+        raise DataError(f"{path}: every label is 0: at least two classes are needed")
+    return n_classes
+
+
+def check_classes(path, labels, n_classes, lines_before):
+    """DataError naming the first label outside the training set's classes; labels[0] is on
+    line lines_before + 1."""
+    outside = np.flatnonzero(labels >= n_classes)
+    if outside.size:
+        line = int(outside[0]) + 1 + lines_before
+        raise DataError(f"{path}: line {line}: class {labels[outside[0]]} is outside the "
+                        f"{n_classes} classes of the training labels", line)
+
+
 def make_block(chunk, path, fmt, labels_bc, n_classes):
-    """[(line, index), ...] with consecutive indices -> {"start", "X" (n, d), "Y" (n, k) uint8}.
+    """[(line, index), ...] of consecutive data lines -> {"start": its first row, "X" (n, d),
+    "unit" (feature_matrix), "labels" (n,) class numbers, or None when the set has no labels}.
 
     A block whose lines are bad is {"start", "error": (line, message)} instead.
     """
-    start = chunk[0][1]
-    first_line = start + 1
-    labels = labels_bc.value
+    first_line = chunk[0][1] + 1
+    start = chunk[0][1] - fmt["header"]
     try:
-        X = image_matrix(parse_rows([line for line, _ in chunk], first_line, path, fmt), first_line, path, fmt)
-        if start + len(chunk) > len(labels):
-            raise DataError(f"{path}: line {len(labels) + 1}: more images than labels ({len(labels)})",
-                            len(labels) + 1)
+        rows = parse_rows([line for line, _ in chunk], first_line, path, fmt)
+        features, labels = split_label_column(rows, first_line, path, fmt)
+        if labels is not None and n_classes is not None:
+            check_classes(path, labels, n_classes, first_line - 1)
+        X, unit = feature_matrix(features)
+        if labels_bc is not None:
+            all_labels = labels_bc.value
+            if start + len(chunk) > len(all_labels):
+                line = len(all_labels) + 1 + fmt["header"]
+                raise DataError(f"{path}: line {line}: more images than labels ({len(all_labels)})", line)
+            labels = all_labels[start:start + len(chunk)]
     except DataError as e:
         return {"start": start, "error": as_error(e)}
-    return {"start": start, "X": X, "Y": nn_math.one_hot(labels[start:start + len(chunk)], n_classes, np.uint8)}
+    return {"start": start, "X": X, "unit": unit, "labels": labels}
 
 
-def block_check(block):
-    """(rows, error or None) of one block, for checking a freshly loaded set."""
-    return (0, block["error"]) if "error" in block else (len(block["Y"]), None)
+def image_blocks(indexed_lines, path, fmt, labels_bc, n_classes, block_size, width):
+    """A partition's (line, index) pairs -> blocks of up to ``block_size`` rows.
 
-
-def add_checks(a, b):
-    """Add row counts; keep the error of the earliest line."""
-    errors = [e for e in (a[1], b[1]) if e is not None]
-    return a[0] + b[0], min(errors) if errors else None
-
-
-def image_blocks(indexed_lines, path, fmt, labels_bc, n_classes, block_size):
-    """A partition's (line, index) pairs -> blocks of up to ``block_size`` rows."""
-    chunk = []
-    for pair in indexed_lines:
+    The last block also carries the partition's data_lines report ("blank", "last"); a partition
+    with no data line yields one empty block to carry it.
+    """
+    report, chunk, held = {}, [], None
+    for pair in data_lines(indexed_lines, fmt, report):
         chunk.append(pair)
         if len(chunk) == block_size:
-            yield make_block(chunk, path, fmt, labels_bc, n_classes)
-            chunk = []
+            if held is not None:
+                yield held
+            held, chunk = make_block(chunk, path, fmt, labels_bc, n_classes), []
     if chunk:
-        yield make_block(chunk, path, fmt, labels_bc, n_classes)
+        if held is not None:
+            yield held
+        held = make_block(chunk, path, fmt, labels_bc, n_classes)
+    if held is None:
+        labels = None if labels_bc is None and fmt["label_column"] is None else np.empty(0, dtype=np.int64)
+        held = {"start": 0, "X": np.empty((0, width), dtype=np.uint8), "unit": 1, "labels": labels}
+    held.update(report)
+    yield held
+
+
+def partition_check(blocks):
+    """A partition's freshly parsed blocks -> [(rows, first error, Moments of the features,
+    largest class or -1, first blank line, last data line)], blocks in order."""
+    rows, errors, moments, top, blank, last = 0, [], None, -1, None, 0
+    for block in blocks:
+        blank, last = block.get("blank", blank), block.get("last", last)
+        if "error" in block:
+            errors.append(block["error"])
+        elif len(block["X"]):
+            rows += len(block["X"])
+            moments = scaling.combine_moments(moments, scaling.moments_of(raw_features(block)))
+            if block["labels"] is not None:
+                top = max(top, int(block["labels"].max()))
+    return [(rows, min(errors) if errors else None, moments, top, blank, last)]
 
 
 PARTITION_BYTES = 512 * 2 ** 20  # of float32 rows, at the most, in one partition
@@ -236,21 +345,28 @@ def text_lines(sc, path, partitions):
                                conf={"mapreduce.input.fileinputformat.split.minsize": str(split)}).values()
 
 
-def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None):
-    """Parse an image file and its label file into cached blocks: a DataSet.
+def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None, label_column=None):
+    """Parse a features file into cached blocks, checked as they are parsed: a DataSet.
 
-    ``n_classes`` and ``width`` come from the training set when loading the test set.
+    The labels come from ``label_path``, or from ``label_column`` of the features file, or
+    there are none (predict). ``n_classes`` and ``width`` come from the training set (or the
+    model) when loading another set. One pass over the features also gives their Moments.
     """
     from pyspark import StorageLevel
-    labels, n_classes = read_labels(sc, label_path, n_classes)
-    fmt = read_format(sc, image_path)
-    if width is not None and fmt["width"] != width:
-        raise DataError(f"{image_path}: line 1: {fmt['width']} values per row, the training images have {width}")
-    labels_bc = sc.broadcast(labels)
-    target = partition_count(len(labels), fmt["width"], sc.defaultParallelism)
+    fmt = read_format(sc, image_path, label_column)
+    features = fmt["width"] - (fmt["label_column"] is not None)
+    if width is not None and features != width:
+        raise DataError(f"{image_path}: line {1 + fmt['header']}: {features} values per row, the training images "
+                        f"have {width}")
+    labels = None
+    if label_path is not None:
+        labels, n_classes = read_labels(sc, label_path, n_classes)
+    rows_hint = len(labels) if labels is not None else hadoop_fs.input_bytes(sc, image_path) // 2 // fmt["width"]
+    target = partition_count(rows_hint, features, sc.defaultParallelism)
+    labels_bc = sc.broadcast(labels) if labels is not None else None
     blocks = (text_lines(sc, image_path, target).zipWithIndex()
-              .mapPartitions(partial(image_blocks, path=image_path, fmt=fmt, labels_bc=labels_bc,
-                                     n_classes=n_classes, block_size=block_size)))
+              .mapPartitions(partial(image_blocks, path=image_path, fmt=fmt, labels_bc=labels_bc, n_classes=n_classes,
+                                     block_size=block_size, width=features)))
     if blocks.getNumPartitions() > target:  # several files: at least a split each
         blocks = blocks.coalesce(target)  # narrow: parsed where read, no shuffle
     elif blocks.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one split
@@ -261,8 +377,13 @@ def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=
     # LZ4: spark.rdd.compress) on every read: a third of the memory, but about 40 ms more JVM
     # CPU per epoch on full MNIST.
     blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    rows, error = blocks.map(block_check).treeAggregate((0, None), add_checks, add_checks)  # parses, caches
-    first_error([error])
-    if rows != len(labels):
+    parts = blocks.mapPartitions(partition_check).collect()  # parses and caches
+    first_error([part[1] for part in parts]
+                + [blank_line_error(image_path, [part[4] for part in parts], [part[5] for part in parts])])
+    rows = sum(part[0] for part in parts)
+    if labels is not None and rows != len(labels):
         raise DataError(f"{image_path}: {rows} images, but {label_path} has {len(labels)} labels")
-    return DataSet(blocks, rows, fmt["width"], n_classes, fmt)
+    if fmt["label_column"] is not None and n_classes is None:
+        n_classes = classes_of(image_path, 0, max(part[3] for part in parts))
+    moments = functools.reduce(scaling.combine_moments, [part[2] for part in parts], None)
+    return DataSet(blocks, rows, features, n_classes, fmt, moments)

@@ -3,8 +3,6 @@
 Exit codes: 0 done, 2 a user mistake (bad file, bad option, existing output), 3 diverged.
 """
 
-import argparse
-
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
 
 
@@ -27,13 +25,6 @@ class Diverged(Exception):
     def __init__(self, epoch, what):
         super().__init__(f"training diverged at epoch {epoch}: {what}; lower --lr")
         self.epoch = epoch
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line (not the whole usage) and exit code 2."""
-
-    def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def as_error(exc):

@@ -1,8 +1,9 @@
 """What runs on the executors: each epoch's chain of map steps and its sums, the model-averaging
 partition steps, and evaluation over the test blocks.
 
-A block is {"start": global number of its first row, "X": (n, d) pixels, "Y": (n, k) one-hot}
-(data_io.py). In the epoch's chain each map step takes and returns a *batch*: the block's sampled
+A block is {"start": global number of its first row, "X": (n, d) features as stored, "unit",
+"labels": (n,) class numbers} (data_io.py); data_io.network_inputs scales its features. In the
+epoch's chain each map step takes and returns a *batch*: the block's sampled
 rows, with what forward and backward propagation have added so far. Consecutive maps run fused
 in one Python task per partition, so the chain costs nothing over one big function. The driver
 (main_task.py) calls the functions at the bottom of each section; the formulas are nn_math's.
@@ -14,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 import nn_math
-from data_io import pixels
+from data_io import network_inputs
 
 # -------------------------------------------------------------------- sums
 
@@ -76,12 +77,13 @@ def combine_sums(a, b):
 
 # ------------------------------------------------- the epoch's map steps
 
-def sample_map(block, seed, epoch, fraction):
-    """Block -> batch of its sampled rows: {"h": [X (m, d)], "gates": [None], "Y" (m, k), "rows" (m,)}."""
-    rows = block["start"] + np.arange(len(block["Y"]))
+def sample_map(block, scale, k, seed, epoch, fraction):
+    """Block -> batch of its sampled rows: {"h": [X (m, d) scaled], "gates": [None], "Y" (m, k) one-hot,
+    "rows" (m,)}."""
+    rows = block["start"] + np.arange(len(block["X"]))
     keep = nn_math.sample_mask(seed, epoch, rows, fraction)
-    return {"h": [pixels(block["X"][keep])], "gates": [None], "Y": block["Y"][keep].astype(np.float64),
-            "rows": rows[keep]}
+    return {"h": [network_inputs(block, scale, keep)], "gates": [None],
+            "Y": nn_math.one_hot(block["labels"][keep], k, np.float64), "rows": rows[keep]}
 
 
 def pre_activation_map(batch, theta_bc, sizes, layer):
@@ -130,10 +132,11 @@ def batch_sums(batch):
     return Sums(batch["error"], batch["correct"], len(batch["Y"]), batch["grad"])
 
 
-def epoch_sums(blocks, theta_bc, net, seed, epoch, fraction, dropout=0.0):
-    """Forward and backward propagation over the sampled rows of every block, summed: Sums of the
-    gradient, or None if there are no blocks."""
-    batches = blocks.map(partial(sample_map, seed=seed, epoch=epoch, fraction=fraction))
+def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0):
+    """Forward and backward propagation over the sampled rows of every block of a DataSet, summed:
+    Sums of the gradient, or None if there are no blocks."""
+    batches = data.blocks.map(partial(sample_map, scale=data.scaling, k=net.sizes[-1], seed=seed, epoch=epoch,
+                                      fraction=fraction))
     for layer in range(net.layers):
         batches = batches.map(partial(pre_activation_map, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
         batches = batches.map(partial(activation_map, net=net, layer=layer, dropout=dropout, seed=seed, epoch=epoch))
@@ -143,19 +146,19 @@ def epoch_sums(blocks, theta_bc, net, seed, epoch, fraction, dropout=0.0):
     return batches.map(batch_sums).treeAggregate(None, add_sums, combine_sums)
 
 
-def gradient_sums(sc, blocks, net, state, settings, epoch, lr=None):
+def gradient_sums(sc, data, net, state, settings, epoch, lr=None):
     """The data-parallel epoch: the gradient of the whole sample at the broadcast weights (Sums).
     ``lr`` is unused: the step is the driver's."""
     theta_bc = sc.broadcast(state.theta)
     try:
-        return epoch_sums(blocks, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout)
+        return epoch_sums(data, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout)
     finally:
         theta_bc.destroy()
 
 
 # ------------------------------------------------------- model averaging
 
-def partition_local_steps(blocks, theta_bc, moments_bc, net, settings, epoch, lr):
+def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, epoch, lr):
     """A partition's blocks -> [Sums]: settings.local_steps optimizer steps on its own share of the
     epoch's sample, from the broadcast weights and moments.
 
@@ -165,7 +168,7 @@ def partition_local_steps(blocks, theta_bc, moments_bc, net, settings, epoch, lr
     blocks = list(blocks)
     theta, moments = theta_bc.value, moments_bc.value
     steps, optimizer = settings.local_steps, settings.optimizer
-    picks = [nn_math.local_batches(settings.seed, epoch, b["start"] + np.arange(len(b["Y"])),
+    picks = [nn_math.local_batches(settings.seed, epoch, b["start"] + np.arange(len(b["X"])),
                                    settings.sample_fraction, steps) for b in blocks]
     error = correct = count = 0
     for step in range(steps):
@@ -177,8 +180,8 @@ def partition_local_steps(blocks, theta_bc, moments_bc, net, settings, epoch, lr
             masks = [nn_math.dropout_mask(settings.seed, epoch, block["start"] + chosen, layer, width,
                                           settings.dropout)
                      for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
-            Y = block["Y"][chosen].astype(np.float64)
-            e, g, P = nn_math.backprop(theta, net, pixels(block["X"][chosen]), Y, masks, outputs=True)
+            Y = nn_math.one_hot(block["labels"][chosen], net.sizes[-1], np.float64)
+            e, g, P = nn_math.backprop(theta, net, network_inputs(block, scale, chosen), Y, masks, outputs=True)
             grad += g
             rows += chosen.size
             error, correct = error + e, correct + nn_math.count_correct(P, Y)
@@ -191,14 +194,14 @@ def partition_local_steps(blocks, theta_bc, moments_bc, net, settings, epoch, lr
     return [Sums(error, correct, count, count * optimizer.pack(theta, moments))]
 
 
-def averaging_sums(sc, blocks, net, state, settings, epoch, lr):
+def averaging_sums(sc, data, net, state, settings, epoch, lr):
     """The model-averaging epoch: every partition steps from the same weights and moments (Sums
     of the row-weighted packs)."""
     theta_bc, moments_bc = sc.broadcast(state.theta), sc.broadcast(state.moments)
     try:
-        return (blocks.mapPartitions(partial(partition_local_steps, theta_bc=theta_bc, moments_bc=moments_bc, net=net,
-                                             settings=settings, epoch=epoch, lr=lr))
-                .treeAggregate(None, add_sums, combine_sums))
+        steps = partial(partition_local_steps, scale=data.scaling, theta_bc=theta_bc, moments_bc=moments_bc, net=net,
+                        settings=settings, epoch=epoch, lr=lr)
+        return data.blocks.mapPartitions(steps).treeAggregate(None, add_sums, combine_sums)
     finally:
         theta_bc.destroy()
         moments_bc.destroy()
@@ -206,18 +209,18 @@ def averaging_sums(sc, blocks, net, state, settings, epoch, lr):
 
 # ------------------------------------------------------------- evaluation
 
-def block_predictions(block, theta_bc, net):
+def block_predictions(block, scale, theta_bc, net):
     """(predicted classes (n,), true classes (n,)) of one block."""
-    return nn_math.predict(theta_bc.value, net, pixels(block["X"])), block["Y"].argmax(axis=1)
+    return nn_math.predict(theta_bc.value, net, network_inputs(block, scale)), block["labels"]
 
 
-def partition_evaluation(blocks, theta_bc, net, k, examples):
+def partition_evaluation(blocks, scale, theta_bc, net, k, examples):
     """A partition's blocks -> [(confusion matrix (k, k), its first ``examples`` (prediction, label)
     pairs)], every block read (take() would stop the Python worker midway, and it then fails
     writing into a closed pipe)."""
     confusion, pairs = np.zeros((k, k), dtype=np.int64), []
     for block in blocks:
-        predicted, true = block_predictions(block, theta_bc, net)
+        predicted, true = block_predictions(block, scale, theta_bc, net)
         confusion += nn_math.confusion_matrix(true, predicted, k)
         room = examples - len(pairs)
         pairs.extend(zip(predicted[:room].tolist(), true[:room].tolist()))
@@ -228,8 +231,8 @@ def evaluate(sc, data, theta, net, examples=0):
     """Confusion matrix (k, k) of ``theta`` on a DataSet; with ``examples`` > 0, also the
     first that many (prediction, label) pairs. One pass over the set."""
     theta_bc = sc.broadcast(theta)
-    parts = data.blocks.mapPartitions(partial(partition_evaluation, theta_bc=theta_bc, net=net, k=data.classes,
-                                              examples=examples)).collect()
+    parts = data.blocks.mapPartitions(partial(partition_evaluation, scale=data.scaling, theta_bc=theta_bc, net=net,
+                                              k=data.classes, examples=examples)).collect()
     theta_bc.destroy()
     confusion = sum((part for part, _ in parts), np.zeros((data.classes, data.classes), dtype=np.int64))
     if not examples:

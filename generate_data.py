@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from errors import OneLineParser
+from options import OneLineParser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDX_FILES = {

@@ -29,7 +29,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import data_io  # noqa: E402
 import nn_math  # noqa: E402
 import saved  # noqa: E402
-from errors import DataError, OneLineParser  # noqa: E402
+from errors import DataError  # noqa: E402
+from options import OneLineParser  # noqa: E402
+from scaling import Scaling, moments_of  # noqa: E402
 
 N_FIRST, N_MISTAKES = 24, 16  # cells of the test image grid
 
@@ -93,8 +95,9 @@ def read_csv_rows(path, reader):
     if not lines:
         raise InputError(f"{path}: empty file")
     try:
-        fmt = data_io.detect_format(path, lines[0])
-        return reader(data_io.parse_rows(lines, 1, path, fmt), 1, path, fmt)
+        fmt = data_io.detect_format(path, lines[:2])
+        rows = [line for line in lines[fmt["header"]:] if line.strip()]
+        return reader(data_io.parse_rows(rows, 1 + fmt["header"], path, fmt), 1 + fmt["header"], path, fmt)
     except DataError as e:
         raise InputError(str(e)) from None
 
@@ -220,17 +223,19 @@ def plot_run(out_dir, test_images=None, test_labels=None):
     written.append(plot_class_metrics(read_tuples(os.path.join(out_dir, "metrics"), 3),
                                       os.path.join(out_dir, "class_metrics.png")))
     if test_images:
-        X = data_io.pixels(read_csv_rows(test_images, data_io.image_matrix))
+        X = read_csv_rows(test_images, lambda rows, *_: rows)
         labels = read_csv_rows(test_labels, data_io.label_vector)
         if len(X) != len(labels):
             raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")
         try:
-            net, theta = saved.model_from_lines(read_lines(os.path.join(out_dir, "model")))
+            net, theta, scale = saved.model_from_lines(read_lines(os.path.join(out_dir, "model")))
         except ValueError as e:
             raise InputError(f"{os.path.join(out_dir, 'model')}: {e}") from None
         if net.sizes[0] != X.shape[1]:
             raise InputError(f"{test_images}: {X.shape[1]} values per row, the model takes {net.sizes[0]}")
-        written.append(plot_examples(X, labels, nn_math.predict(theta, net, X),
+        if scale.divisor is None:  # a model from before the scaling was saved
+            scale = Scaling.choose(scale.kind, moments_of(X))
+        written.append(plot_examples(X / X.max(), labels, nn_math.predict(theta, net, scale.apply(X)),
                                      os.path.join(out_dir, "test_examples.png")))
     return written
 

@@ -56,14 +56,19 @@ def list_names(sc, folder):
     return [status.getPath().getName() for status in fs.listStatus(jpath)]
 
 
-def write_text(sc, path, text):
-    """Write ``text`` (UTF-8) to a file, replacing it."""
+def write_bytes(sc, path, data):
+    """Write ``data`` (bytes) to a file, replacing it."""
     fs, jpath = hadoop_path(sc, path)
     stream = fs.create(jpath, True)
     try:
-        stream.write(bytearray(text.encode("utf-8")))
+        stream.write(bytearray(data))
     finally:
         stream.close()
+
+
+def write_text(sc, path, text):
+    """Write ``text`` (UTF-8) to a file, replacing it."""
+    write_bytes(sc, path, text.encode("utf-8"))
 
 
 def read_text(sc, path):
@@ -101,15 +106,15 @@ def first_file(sc, path):
     return fs, None
 
 
-def first_line(sc, path):
-    """The first line of an input (decompressed if need be), or None if it is empty.
+def first_lines(sc, path, n):
+    """The first ``n`` lines of an input (decompressed if need be): fewer if it is shorter.
 
     Read on the driver through the FileSystem API: a Spark job that stops reading early
     (take) leaves a Python worker writing into a closed pipe.
     """
     fs, jpath = first_file(sc, path)
     if jpath is None:
-        return None
+        return []
     jvm = sc._jvm
     codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(sc._jsc.hadoopConfiguration()).getCodec(jpath)
     stream = fs.open(jpath)
@@ -117,6 +122,7 @@ def first_line(sc, path):
         stream = codec.createInputStream(stream)
     reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
     try:
-        return reader.readLine()
+        lines = [reader.readLine() for _ in range(n)]
     finally:
         reader.close()
+    return [line for line in lines if line is not None]

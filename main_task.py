@@ -1,6 +1,7 @@
 """Train a fully connected network on MNIST with PySpark RDDs: map steps, then a tree reduce.
 
     spark-submit main_task.py TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR [options]
+    spark-submit main_task.py TRAIN TEST OUTPUT_DIR --label-column first|last|N [options]
 
     spark-submit --master 'local[2]' main_task.py data/mnist_images_train.csv \\
         data/mnist_labels_train.csv data/mnist_images_test.csv data/mnist_labels_test.csv output/run
@@ -29,41 +30,41 @@ import numpy as np
 
 import executor_tasks
 import nn_math
+import onnx_export
 import saved
 from data_io import cached_bytes, load_data_set
-from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, DataError, Diverged, OneLineParser
+from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, DataError, Diverged
+from options import (
+    OneLineParser,
+    at_least_zero,
+    block_size_option,
+    checked,
+    count,
+    label_column,
+    layers,
+    positive,
+    rate,
+    whole,
+)
 from run_settings import run_defining, starting_point
+from scaling import SCALES
 from spark_setup import start_spark
 
 # ------------------------------------------------------------- command line
 
-def checked(convert, ok, wanted):
-    """An argparse type: convert the text, then require ok(value)."""
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
-        return value
-    return parse
-
-
-positive = checked(float, lambda v: 0 < v < float("inf"), "a number > 0")
-at_least_zero = checked(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
-count = checked(int, lambda v: v >= 1, "an integer >= 1")
-whole = checked(int, lambda v: v >= 0, "an integer >= 0")
-rate = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
-layers = checked(lambda text: [int(n) for n in text.split(",")], lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128")
-
-
 def parse_args(argv):
     parser = OneLineParser(prog="main_task.py",
                            description="Train a fully connected network on MNIST CSV files with Spark RDDs.")
-    for name in ("train_images", "train_labels", "test_images", "test_labels"):
-        parser.add_argument(name, help="CSV file (any Hadoop path, plain or .gz)")
-    parser.add_argument("output_dir", help="folder to create for the outputs (any Hadoop path)")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR, or with --label-column "
+                             "TRAIN TEST OUTPUT_DIR: CSV files (any Hadoop path, plain or .gz), then the folder to "
+                             "create for the outputs")
+    option = parser.add_argument_group("inputs").add_argument
+    option("--label-column", type=label_column, metavar="first|last|N",
+           help="the label is this column (1-based) of each row: one file holds a set's features and labels")
+    option("--scale", choices=("auto", *SCALES),
+           help="inputs: pixels (/255, or as they are in [0, 1]), standardize (per feature, by the training set's "
+                "mean and standard deviation) or none (default: auto, pixels if every value looks like one)")
     option = parser.add_argument_group("network (taken from --init-model when given)").add_argument
     option("--hidden", type=layers, help="hidden layer sizes, comma-separated (default: 64)")
     option("--activation", choices=nn_math.HIDDEN_ACTIVATIONS, help="hidden layers (default: tanh)")
@@ -104,8 +105,7 @@ def parse_args(argv):
     option = parser.add_argument_group("run").add_argument
     option("--eval-every", type=whole, default=0, help="test accuracy every N epochs, 0 = only at the end "
            "(default: 0)")
-    option("--block-size", type=count, default=1024,
-           help="rows per RDD element; 1 = the original's one row per element (default: %(default)s)")
+    block_size_option(option)
     option("--seed", type=checked(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0"), default=42,
            help="seeds the initial weights, every sample and dropout mask (default: %(default)s)")
     option("--overwrite", action="store_true",
@@ -115,6 +115,14 @@ def parse_args(argv):
     option("--resume", action="store_true",
            help="continue from the last complete checkpoint in OUTPUT_DIR, with its settings")
     args = parser.parse_args(argv)
+    names = ("train_images", "test_images", "output_dir") if args.label_column else (
+        "train_images", "train_labels", "test_images", "test_labels", "output_dir")
+    if len(args.paths) != len(names):
+        parser.error(f"the following arguments are required: {' '.join(n.upper() for n in names)} "
+                     f"(given {len(args.paths)} paths)")
+    vars(args).update(zip(names, args.paths))
+    if args.label_column:
+        args.train_labels = args.test_labels = None
     args.given = options_given(parser, argv)
     return args
 
@@ -179,7 +187,7 @@ def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=N
             lr = settings.schedule.rate(epoch, state.lr, state.previous_cost,
                                         history["cost"][-2] if len(history["cost"]) > 1 else None)
         # The epoch's map/reduce: one Spark job over the cached blocks.
-        sums = epoch_sums(sc, data.blocks, net, state, settings, epoch, lr)
+        sums = epoch_sums(sc, data, net, state, settings, epoch, lr)
         # The step, and the stop conditions: an empty sample, a cost or weights no longer finite.
         cost, lr, theta, moments = end_of_epoch(sums, state, net, settings, epoch, lr)
         seconds = time.perf_counter() - started
@@ -219,31 +227,38 @@ def run(sc, args, log=print):
     output_dir = args.output_dir.rstrip("/")
     join = saved.prepare_output_dir(sc, output_dir, args.resume, args.overwrite, args.checkpoint_every > 0)
     started = time.perf_counter()
-    train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size)
-    test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size,
-                             n_classes=train_set.classes, width=train_set.width)
+    log(f"loading {args.train_images} and {args.test_images} ...")
+    train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size, label_column=args.label_column)
+    test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size, n_classes=train_set.classes,
+                             width=train_set.width, label_column=args.label_column)
     load_seconds = time.perf_counter() - started
-    net, settings, state, options = starting_point(sc, args, train_set, output_dir)
+    start = starting_point(sc, args, train_set, output_dir)
+    net, state, scale = start.net, start.state, start.scaling
+    train_set, test_set = train_set._replace(scaling=scale), test_set._replace(scaling=scale)
     memory, disk = cached_bytes(sc, train_set.blocks)
+    headers = [name for name, data in (("training", train_set), ("test", test_set)) if data.format["header"]]
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
         f"{train_set.classes} classes, in {load_seconds:.1f} s (training set cached: {memory / 2 ** 20:.0f} MB in "
-        f"memory, {disk / 2 ** 20:.0f} MB on disk); network {'-'.join(map(str, net.sizes))} "
-        f"({net.activation} hidden, {net.loss} loss), {sc.defaultParallelism} cores, Spark {sc.version}"
+        f"memory, {disk / 2 ** 20:.0f} MB on disk{''.join(f'; {h} header line skipped' for h in headers)}); "
+        f"network {'-'.join(map(str, net.sizes))} ({net.activation} hidden, {net.loss} loss, {scale.kind} "
+        f"inputs), {sc.defaultParallelism} cores, Spark {sc.version}"
         + (f"; resuming after epoch {state.epoch}" if args.resume else ""))
 
-    defining = run_defining(options, net)
+    defining = run_defining(start.options, net)
     diverged = None
     try:
-        train(sc, train_set, net, state, settings, log, test_set,
-              checkpoint=lambda st: saved.save_checkpoint(sc, f"{output_dir}/checkpoints", st, net, defining))
+        train(sc, train_set, net, state, start.settings, log, test_set,
+              checkpoint=lambda st: saved.save_checkpoint(sc, f"{output_dir}/checkpoints", st, net, scale, defining))
     except Diverged as e:
         diverged = e
     confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=saved.N_EXAMPLES)
-    summary = saved.summary_record(confusion, state.history, net, train_set, test_set, options, load_seconds)
+    summary = saved.summary_record(confusion, state.history, net, train_set, test_set, start.options, load_seconds)
     summary.update(diverged=str(diverged) if diverged else None, cached_bytes={"memory": memory, "disk": disk},
-                   spark_version=sc.version, cores=sc.defaultParallelism)
-    outputs = saved.output_lines(state.history, confusion, examples, summary, saved.model_to_lines(net, state.theta))
-    saved.write_and_publish(sc, output_dir, outputs, join)
+                   spark_version=sc.version, cores=sc.defaultParallelism, scaling=scale.kind,
+                   header_lines={"train": train_set.format["header"], "test": test_set.format["header"]})
+    outputs = saved.output_lines(state.history, confusion, examples, summary,
+                                 saved.model_to_lines(net, state.theta, scale))
+    saved.write_and_publish(sc, output_dir, outputs, join, files=onnx_file(net, state.theta, scale, log))
     if diverged:
         raise diverged
     seconds = state.history["seconds"]
@@ -251,6 +266,18 @@ def run(sc, args, log=print):
         f"macro F1 {summary['macro_f1']:.4f}; training {sum(seconds):.1f} s "
         f"({sum(seconds) / max(1, len(seconds)):.2f} s per epoch); outputs in {output_dir}")
     return summary
+
+
+def onnx_file(net, theta, scale, log):
+    """{"model.onnx": its bytes}, or {} with one line saying why not (the onnx package is optional)."""
+    if np.abs(theta).max() > np.finfo(np.float32).max:  # a diverged run's last finite weights
+        log("model.onnx not written: the weights do not fit in float32")
+        return {}
+    try:
+        return {"model.onnx": onnx_export.model_bytes(net, theta, scale)}
+    except ImportError:
+        log("model.onnx not written: the onnx package is not installed (pip install onnx); the rest is")
+        return {}
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ The optimizer's and the schedule's settings are nn_math's own records; their fie
 after the options, so a new hyperparameter is a field there and an option in main_task.py.
 """
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +14,9 @@ import numpy as np
 import nn_math
 import saved
 from errors import DataError
+from scaling import Scaling
 
-NETWORK_OPTIONS = ("hidden", "activation", "loss", "init")
+NETWORK_OPTIONS = ("hidden", "activation", "loss", "init", "scale")
 OPTIMIZER_OPTIONS = ("optimizer", *nn_math.Optimizer._fields[1:])
 SCHEDULE_OPTIONS = ("lr_schedule", *nn_math.Schedule._fields[1:])
 # What defines a run: a checkpoint keeps these, and --resume continues with them (--epochs may grow).
@@ -58,38 +60,50 @@ def run_defining(options, net):
     return settings
 
 
+# What a run starts from: the Network, its scaling.Scaling, the Settings, the TrainingState, and
+# the settings as a dict of option values (the summary's).
+Start = namedtuple("Start", "net scaling settings state options")
+
+
 def option_values(args):
     """The command line's option values as a dict (argparse's dests)."""
-    return {key: value for key, value in vars(args).items() if key != "given"}
+    return {key: value for key, value in vars(args).items() if key not in ("given", "paths")}
 
 
 def starting_point(sc, args, data, output_dir):
-    """(Network, Settings, TrainingState, options) a run starts from; options are the settings as
-    a dict of option values (the summary's settings)."""
+    """The Start of a run on the training DataSet ``data``: fresh, from --init-model or --resume."""
     if args.resume:
-        net, state, options = resume(sc, args, output_dir, data)
-        return net, Settings.from_options(options), state, options
-    net, theta = choose_network(sc, args, data)
+        net, state, scale, options = resume(sc, args, output_dir, data)
+        return Start(net, resolved(scale, data), Settings.from_options(options), state, options)
+    net, theta, scale = choose_network(sc, args, data)
     options = option_values(args)
     settings = Settings.from_options(options)
-    return net, settings, saved.TrainingState.start(theta, settings), options
+    return Start(net, resolved(scale, data), settings, saved.TrainingState.start(theta, settings), options)
+
+
+def resolved(scale, data):
+    """A saved Scaling with its divisor (None in files written before the scaling was saved) chosen
+    from the data, as those versions did."""
+    return Scaling.choose(scale.kind, data.moments) if scale.divisor is None else scale
 
 
 def choose_network(sc, args, data):
-    """(Network, initial theta): from --init-model, or from the options and --init."""
+    """(Network, initial theta, Scaling): from --init-model, or from the options, --init and
+    --scale (the training set's statistics)."""
     if args.init_model:
-        net, theta = saved.read_model(sc, args.init_model)
+        net, theta, scale = saved.read_model(sc, args.init_model)
         for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
                                            ("activation", args.activation, net.activation),
-                                           ("loss", args.loss, net.loss)):
+                                           ("loss", args.loss, net.loss), ("scale", args.scale, scale.kind)):
             if value is not None and value != model_value:
                 shown = [",".join(map(str, v)) if isinstance(v, list) else v for v in (value, model_value)]
                 raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
         check_shape(net, data, f"{args.init_model}: a model for")
-        return net, theta
+        return net, theta, scale
     net = nn_math.Network([data.width, *(args.hidden or [64]), data.classes],
                           args.activation or "tanh", args.loss or "sse")
-    return net, nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
+    theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
+    return net, theta, Scaling.choose(args.scale or "auto", data.moments)
 
 
 def check_shape(net, data, what):
@@ -100,12 +114,12 @@ def check_shape(net, data, what):
 
 
 def resume(sc, args, output_dir, data):
-    """(Network, TrainingState, options) of the last complete checkpoint, whose settings are this
-    run's. An option given on the command line must agree with it (but --epochs may grow)."""
-    net, state, kept = saved.load_last_checkpoint(sc, f"{output_dir}/checkpoints")
+    """(Network, TrainingState, Scaling, options) of the last complete checkpoint, whose settings are
+    this run's. An option given on the command line must agree with it (but --epochs may grow)."""
+    net, state, scale, kept = saved.load_last_checkpoint(sc, f"{output_dir}/checkpoints")
     for key in kept:
         if key in args.given and getattr(args, key) != kept[key]:
             raise DataError(f"--resume: the checkpoint was made with --{key.replace('_', '-')} {kept[key]}, "
                             f"this run has {getattr(args, key)}")
     check_shape(net, data, "--resume: the checkpoint's network takes")
-    return net, state, {**option_values(args), **kept}
+    return net, state, scale, {**option_values(args), **kept}

@@ -15,7 +15,17 @@ import numpy as np
 
 import nn_math
 from errors import DataError
-from hadoop_fs import delete_path, input_exists, list_names, path_exists, read_text, rename_path, write_text
+from hadoop_fs import (
+    delete_path,
+    input_exists,
+    list_names,
+    path_exists,
+    read_text,
+    rename_path,
+    write_bytes,
+    write_text,
+)
+from scaling import Scaling
 
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
 
@@ -68,16 +78,18 @@ CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"
 CHECKPOINT_NAME = re.compile(r"epoch-(\d{6})\.json")
 
 
-def checkpoint_text(state, net, settings):
+def checkpoint_text(state, net, scale, settings):
     """A checkpoint as two lines: a header with the payload's SHA-256, then the payload
-    (the training state, the network and the settings that define the run)."""
-    payload = json.dumps({**state.to_json(), "network": net._asdict(), "settings": settings})
+    (the training state, the network, its input scaling and the settings that define the run)."""
+    payload = json.dumps({**state.to_json(), "network": net._asdict(), "scaling": scale.to_json(),
+                          "settings": settings})
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
     return json.dumps({"format": CHECKPOINT_FORMAT, "sha256": digest, "length": len(payload)}) + "\n" + payload + "\n"
 
 
 def checkpoint_from_text(text, path):
-    """(Network, TrainingState, settings) from checkpoint_text's output; DataError if truncated or corrupt."""
+    """(Network, TrainingState, Scaling, settings) from checkpoint_text's output; DataError if truncated or
+    corrupt. A checkpoint from before the scaling was saved has pixels' (divisor None: from the data)."""
     header, _, payload = text.partition("\n")
     payload = payload.rstrip("\n")
     try:
@@ -91,13 +103,14 @@ def checkpoint_from_text(text, path):
         raise DataError(f"{path}: checkpoint is truncated or corrupt ({len(payload)} of {header.get('length')} "
                         "characters, or a checksum mismatch)")
     data = json.loads(payload)
-    return nn_math.Network(**data["network"]), TrainingState.from_json(data), data["settings"]
+    scale = Scaling.from_json(data["scaling"]) if "scaling" in data else Scaling("pixels", 0.0, None)
+    return nn_math.Network(**data["network"]), TrainingState.from_json(data), scale, data["settings"]
 
 
-def save_checkpoint(sc, folder, state, net, settings, keep=2):
+def save_checkpoint(sc, folder, state, net, scale, settings, keep=2):
     """Write epoch-NNNNNN.json under ``folder`` (complete once renamed), keep the newest ``keep``."""
     name = f"epoch-{state.epoch:06d}.json"
-    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, settings))
+    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, scale, settings))
     rename_path(sc, f"{folder}/{name}.incomplete", f"{folder}/{name}")
     complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
     for old in complete[:-keep]:
@@ -105,7 +118,7 @@ def save_checkpoint(sc, folder, state, net, settings, keep=2):
 
 
 def load_last_checkpoint(sc, folder):
-    """(Network, TrainingState, settings) of the newest complete checkpoint under ``folder``."""
+    """(Network, TrainingState, Scaling, settings) of the newest complete checkpoint under ``folder``."""
     complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
     if not complete:
         raise DataError(f"{folder}: no complete checkpoint to resume from")
@@ -115,14 +128,15 @@ def load_last_checkpoint(sc, folder):
 
 # --------------------------------------------------------------- model file
 
-MODEL_FORMAT = "mnist-mlp-model/1"
+MODEL_FORMAT = "mnist-mlp-model/2"  # 2: the header has the input scaling
+MODEL_FORMATS = ("mnist-mlp-model/1", MODEL_FORMAT)
 
 
-def model_to_lines(net, theta):
-    """The model as JSON lines: a header, then per layer a line {"layer", "b"} and one
-    line {"layer", "row", "W"} per row of W."""
+def model_to_lines(net, theta, scale):
+    """The model as JSON lines: a header (format, network, input scaling), then per layer a line
+    {"layer", "b"} and one line {"layer", "row", "W"} per row of W."""
     header = {"format": MODEL_FORMAT, "layer_sizes": list(net.sizes), "activation": net.activation,
-              "loss": net.loss, "activations": net.activations}
+              "loss": net.loss, "activations": net.activations, "scaling": scale.to_json()}
     lines = [json.dumps(header)]
     for l, (W, b) in enumerate(nn_math.layer_views(theta, net.sizes)):
         lines.append(json.dumps({"layer": l, "b": b.tolist()}))
@@ -131,16 +145,19 @@ def model_to_lines(net, theta):
 
 
 def model_from_lines(lines):
-    """(Network, theta) from the lines model_to_lines wrote, in any order.
+    """(Network, theta, scaling.Scaling) from the lines model_to_lines wrote, in any order.
 
-    Raises ValueError if a line is not JSON or a weight is missing or misshapen.
+    A model of format 1 (before the scaling was saved) scales pixels as that version did: its
+    Scaling's divisor is None, to be chosen from the data. Raises ValueError if a line is not
+    JSON or a weight is missing or misshapen.
     """
     try:
         records = [json.loads(line) for line in lines if line.strip()]
         headers = [r for r in records if "format" in r]
-        if len(headers) != 1 or headers[0]["format"] != MODEL_FORMAT:
-            raise ValueError(f"expected one header line with format {MODEL_FORMAT!r}")
+        if len(headers) != 1 or headers[0]["format"] not in MODEL_FORMATS:
+            raise ValueError(f"expected one header line with format {' or '.join(map(repr, MODEL_FORMATS))}")
         header = headers[0]
+        scale = Scaling.from_json(header["scaling"]) if "scaling" in header else Scaling("pixels", 0.0, None)
         net = nn_math.Network([int(d) for d in header["layer_sizes"]], header["activation"], header["loss"])
         if header["activation"] not in nn_math.HIDDEN_ACTIVATIONS or header["loss"] not in nn_math.LOSSES:
             raise ValueError(f"unknown activation or loss in {header}")
@@ -155,11 +172,11 @@ def model_from_lines(lines):
         raise ValueError(f"not a valid model file: {e}") from None
     if np.isnan(theta).any():
         raise ValueError("not a valid model file: some weights are missing")
-    return net, theta
+    return net, theta, scale
 
 
 def read_model(sc, path):
-    """(Network, theta) from a model/ folder written by an earlier run."""
+    """(Network, theta, scaling.Scaling) from a model/ folder written by an earlier run."""
     if not input_exists(sc, path):
         raise DataError(f"{path}: file not found")
     try:
@@ -170,33 +187,21 @@ def read_model(sc, path):
 
 # ------------------------------------------------------------------ outputs
 
-def output_lines(history, confusion, examples, summary, model_lines):
-    """{output folder name: its lines}: everything a run writes but its checkpoints."""
+def metrics_record(confusion):
+    """The test metrics of a confusion matrix (k, k), as the summary records them."""
     precision, recall, f1 = nn_math.precision_recall_f1(confusion)
-    return {
-        "cost_history": [repr(c) for c in history["cost"]],
-        "accuracy_history": [repr(a) for a in history["accuracy"]],
-        "test_accuracy_history": [repr(pair) for pair in history["test_accuracy"]],
-        "metrics": [repr((float(p), float(r), float(f))) for p, r, f in zip(precision, recall, f1)],
-        "tests": [repr(pair) for pair in examples],
-        "confusion_matrix": [" ".join(str(n) for n in row) for row in confusion],
-        "summary": [json.dumps(summary)],
-        "model": model_lines,
-    }
+    per_class = [{"class": c, "precision": float(precision[c]), "recall": float(recall[c]),
+                  "f1": float(f1[c]), "support": int(confusion[c].sum())} for c in range(len(confusion))]
+    return {"test_accuracy": nn_math.accuracy_of(confusion), "macro_f1": float(f1.mean()), "per_class": per_class,
+            "confusion_matrix": confusion.tolist()}
 
 
 def summary_record(confusion, history, net, train_set, test_set, options, load_seconds):
     """The summary/ record as a dict: test metrics, the network, the data, the settings and timings."""
-    precision, recall, f1 = nn_math.precision_recall_f1(confusion)
-    per_class = [{"class": c, "precision": float(precision[c]), "recall": float(recall[c]),
-                  "f1": float(f1[c]), "support": int(confusion[c].sum())} for c in range(len(confusion))]
     return {
-        "test_accuracy": nn_math.accuracy_of(confusion),
-        "macro_f1": float(f1.mean()),
+        **metrics_record(confusion),
         "final_train_accuracy": history["accuracy"][-1] if history["accuracy"] else None,
         "final_cost": history["cost"][-1] if history["cost"] else None,
-        "per_class": per_class,
-        "confusion_matrix": confusion.tolist(),
         "layer_sizes": net.sizes, "activation": net.activation, "loss": net.loss,
         "train_rows": train_set.rows, "test_rows": test_set.rows, "classes": train_set.classes,
         "settings": options,
@@ -204,6 +209,28 @@ def summary_record(confusion, history, net, train_set, test_set, options, load_s
         "epoch_seconds": history["seconds"],
         "learning_rates": history["lr"],
         "test_accuracy_history": history["test_accuracy"],
+    }
+
+
+def metric_lines(confusion, examples, summary):
+    """{output folder name: its lines} for the test metrics, the example pairs and the summary."""
+    precision, recall, f1 = nn_math.precision_recall_f1(confusion)
+    return {
+        "metrics": [repr((float(p), float(r), float(f))) for p, r, f in zip(precision, recall, f1)],
+        "tests": [repr(pair) for pair in examples],
+        "confusion_matrix": [" ".join(str(n) for n in row) for row in confusion],
+        "summary": [json.dumps(summary)],
+    }
+
+
+def output_lines(history, confusion, examples, summary, model_lines):
+    """{output folder name: its lines}: everything a training run writes but its checkpoints."""
+    return {
+        "cost_history": [repr(c) for c in history["cost"]],
+        "accuracy_history": [repr(a) for a in history["accuracy"]],
+        "test_accuracy_history": [repr(pair) for pair in history["test_accuracy"]],
+        **metric_lines(confusion, examples, summary),
+        "model": model_lines,
     }
 
 
@@ -252,11 +279,17 @@ def publish(sc, staging, output_dir, join):
         rename_path(sc, staging, output_dir)
 
 
-def write_and_publish(sc, output_dir, outputs, join):
-    """Write the outputs beside OUTPUT_DIR, then move them in: never half-written."""
+def write_and_publish(sc, output_dir, outputs, join, files=None, rdds=None):
+    """Write the outputs ({name: lines}, as text folders), ``files`` ({name: bytes}) and ``rdds``
+    ({name: an RDD of lines}, as text folders) beside OUTPUT_DIR, then move them in: never
+    half-written."""
     staging = f"{output_dir}._incomplete-{sc.applicationId}"
     try:
+        for name, lines in (rdds or {}).items():
+            lines.saveAsTextFile(f"{staging}/{name}")
         write_outputs(sc, staging, outputs)
+        for name, data in (files or {}).items():
+            write_bytes(sc, f"{staging}/{name}", data)
         publish(sc, staging, output_dir, join)
     finally:
         if path_exists(sc, staging):

@@ -7,7 +7,7 @@ import os
 
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # What the executors import: shipped with the job.
-HELPER_MODULES = ("errors", "nn_math", "hadoop_fs", "data_io", "run_settings", "executor_tasks", "saved")
+HELPER_MODULES = ("errors", "nn_math", "hadoop_fs", "scaling", "data_io", "run_settings", "executor_tasks", "saved")
 
 
 def quiet_spark_logs(conf):

@@ -61,6 +61,20 @@ def small_seed(tmp_path_factory):
                       "--limit-test", str(SMALL_TEST))
 
 
+def load(sc, images, labels, block_size, scale="auto", **options):
+    """data_io.load_data_set, with the scaling the job would choose for it (as a training set)."""
+    import data_io
+    from scaling import Scaling
+    data = data_io.load_data_set(sc, images, labels, block_size, **options)
+    return data._replace(scaling=Scaling.choose(scale, data.moments))
+
+
+def inputs_of(blocks, data):
+    """The network inputs of a list of blocks of ``data``, rows in block order."""
+    import data_io
+    return np.concatenate([data_io.network_inputs(b, data.scaling) for b in blocks])
+
+
 def load_csv(images_path, labels_path):
     """Independent reader for the compact format: X (n, 784) float64 in [0, 1], labels (n,)."""
     X = np.loadtxt(images_path, delimiter=",") / 255.0

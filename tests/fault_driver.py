@@ -24,21 +24,22 @@ marker, images, labels = sys.argv[1:4]
 sample_map = executor_tasks.sample_map
 
 
-def sample_map_failing_once(block, seed, epoch, fraction):
+def sample_map_failing_once(block, scale, k, seed, epoch, fraction):
     """Fail the task that holds row 0 in epoch 2, on its first attempt only."""
     context = TaskContext.get()
     if epoch == 2 and block["start"] == 0 and context.attemptNumber() == 0:
         with open(marker, "a") as f:
             f.write(f"failed: stage {context.stageId()} partition {context.partitionId()}\n")
         raise RuntimeError("injected failure")
-    return sample_map(block, seed, epoch, fraction)
+    return sample_map(block, scale, k, seed, epoch, fraction)
 
 
 sc = main_task.start_spark()
 args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
 settings = Settings.from_options(vars(args))
 data = load_data_set(sc, images, labels, args.block_size)
-net, theta = choose_network(sc, args, data)
+net, theta, scale = choose_network(sc, args, data)
+data = data._replace(scaling=scale)
 clean = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
 executor_tasks.sample_map = sample_map_failing_once  # epoch_sums looks the map step up at call time
 faulty = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)

@@ -6,6 +6,7 @@ its model) run in this process's SparkContext, which gives the same results bit 
 import ast
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ import pytest
 import generate_plots
 import main_task
 import nn_math
+import predict
 import saved
+import scaling
 from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 from errors import DataError
 
@@ -89,9 +92,10 @@ def test_outputs_agree_with_each_other_and_with_the_data(compact_run, small_comp
     assert summary["test_accuracy_history"] == [list(pair) for pair in recorded]
 
     # The saved model, run here in NumPy, predicts exactly what the job reported.
-    net, theta = saved.model_from_lines(read_output(out, "model"))
+    net, theta, scale = saved.model_from_lines(read_output(out, "model"))
     assert net == nn_math.Network([784, 64, 10], "tanh", "sse")
-    predicted = nn_math.predict(theta, net, X)
+    assert scale.kind == "pixels" and scale.divisor == 255
+    predicted = nn_math.predict(theta, net, scale.apply(np.loadtxt(small_compact[2], delimiter=",")))
     np.testing.assert_array_equal(nn_math.confusion_matrix(labels, predicted, 10), confusion)
     examples = [ast.literal_eval(line) for line in read_output(out, "tests")]
     assert examples == list(zip(predicted.tolist(), labels.tolist()))[:len(examples)] and len(examples) == 100
@@ -172,3 +176,74 @@ def test_bad_input_is_one_line_naming_file_and_line(small_compact, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
     assert error_lines(result) == [f"main_task.py: error: {bad}: line 123: expected 784 values, found 783"]
     assert not out.exists()  # a missing file and every other bad input: test_errors.py, in this process
+
+
+@pytest.fixture(scope="module")
+def predicted(compact_run, small_compact, runs):
+    """spark-submit predict.py with the compact run's model on the test set, with its labels."""
+    _, trained = compact_run
+    out = runs / "predict"
+    result = spark_submit(trained / "model", small_compact[2], out, "--labels", small_compact[3], script="predict.py")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = [line.split(",") for line in read_output(out, "predictions")]
+    return out, rows
+
+
+@pytest.mark.spark35
+def test_predict_agrees_exactly_with_what_training_reported(compact_run, predicted):
+    (_, trained), (out, rows) = compact_run, predicted
+    assert [int(r[0]) for r in rows] == list(range(1, SMALL_TEST + 1))  # every line, in input order
+    scores = np.array([[float(v) for v in r[2:]] for r in rows])
+    assert scores.shape == (SMALL_TEST, 10)
+    np.testing.assert_array_equal([int(r[1]) for r in rows], scores.argmax(axis=1))
+    for output in ("confusion_matrix", "tests", "metrics"):
+        assert read_output(out, output) == read_output(trained, output)
+    summary = json.loads(read_output(out, "summary")[0])
+    assert summary["test_accuracy"] == json.loads(read_output(trained, "summary")[0])["test_accuracy"]
+
+
+def test_the_onnx_model_gives_the_classes_and_probabilities_predict_gives(compact_run, predicted, small_compact):
+    import onnxruntime
+    (_, trained), (_, rows) = compact_run, predicted
+    session = onnxruntime.InferenceSession(str(trained / "model.onnx"))
+    features = np.loadtxt(small_compact[2], delimiter=",", dtype=np.float32)  # the file's raw values
+    probabilities = session.run(None, {"features": features})[0]
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), [int(r[1]) for r in rows])
+    np.testing.assert_allclose(probabilities, [[float(v) for v in r[2:]] for r in rows], atol=1e-5, rtol=0)
+
+
+def test_a_model_of_the_first_format_still_loads_and_predicts_the_same(compact_run, small_compact, tmp_path):
+    _, trained = compact_run
+    lines = read_output(trained, "model")
+    header = json.loads(lines[0])
+    assert header["format"] == "mnist-mlp-model/2" and header["scaling"]["kind"] == "pixels"
+    old = {key: value for key, value in header.items() if key != "scaling"} | {"format": "mnist-mlp-model/1"}
+    net, theta, scale = saved.model_from_lines([json.dumps(old), *lines[1:]])
+    assert scale.divisor is None  # as that version did: pixels, scaled by what the data holds
+    X = np.loadtxt(small_compact[2], delimiter=",")
+    assert scaling.Scaling.choose(scale.kind, scaling.moments_of(X)) == (scale.kind, 0.0, 255.0)
+    net2, theta2, scale2 = saved.model_from_lines(lines)
+    np.testing.assert_array_equal(nn_math.predict(theta, net, X / 255.0), nn_math.predict(theta2, net2,
+                                                                                          scale2.apply(X)))
+
+
+def test_without_the_onnx_package_the_job_says_so_and_writes_the_rest(sc, small_compact, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ImportError
+    said = []
+    main_task.run(sc, main_task.parse_args([*small_compact, str(tmp_path / "out"), "--epochs", "1"]), log=said.append)
+    assert [line for line in said if "onnx " in line] == [
+        "model.onnx not written: the onnx package is not installed (pip install onnx); the rest is"]
+    assert not (tmp_path / "out" / "model.onnx").exists() and read_output(tmp_path / "out", "model")
+
+
+def test_predict_reports_bad_input_in_one_line(sc, compact_run, small_compact, tmp_path):
+    _, trained = compact_run
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("1,2,3\n4,5,6\n")
+    for model, rows, message in ((trained / "model", narrow, f"{narrow}: line 1: 3 values per row, the training "
+                                                             "images have 784"),
+                                 (tmp_path / "nowhere", small_compact[2], f"{tmp_path / 'nowhere'}: file not found")):
+        with pytest.raises(DataError) as error:
+            predict.run(sc, predict.parse_args([str(model), str(rows), str(tmp_path / "out")]), log=lambda line: None)
+        assert str(error.value) == message
+        assert not (tmp_path / "out").exists()

@@ -7,14 +7,20 @@ import sys
 
 from conftest import ROOT
 
+SCRIPTS = ("main_task", "predict")
 
-def test_the_dataproc_command_ships_every_module_the_job_imports():
+
+def modules_imported_by(script):
+    """Python's own account of the checkout's modules a script imports, in a fresh interpreter."""
+    code = (f"import os, sys, {script}; print(' '.join(os.path.basename(m.__file__) "
+            "for m in list(sys.modules.values()) if getattr(m, '__file__', None) "
+            f"and os.path.dirname(os.path.abspath(m.__file__)) == {ROOT!r}))")
+    return set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                              check=True).stdout.split())
+
+
+def test_the_dataproc_command_ships_every_module_the_jobs_import():
     with open(os.path.join(ROOT, "README.md")) as f:
         listed = re.search(r"--py-files=(\S+)", f.read()).group(1).split(",")
-    # Python's own account of what main_task.py imports from this checkout, in a fresh interpreter.
-    found = subprocess.run(
-        [sys.executable, "-c", "import os, sys, main_task; print(' '.join(sorted(os.path.basename(m.__file__) "
-                               "for m in list(sys.modules.values()) if getattr(m, '__file__', None) "
-                               f"and os.path.dirname(os.path.abspath(m.__file__)) == {ROOT!r})))"],
-        capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
-    assert sorted(listed) == sorted(set(found) - {"main_task.py"})
+    imported = set().union(*map(modules_imported_by, SCRIPTS)) - {f"{script}.py" for script in SCRIPTS}
+    assert sorted(listed) == sorted(imported)

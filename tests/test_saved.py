@@ -10,6 +10,7 @@ import nn_math
 import saved
 from nn_math import Network
 from run_settings import Settings
+from scaling import Scaling
 
 
 @pytest.mark.parametrize("activation,loss", list(itertools.product(["tanh", "relu"], ["sse", "cross-entropy"])))
@@ -17,9 +18,11 @@ def test_saved_model_reloads_with_identical_predictions(activation, loss):
     net = Network([5, 4, 3, 3], activation, loss)
     theta, X, _ = random_problem(net.sizes, n=40)
     theta = theta * np.pi  # values with long decimal expansions
-    lines = saved.model_to_lines(net, theta)
-    net2, theta2 = saved.model_from_lines(lines[::-1])
-    assert net2 == net
+    scale = Scaling("standardize", np.arange(5.0), np.full(5, 2.5))
+    lines = saved.model_to_lines(net, theta, scale)
+    net2, theta2, scale2 = saved.model_from_lines(lines[::-1])
+    assert net2 == net and scale2.kind == "standardize"
+    assert scale2.shift.tolist() == scale.shift.tolist() and scale2.divisor.tolist() == scale.divisor.tolist()
     np.testing.assert_array_equal(theta2, theta)
     np.testing.assert_array_equal(nn_math.predict(theta2, net2, X), nn_math.predict(theta, net, X))
     with pytest.raises(ValueError, match="missing"):
@@ -36,8 +39,9 @@ def test_training_state_reads_back_bit_for_bit():
     state.history["cost"].append(1 / 3)
     state.history["test_accuracy"].append((3, 0.5))
     net = Network([3, 5, 3], "relu", "cross-entropy")
-    text = saved.checkpoint_text(state, net, {"seed": 7})
-    net2, state2, settings = saved.checkpoint_from_text(text, "checkpoint")
+    text = saved.checkpoint_text(state, net, Scaling("pixels", 0.0, 255.0), {"seed": 7})
+    net2, state2, scale, settings = saved.checkpoint_from_text(text, "checkpoint")
+    assert scale == Scaling("pixels", 0.0, 255.0)
     assert (net2, settings, state2.epoch, state2.lr, state2.previous_cost) == (net, {"seed": 7}, 3, state.lr, 1 / 3)
     assert state2.history == state.history and state2.moments["t"] == 0
     for a, b in [(state.theta, state2.theta), (state.moments["m"], state2.moments["m"])]:

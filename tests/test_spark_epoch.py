@@ -7,8 +7,7 @@ import data_io
 import executor_tasks
 import main_task
 import nn_math
-from conftest import SMALL_TEST, SMALL_TRAIN, load_csv
-from data_io import load_data_set
+from conftest import SMALL_TEST, SMALL_TRAIN, inputs_of, load, load_csv
 from run_settings import choose_network, starting_point
 
 pytestmark = pytest.mark.spark
@@ -39,7 +38,7 @@ def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
 
 @pytest.fixture(scope="module")
 def train_set(sc, small_compact):
-    return load_data_set(sc, small_compact[0], small_compact[1], block_size=128)
+    return load(sc, small_compact[0], small_compact[1], block_size=128)
 
 
 @pytest.mark.spark35
@@ -47,10 +46,10 @@ def test_loaded_blocks_match_the_files(train_set, small_compact):
     X, labels = load_csv(small_compact[0], small_compact[1])
     assert (train_set.rows, train_set.width, train_set.classes) == (SMALL_TRAIN, 784, 10)
     blocks = sorted(train_set.blocks.collect(), key=lambda b: b["start"])
-    assert all(len(b["Y"]) <= 128 for b in blocks)
+    assert all(len(b["X"]) <= 128 for b in blocks)
     assert all(b["X"].dtype == np.uint8 for b in blocks)  # whole pixel values: a byte each
-    np.testing.assert_array_equal(np.concatenate([data_io.pixels(b["X"]) for b in blocks]), X)
-    np.testing.assert_array_equal(np.concatenate([b["Y"].argmax(1) for b in blocks]), labels)
+    np.testing.assert_array_equal(inputs_of(blocks, train_set), X)
+    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), labels)
 
 
 @pytest.mark.parametrize("epoch", [1, 2])
@@ -59,7 +58,7 @@ def test_spark_epoch_sums_equal_a_single_process_numpy_epoch(sc, train_set, smal
     net = nn_math.Network([784, 64, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(5))
     theta_bc = sc.broadcast(theta)
-    sums = executor_tasks.epoch_sums(train_set.blocks, theta_bc, net, seed=9, epoch=epoch, fraction=0.7)
+    sums = executor_tasks.epoch_sums(train_set, theta_bc, net, seed=9, epoch=epoch, fraction=0.7)
     error, correct, count, grad = sums.error + sums.error_lo, sums.correct, sums.rows, sums.vector + sums.vector_lo
     expected = numpy_epoch(theta, X, labels, 784, 64, 10, seed=9, epoch=epoch, fraction=0.7)
     assert count == expected[2] and abs(count - 0.7 * SMALL_TRAIN) < 5 * np.sqrt(SMALL_TRAIN * 0.21)
@@ -75,8 +74,8 @@ def settings(*options):
 
 def start(sc, args, data):
     """(Network, Settings, TrainingState) before the first epoch, as the job starts a run."""
-    net, run_settings, state, _ = starting_point(sc, args, data, output_dir=None)
-    return net, run_settings, state
+    start = starting_point(sc, args, data, output_dir=None)
+    return start.net, start.settings, start.state
 
 
 def train(sc, args, data, test_set=None):
@@ -92,7 +91,7 @@ def run_training(sc, data, *options, test_set=None):
 
 def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_set, small_compact):
     theta, history = run_training(sc, train_set)
-    one_row = load_data_set(sc, small_compact[0], small_compact[1], block_size=1)
+    one_row = load(sc, small_compact[0], small_compact[1], block_size=1)
     assert one_row.blocks.count() == SMALL_TRAIN
     theta_1, history_1 = run_training(sc, one_row)
     reshuffled = train_set._replace(blocks=train_set.blocks.repartition(5).cache())
@@ -117,8 +116,7 @@ def test_training_lowers_the_cost_and_follows_the_bold_driver(sc, train_set):
 
 
 def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_compact):
-    test_set = load_data_set(sc, small_compact[2], small_compact[3], block_size=100,
-                                       n_classes=10, width=784)
+    test_set = load(sc, small_compact[2], small_compact[3], block_size=100, n_classes=10, width=784)
     assert test_set.rows == SMALL_TEST
     net = nn_math.Network([784, 64, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(2))
@@ -140,14 +138,14 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
     for path in paths[:2]:
         with open(path, "rb") as source, gzip.open(path + ".gz", "wb") as target:
             shutil.copyfileobj(source, target)
-    plain = load_data_set(sc, paths[0], paths[1], block_size=64)
-    packed = load_data_set(sc, paths[0] + ".gz", paths[1] + ".gz", block_size=64)
+    plain = load(sc, paths[0], paths[1], block_size=64)
+    packed = load(sc, paths[0] + ".gz", paths[1] + ".gz", block_size=64)
     assert plain.classes == packed.classes == 2 and plain.rows == packed.rows == 500
     assert packed.blocks.getNumPartitions() >= sc.defaultParallelism  # a .gz is one split: spread out
     X, labels = load_csv(paths[0], paths[1])
     blocks = sorted(packed.blocks.collect(), key=lambda b: b["start"])
-    np.testing.assert_array_equal(np.concatenate([data_io.pixels(b["X"]) for b in blocks]), X)
-    np.testing.assert_array_equal(np.concatenate([b["Y"] for b in blocks]), np.eye(2)[labels])
+    np.testing.assert_array_equal(inputs_of(blocks, packed), X)
+    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), labels)
     plain.blocks.unpersist()
     packed.blocks.unpersist()
 
@@ -188,10 +186,10 @@ def test_spark_training_equals_a_single_process_replay(sc, train_set, small_comp
 
 
 def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
-    test_set = load_data_set(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
+    test_set = load(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
     theta, history = run_training(sc, train_set, "--epochs", "4", "--eval-every", "2", test_set=test_set)
     assert [epoch for epoch, _ in history["test_accuracy"]] == [2, 4]
-    net, _ = choose_network(sc, settings("--hidden", "32"), train_set)
+    net, _, _ = choose_network(sc, settings("--hidden", "32"), train_set)
     X, labels = load_csv(small_compact[2], small_compact[3])
     assert history["test_accuracy"][-1][1] == pytest.approx(np.mean(nn_math.predict(theta, net, X) == labels))
     assert 0 < history["test_accuracy"][0][1] < 1
@@ -201,8 +199,8 @@ def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
 def test_binary_task_trains_a_two_output_network_with_the_defaults(sc, tmp_path):
     from conftest import write_data
     paths = write_data(tmp_path, "--digits", "0,1", "--limit-train", "2000", "--limit-test", "500")
-    train_01 = load_data_set(sc, paths[0], paths[1], 1024)
-    test_01 = load_data_set(sc, paths[2], paths[3], 1024, n_classes=2, width=784)
+    train_01 = load(sc, paths[0], paths[1], 1024)
+    test_01 = load(sc, paths[2], paths[3], 1024, n_classes=2, width=784)
     args = settings("--epochs", "20")
     net, state = train(sc, args, train_01)
     assert net.sizes == [784, 64, 2]
@@ -222,7 +220,7 @@ def test_averaging_one_local_step_is_plain_data_parallel_descent(sc, train_set, 
     state.moments = {key: np.full_like(value, 0.01) for key, value in state.moments.items()}
 
     def epoch_one(epoch_sums, lr):
-        sums = epoch_sums(sc, train_set.blocks, net, state, run_settings, 1, lr)
+        sums = epoch_sums(sc, train_set, net, state, run_settings, 1, lr)
         cost, lr, theta, moments = main_task.end_of_epoch(sums, state, net, run_settings, 1, lr)
         return cost, sums.correct, sums.rows, lr, theta, moments
 
@@ -248,9 +246,9 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
     for epoch in range(1, epochs + 1):
         results = []
         for blocks in partitions:
-            X = np.concatenate([data_io.pixels(b["X"]) for b in blocks])
-            Y = np.concatenate([b["Y"] for b in blocks]).astype(np.float64)
-            rows = np.concatenate([b["start"] + np.arange(len(b["Y"])) for b in blocks])
+            X = np.concatenate([data_io.raw_features(b) / 255.0 for b in blocks])
+            Y = np.eye(net.sizes[-1])[np.concatenate([b["labels"] for b in blocks])]
+            rows = np.concatenate([b["start"] + np.arange(len(b["X"])) for b in blocks])
             keep, batch = nn_math.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
             local_theta, local_state, n = theta, dict(optimizer, t=t), 0
             for step in range(args.local_steps):
@@ -286,11 +284,11 @@ def test_local_steps_match_a_single_process_replay(sc, train_set):
 
 @pytest.mark.spark35
 def test_a_comma_separated_list_reads_several_files_as_one(sc, small_compact):
-    doubled = load_data_set(sc, f"{small_compact[0]},{small_compact[0]}",
+    doubled = load(sc, f"{small_compact[0]},{small_compact[0]}",
                                       f"{small_compact[1]},{small_compact[1]}", block_size=500)
     X, labels = load_csv(small_compact[0], small_compact[1])
     blocks = sorted(doubled.blocks.collect(), key=lambda b: b["start"])
     assert doubled.rows == 2 * SMALL_TRAIN
-    np.testing.assert_array_equal(np.concatenate([data_io.pixels(b["X"]) for b in blocks]), np.vstack([X, X]))
-    np.testing.assert_array_equal(np.concatenate([b["Y"].argmax(1) for b in blocks]), np.concatenate([labels] * 2))
+    np.testing.assert_array_equal(inputs_of(blocks, doubled), np.vstack([X, X]))
+    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), np.concatenate([labels] * 2))
     doubled.blocks.unpersist()

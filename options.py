@@ -1,0 +1,41 @@
+"""Command-line parsing shared by the job's scripts: a parser whose mistakes are one line, and
+option types that check a value as they parse it."""
+
+import argparse
+
+from errors import EXIT_BAD_INPUT
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (not the whole usage) and exit code 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def checked(convert, ok, wanted):
+    """An argparse type: convert the text, then require ok(value)."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+    return parse
+
+
+positive = checked(float, lambda v: 0 < v < float("inf"), "a number > 0")
+at_least_zero = checked(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
+count = checked(int, lambda v: v >= 1, "an integer >= 1")
+whole = checked(int, lambda v: v >= 0, "an integer >= 0")
+rate = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+label_column = checked(lambda text: text if text in ("first", "last") else int(text),
+                       lambda v: isinstance(v, str) or v >= 1, "first, last or a column number >= 1")
+layers = checked(lambda text: [int(n) for n in text.split(",")], lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128")
+
+
+def block_size_option(option):
+    option("--block-size", type=count, default=1024,
+           help="rows per RDD element; 1 = the original's one row per element (default: %(default)s)")

@@ -1,0 +1,100 @@
+"""Score new rows with a trained model: one output line per input row, in input order.
+
+    spark-submit predict.py MODEL_DIR INPUT OUTPUT_DIR [--labels FILE | --label-column first|last|N]
+
+    spark-submit --master 'local[2]' predict.py output/run/model data/mnist_images_test.csv output/predict \\
+        --labels data/mnist_labels_test.csv
+
+MODEL_DIR is the model/ folder of a main_task.py run. INPUT is read and checked as training
+reads its inputs (data_io.py) and scaled as the model's training set was. OUTPUT_DIR gets
+predictions/: "line,class,score 0,...,score k-1" per row, where line is the row's line number in
+INPUT and the scores are the network's outputs (softmax probabilities for cross-entropy, sigmoid
+outputs for sse). Rows stream from the files to the output folder through the executors; nothing
+is collected on the driver. With labels, also metrics/, confusion_matrix/, tests/ and summary/,
+as training writes them.
+"""
+
+import sys
+from functools import partial
+
+import numpy as np
+
+import executor_tasks
+import nn_math
+import saved
+from data_io import load_data_set, network_inputs
+from errors import EXIT_BAD_INPUT, EXIT_OK, DataError
+from options import OneLineParser, block_size_option, label_column
+from run_settings import resolved
+from spark_setup import start_spark
+
+
+def parse_args(argv):
+    parser = OneLineParser(prog="predict.py", description="Score the rows of a CSV file with a trained model.")
+    parser.add_argument("model_dir", metavar="MODEL_DIR", help="the model/ folder of a training run")
+    parser.add_argument("input", metavar="INPUT", help="CSV file of features (any Hadoop path, plain or .gz)")
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to create for the outputs")
+    labels = parser.add_mutually_exclusive_group()
+    labels.add_argument("--labels", metavar="FILE", help="the rows' labels: also write metrics as training does")
+    labels.add_argument("--label-column", type=label_column, metavar="first|last|N",
+                        help="the label is this column (1-based) of INPUT: also write metrics")
+    block_size_option(parser.add_argument)
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists")
+    return parser.parse_args(argv)
+
+
+def block_lines(block, scale, theta_bc, net, header):
+    """(the block's first row, its output lines as one text): "line,class,scores..." per row."""
+    P = nn_math.forward(theta_bc.value, net, network_inputs(block, scale))[2]
+    lines = block["start"] + 1 + header + np.arange(len(P))
+    return block["start"], "\n".join(f"{line},{c}," + ",".join(map(repr, p))
+                                      for line, c, p in zip(lines.tolist(), P.argmax(axis=1).tolist(), P.tolist()))
+
+
+def prediction_lines(sc, data, theta, net):
+    """An RDD of the output lines, in input order: blocks sorted by their first row, since a
+    compressed input is spread over the cores by a shuffle."""
+    theta_bc = sc.broadcast(theta)
+    texts = data.blocks.filter(lambda block: len(block["X"])).map(
+        partial(block_lines, scale=data.scaling, theta_bc=theta_bc, net=net, header=data.format["header"]))
+    return texts.sortByKey(numPartitions=data.blocks.getNumPartitions()).values()
+
+
+def run(sc, args, log=print):
+    """Read the model and INPUT, write the predictions (and metrics, with labels); returns the summary."""
+    output_dir = args.output_dir.rstrip("/")
+    saved.prepare_output_dir(sc, output_dir, resume=False, overwrite=args.overwrite, checkpoints=False)
+    net, theta, scale = saved.read_model(sc, args.model_dir)
+    data = load_data_set(sc, args.input, args.labels, args.block_size, n_classes=net.sizes[-1], width=net.sizes[0],
+                         label_column=args.label_column)
+    data = data._replace(scaling=resolved(scale, data))
+    log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
+        f"({data.scaling.kind} inputs){'; header line skipped' if data.format['header'] else ''}")
+    summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.format["header"]}
+    outputs = {}
+    if args.labels or args.label_column:
+        confusion, examples = executor_tasks.evaluate(sc, data, theta, net, examples=saved.N_EXAMPLES)
+        summary.update(saved.metrics_record(confusion))
+        outputs = saved.metric_lines(confusion, examples, summary)
+        log(f"accuracy {summary['test_accuracy']:.4f}, macro F1 {summary['macro_f1']:.4f}")
+    saved.write_and_publish(sc, output_dir, outputs, join=False,
+                            rdds={"predictions": prediction_lines(sc, data, theta, net)})
+    log(f"predictions for {data.rows} rows in {output_dir}/predictions")
+    return summary
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sc = start_spark()
+    try:
+        run(sc, args, log=partial(print, flush=True))
+        return EXIT_OK
+    except DataError as e:
+        print(f"predict.py: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        sc.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

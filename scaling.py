@@ -1,0 +1,80 @@
+"""Input scaling: the statistics of the training features, and the map from a file's raw values
+to the network's inputs, x' = (x - shift) / divisor. NumPy only.
+
+    pixels:       shift 0, divisor 255 (integers 0-255) or 1 (values already in [0, 1])
+    standardize:  shift = the mean of each feature, divisor = its standard deviation (1 where 0)
+    none:         shift 0, divisor 1
+
+The statistics come from the pass that parses the training set; the scaling is saved with
+the model, so evaluation, predict, a resumed run and the ONNX file scale new data the same way.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+SCALES = ("pixels", "standardize", "none")
+
+# Features of n rows: per-feature mean and M2 (sum of squared deviations), (d,) each; the
+# smallest and largest value; whether every value is a whole number.
+Moments = namedtuple("Moments", "n mean M2 low high integers")
+
+
+def moments_of(X):
+    """Moments of a matrix of raw features (n, d)."""
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    return Moments(len(X), mean, ((X - mean) ** 2).sum(axis=0), float(X.min()), float(X.max()),
+                   bool(np.array_equal(X, np.round(X))))
+
+
+def combine_moments(a, b):
+    """The Moments of two sets of rows together (Chan et al.'s parallel update); None is empty.
+
+    Combined in a fixed order (blocks in a partition, then partitions), so a run repeats bit for bit.
+    """
+    if a is None or b is None:
+        return b if a is None else a
+    n = a.n + b.n
+    delta = b.mean - a.mean
+    return Moments(n, a.mean + delta * (b.n / n), a.M2 + b.M2 + delta ** 2 * (a.n * b.n / n),
+                   min(a.low, b.low), max(a.high, b.high), a.integers and b.integers)
+
+
+class Scaling(namedtuple("Scaling", "kind shift divisor")):
+    """x' = (x - shift) / divisor; shift and divisor are floats or (d,) arrays."""
+
+    __slots__ = ()
+
+    @classmethod
+    def choose(cls, kind, moments):
+        """The scaling of ``kind`` ("auto" picks pixels when every value looks like a pixel:
+        integers in [0, 255], or values in [0, 1]; standardize otherwise) for training Moments."""
+        looks_like_pixels = moments.low >= 0 and (moments.high <= 1 or (moments.integers and moments.high <= 255))
+        if kind == "auto":
+            kind = "pixels" if looks_like_pixels else "standardize"
+        if kind == "pixels":
+            return cls("pixels", 0.0, 1.0 if moments.high <= 1 else 255.0)
+        if kind == "standardize":
+            std = np.sqrt(moments.M2 / moments.n)
+            return cls("standardize", moments.mean, np.where(std > 0, std, 1.0))
+        return cls("none", 0.0, 1.0)
+
+    def apply(self, X):
+        """Network inputs (n, d) float64 from raw features X (n, d)."""
+        return (np.asarray(X, dtype=np.float64) - self.shift) / self.divisor
+
+    def apply_to_steps(self, steps, unit):
+        """Network inputs from whole steps (uint8 k = x * unit): one pass when there is no shift."""
+        if np.ndim(self.shift) == 0 and self.shift == 0:
+            return steps / (unit * self.divisor)
+        return self.apply(steps / unit)
+
+    def to_json(self):
+        return {"kind": self.kind, "shift": np.asarray(self.shift).tolist(),
+                "divisor": np.asarray(self.divisor).tolist()}
+
+    @classmethod
+    def from_json(cls, data):
+        as_values = lambda v: np.array(v, dtype=np.float64) if isinstance(v, list) else float(v)  # noqa: E731
+        return cls(data["kind"], as_values(data["shift"]), as_values(data["divisor"]))

@@ -1,0 +1,158 @@
+"""Files as people write them (a header line, a byte-order mark, CRLF, blank lines at the end, the
+label in a column) and features that are not pixels, read as the plain files are."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+import main_task
+from conftest import inputs_of, load, read_output
+from errors import DataError
+
+pytestmark = pytest.mark.spark
+ROWS = 300
+
+
+def lines_of(path, n=ROWS):
+    with open(path) as f:
+        return [next(f).rstrip("\n") for _ in range(n)]
+
+
+def write(path, lines, ending="\n", prefix="", suffix=""):
+    with open(path, "w", newline="") as f:
+        f.write(prefix + "".join(line + ending for line in lines) + suffix)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def plain(small_compact):
+    """The first ROWS training images and labels as lines."""
+    return lines_of(small_compact[0]), lines_of(small_compact[1])
+
+
+def contents(sc, images, labels, **options):
+    """(network inputs, labels, first rows of the blocks, the format) of a loaded set."""
+    data = load(sc, images, labels, 64, **options)
+    blocks = sorted(data.blocks.collect(), key=lambda b: b["start"])
+    data.blocks.unpersist()
+    return (inputs_of(blocks, data), np.concatenate([b["labels"] for b in blocks]), [b["start"] for b in blocks],
+            data.format)
+
+
+def assert_same(a, b):
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2] == b[2]
+
+
+@pytest.mark.spark35
+def test_header_bom_crlf_and_blank_lines_at_the_end_read_as_the_plain_file(sc, tmp_path, plain):
+    images, labels = plain
+    expected = contents(sc, write(tmp_path / "i.csv", images), write(tmp_path / "l.csv", labels))
+    header = ",".join(f"pixel{j}" for j in range(784))
+    variants = {
+        "header": ((images, {"prefix": header + "\n"}), (labels, {"prefix": "label\n"})),
+        "bom": ((images, {"prefix": "\ufeff"}), (labels, {"prefix": "\ufeff"})),
+        "bom and header": ((images, {"prefix": "\ufeff" + header + "\n"}), (labels, {"prefix": "\ufefflabel\n"})),
+        "crlf": ((images, {"ending": "\r\n"}), (labels, {"ending": "\r\n"})),
+        "blank lines at the end": ((images, {"suffix": "\n\n"}), (labels, {"suffix": "\r\n \n"})),
+    }
+    for name, ((image_lines, image_style), (label_lines, label_style)) in variants.items():
+        got = contents(sc, write(tmp_path / f"{name}-i.csv", image_lines, **image_style),
+                       write(tmp_path / f"{name}-l.csv", label_lines, **label_style))
+        assert_same(got, expected)
+        assert got[3]["header"] == ("header" in name), name
+
+
+def test_a_blank_line_inside_is_still_an_error_when_the_file_ends_blank(sc, tmp_path, plain):
+    images, labels = plain
+    bad = write(tmp_path / "i.csv", images[:10] + [""] + images[10:], suffix="\n\n")
+    with pytest.raises(DataError, match=r"i.csv: line 11: empty line$"):
+        load(sc, bad, write(tmp_path / "l.csv", labels), 64)
+
+
+@pytest.mark.spark35
+def test_label_column_first_last_or_numbered_reads_as_two_files(sc, tmp_path, plain):
+    images, labels = plain
+    expected = contents(sc, write(tmp_path / "i.csv", images), write(tmp_path / "l.csv", labels))
+    kaggle = ["label," + ",".join(f"pixel{j}" for j in range(784))] + [f"{y},{x}" for x, y in zip(images, labels)]
+    last = [f"{x},{y}" for x, y in zip(images, labels)]
+    third = [",".join(x.split(",")[:2] + [y] + x.split(",")[2:]) for x, y in zip(images, labels)]
+    for lines, column in ((kaggle, "first"), (last, "last"), (third, 3)):
+        got = contents(sc, write(tmp_path / f"{column}.csv", lines), None, label_column=column)
+        assert_same(got, expected)
+    with pytest.raises(DataError, match=r"last.csv: --label-column 786: the rows have 785 values$"):
+        load(sc, str(tmp_path / "last.csv"), None, 64, label_column=786)
+
+
+def test_the_three_path_call_trains_as_the_five_path_call(sc, tmp_path, small_compact):
+    one_file = []
+    for images, labels in ((small_compact[0], small_compact[1]), (small_compact[2], small_compact[3])):
+        with open(images) as x, open(labels) as y:
+            lines = ["label," + ",".join(f"pixel{j}" for j in range(784))] + [
+                f"{b.strip()},{a.strip()}" for a, b in zip(x, y)]
+        one_file.append(write(tmp_path / os.path.basename(images), lines, ending="\r\n"))
+    options = ("--epochs", "3", "--hidden", "16")
+    quiet = []
+    five = main_task.run(sc, main_task.parse_args([*small_compact, str(tmp_path / "five"), *options]), log=quiet.append)
+    three = main_task.run(sc, main_task.parse_args([*one_file, str(tmp_path / "three"), "--label-column", "first",
+                                                    *options]), log=quiet.append)
+    for output in ("cost_history", "model", "confusion_matrix", "tests"):
+        assert read_output(tmp_path / "three", output) == read_output(tmp_path / "five", output)
+    assert three["header_lines"] == {"train": True, "test": True} and five["header_lines"]["train"] is False
+    assert any("training header line skipped; test header line skipped" in line for line in quiet)
+
+
+def test_the_three_path_call_needs_a_label_column(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main_task.parse_args(["train.csv", "test.csv", "out"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "required: TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR" in err
+
+
+def sklearn_data(name):
+    import sklearn
+    path = os.path.join(os.path.dirname(sklearn.__file__), "datasets", "data", name)
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return f.read().splitlines()
+
+
+def test_tabular_data_is_standardized_by_the_training_statistics(sc, tmp_path):
+    # scikit-learn's wine data: a first line that is not numbers, 13 float features of any range, the class last.
+    lines = sklearn_data("wine_data.csv")
+    path = write(tmp_path / "wine.csv", lines)
+    data = load(sc, path, None, 16, label_column="last")
+    rows = np.loadtxt(lines[1:], delimiter=",")
+    X, y = rows[:, :-1].astype(np.float32).astype(np.float64), rows[:, -1].astype(int)  # stored as float32
+    assert (data.rows, data.width, data.classes, data.format["header"]) == (178, 13, 3, True)
+    assert data.scaling.kind == "standardize"  # chosen from the data: these are not pixels
+    np.testing.assert_allclose(data.scaling.shift, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(data.scaling.divisor, X.std(axis=0), rtol=1e-12)
+    blocks = sorted(data.blocks.collect(), key=lambda b: b["start"])
+    np.testing.assert_allclose(inputs_of(blocks, data), (X - X.mean(axis=0)) / X.std(axis=0), atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), y)
+    data.blocks.unpersist()
+
+
+def test_a_network_trained_here_matches_scikit_learns_mlp_on_its_digits(sc, tmp_path):
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+    lines = sklearn_data("digits.csv.gz")  # 1,797 8x8 images, values 0-16, the class last
+    rows = np.loadtxt(lines, delimiter=",")
+    train, test = train_test_split(np.arange(len(lines)), test_size=0.25, random_state=0, stratify=rows[:, -1])
+    paths = [write(tmp_path / f"{name}.csv", [lines[i] for i in part]) for name, part in (("train", train),
+                                                                                       ("test", test))]
+    summary = main_task.run(sc, main_task.parse_args([*paths, str(tmp_path / "out"), "--label-column", "last",
+                                                      "--scale", "standardize", "--hidden", "100", "--activation",
+                                                      "relu", "--loss", "cross-entropy", "--init", "he", "--optimizer",
+                                                      "adam", "--lr", "0.003", "--sample-fraction", "1",
+                                                      "--local-steps", "10", "--epochs", "40"]), log=lambda line: None)
+    scaler = StandardScaler().fit(rows[train, :-1])
+    mlp = MLPClassifier(random_state=0, max_iter=500).fit(scaler.transform(rows[train, :-1]), rows[train, -1])
+    reference = mlp.score(scaler.transform(rows[test, :-1]), rows[test, -1])
+    assert summary["test_accuracy"] >= reference - 0.01, (summary["test_accuracy"], reference)
