@@ -24,7 +24,6 @@ Every formula is in nn_math.py, what is saved in saved.py; this file is the driv
 import argparse
 import sys
 import time
-from functools import partial
 
 import numpy as np
 
@@ -33,7 +32,7 @@ import nn_math
 import onnx_export
 import saved
 from data_io import cached_bytes, load_data_set
-from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, DataError, Diverged
+from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from options import (
     OneLineParser,
     at_least_zero,
@@ -48,7 +47,7 @@ from options import (
 )
 from run_settings import run_defining, starting_point
 from scaling import SCALES
-from spark_setup import start_spark
+from spark_setup import run_with_spark
 
 # ------------------------------------------------------------- command line
 
@@ -282,19 +281,9 @@ def onnx_file(net, theta, scale, log):
 
 def main(argv=None):
     args = parse_args(argv)
-    sc = start_spark()
-    try:
-        run(sc, args, log=partial(print, flush=True))
-        return EXIT_OK
-    except DataError as e:
-        print(f"main_task.py: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Diverged as e:
-        print(f"main_task.py: error: {e} (histories and the last finite model are in {args.output_dir})",
-              file=sys.stderr)
-        return EXIT_DIVERGED
-    finally:
-        sc.stop()
+    return run_with_spark("main_task.py", run, args, {
+        DataError: (EXIT_BAD_INPUT, str),
+        Diverged: (EXIT_DIVERGED, lambda e: f"{e} (histories and the last finite model are in {args.output_dir})")})
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ import executor_tasks
 import nn_math
 import saved
 from data_io import load_data_set, network_inputs
-from errors import EXIT_BAD_INPUT, EXIT_OK, DataError
+from errors import EXIT_BAD_INPUT, DataError
 from options import OneLineParser, block_size_option, label_column
 from run_settings import resolved
-from spark_setup import start_spark
+from spark_setup import run_with_spark
 
 
 def parse_args(argv):
@@ -84,16 +84,7 @@ def run(sc, args, log=print):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    sc = start_spark()
-    try:
-        run(sc, args, log=partial(print, flush=True))
-        return EXIT_OK
-    except DataError as e:
-        print(f"predict.py: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    finally:
-        sc.stop()
+    return run_with_spark("predict.py", run, parse_args(argv), {DataError: (EXIT_BAD_INPUT, str)})
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """The job's SparkContext: for the master spark-submit chose, quiet, one BLAS thread per Python
 worker, and with the helper modules shipped to the executors, so it runs on any cluster from any
-working directory."""
+working directory; and a script's run inside one, its failures as one line and an exit code."""
 
 import importlib
 import os
+import sys
+from functools import partial
+
+from errors import EXIT_OK
 
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # What the executors import: shipped with the job.
@@ -52,3 +56,18 @@ def start_spark():
     sc = SparkContext(conf=conf)
     ship_helper_modules(sc)
     return sc
+
+
+def run_with_spark(prog, run, args, failures):
+    """run(sc, args, log) in a SparkContext of its own; the exit code: EXIT_OK, or for an exception
+    of a type in ``failures`` ({type: (exit code, its message)}) that code and one line on stderr."""
+    sc = start_spark()
+    try:
+        run(sc, args, log=partial(print, flush=True))
+        return EXIT_OK
+    except tuple(failures) as e:
+        code, message = next(failures[kind] for kind in failures if isinstance(e, kind))
+        print(f"{prog}: error: {message(e)}", file=sys.stderr)
+        return code
+    finally:
+        sc.stop()
