@@ -1,5 +1,5 @@
 """What runs on the executors: each epoch's chain of map steps and its sums, the model-averaging
-partition steps, and evaluation over the test blocks.
+partition steps, evaluation over the test blocks, and predict.py's output lines.
 
 A block is {"start": global number of its first row, "X": (n, d) features as stored, "unit",
 "labels": (n,) class numbers} (data_io.py); data_io.network_inputs scales its features. In the
@@ -238,3 +238,26 @@ def evaluate(sc, data, theta, net, examples=0):
     if not examples:
         return confusion
     return confusion, [pair for _, part in parts for pair in part][:examples]
+
+
+# ---------------------------------------------------------------- predict
+
+def has_rows(block):
+    return len(block["X"]) > 0
+
+
+def block_lines(block, scale, theta_bc, net, header):
+    """(the block's first row, its output lines as one text): "line,class,scores..." per row."""
+    P = nn_math.forward(theta_bc.value, net, network_inputs(block, scale))[2]
+    lines = block["start"] + 1 + header + np.arange(len(P))
+    return block["start"], "\n".join(f"{line},{c}," + ",".join(map(repr, p))
+                                      for line, c, p in zip(lines.tolist(), P.argmax(axis=1).tolist(), P.tolist()))
+
+
+def prediction_lines(sc, data, theta, net):
+    """An RDD of the output lines, in input order: blocks sorted by their first row, since a
+    compressed input is spread over the cores by a shuffle."""
+    theta_bc = sc.broadcast(theta)
+    texts = data.blocks.filter(has_rows).map(
+        partial(block_lines, scale=data.scaling, theta_bc=theta_bc, net=net, header=data.format["header"]))
+    return texts.sortByKey(numPartitions=data.blocks.getNumPartitions()).values()

@@ -15,14 +15,10 @@ as training writes them.
 """
 
 import sys
-from functools import partial
-
-import numpy as np
 
 import executor_tasks
-import nn_math
 import saved
-from data_io import load_data_set, network_inputs
+from data_io import load_data_set
 from errors import EXIT_BAD_INPUT, DataError
 from options import OneLineParser, block_size_option, label_column
 from run_settings import resolved
@@ -43,23 +39,6 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def block_lines(block, scale, theta_bc, net, header):
-    """(the block's first row, its output lines as one text): "line,class,scores..." per row."""
-    P = nn_math.forward(theta_bc.value, net, network_inputs(block, scale))[2]
-    lines = block["start"] + 1 + header + np.arange(len(P))
-    return block["start"], "\n".join(f"{line},{c}," + ",".join(map(repr, p))
-                                      for line, c, p in zip(lines.tolist(), P.argmax(axis=1).tolist(), P.tolist()))
-
-
-def prediction_lines(sc, data, theta, net):
-    """An RDD of the output lines, in input order: blocks sorted by their first row, since a
-    compressed input is spread over the cores by a shuffle."""
-    theta_bc = sc.broadcast(theta)
-    texts = data.blocks.filter(lambda block: len(block["X"])).map(
-        partial(block_lines, scale=data.scaling, theta_bc=theta_bc, net=net, header=data.format["header"]))
-    return texts.sortByKey(numPartitions=data.blocks.getNumPartitions()).values()
-
-
 def run(sc, args, log=print):
     """Read the model and INPUT, write the predictions (and metrics, with labels); returns the summary."""
     output_dir = args.output_dir.rstrip("/")
@@ -78,7 +57,7 @@ def run(sc, args, log=print):
         outputs = saved.metric_lines(confusion, examples, summary)
         log(f"accuracy {summary['test_accuracy']:.4f}, macro F1 {summary['macro_f1']:.4f}")
     saved.write_and_publish(sc, output_dir, outputs, join=False,
-                            rdds={"predictions": prediction_lines(sc, data, theta, net)})
+                            rdds={"predictions": executor_tasks.prediction_lines(sc, data, theta, net)})
     log(f"predictions for {data.rows} rows in {output_dir}/predictions")
     return summary
 
