@@ -16,7 +16,7 @@ export SPARK_LOCAL_IP        ?= 127.0.0.1
 INPUTS := $(DATA)/mnist_images_train.csv $(DATA)/mnist_labels_train.csv \
           $(DATA)/mnist_images_test.csv $(DATA)/mnist_labels_test.csv
 
-.PHONY: demo test bench venv data clean
+.PHONY: demo test bench notebook venv data clean
 
 demo: $(VENV)/.installed $(DATA)/.generated
 	$(VENV)/bin/spark-submit --master '$(MASTER)' main_task.py $(INPUTS) $(OUT) --overwrite $(ARGS)
@@ -30,6 +30,11 @@ test: $(VENV)/.installed $(VENV35)/.installed
 # Speed and scale, side by side in one run (about 10 minutes): docs/benchmarks.md and .png.
 bench: $(VENV)/.installed $(DATA)/.generated
 	$(PYTHON) bench/benchmark.py --out docs
+
+# The walkthrough: docs/walkthrough.ipynb in JupyterLab (installed into the venv the first time).
+notebook: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'jupyterlab>=4,<5'
+	$(VENV)/bin/jupyter lab docs/walkthrough.ipynb
 
 venv: $(VENV)/.installed
 data: $(DATA)/.generated
