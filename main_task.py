@@ -18,7 +18,8 @@ one of two kinds (executor_tasks.py):
   - model averaging (--local-steps K > 1): broadcast theta and the optimizer's moments; every
     partition takes K optimizer steps on its share of the sample; treeAggregate sums them
     weighted by rows, and their average is the new theta and moments.
-Every formula is in nn_math.py, what is saved in saved.py; this file is the driver.
+Every formula is in nn_math.py, what is saved (the model, model.onnx, checkpoints) in saved.py;
+this file is the driver. predict.py scores new rows with a saved model.
 """
 
 import argparse

@@ -19,6 +19,7 @@ import main_task  # noqa: E402
 from data_io import load_data_set  # noqa: E402
 from run_settings import Settings, choose_network  # noqa: E402
 from saved import TrainingState  # noqa: E402
+from spark_setup import start_spark  # noqa: E402
 
 marker, images, labels = sys.argv[1:4]
 sample_map = executor_tasks.sample_map
@@ -34,7 +35,7 @@ def sample_map_failing_once(block, scale, k, seed, epoch, fraction):
     return sample_map(block, scale, k, seed, epoch, fraction)
 
 
-sc = main_task.start_spark()
+sc = start_spark()
 args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
 settings = Settings.from_options(vars(args))
 data = load_data_set(sc, images, labels, args.block_size)
