@@ -6,7 +6,6 @@ Every path is a Hadoop path (hadoop_fs.py). No math here (nn_math.py) and no tra
 """
 
 import functools
-import re
 from collections import namedtuple
 from functools import partial
 
@@ -43,17 +42,17 @@ def is_numbers(line):
     """True if every value of a line (comma- or whitespace-separated) is a number."""
     values = split_values(line, "," if "," in line else None)
     try:
-        return bool(values) and all(float(v) is not None for v in values)
+        [float(v) for v in values]
     except ValueError:
         return False
+    return bool(values)
 
 
 def detect_format(path, first_lines, label_column=None):
     """How a file is written, from its first two lines (a byte-order mark dropped).
 
-    Returns {"sep": "," or None (whitespace), "width": values per line, "integers": True if every
-    value of the first row is an integer, "header": True if line 1 is a header (not numbers, when
-    line 2 is), "label_column": 0-based column of the label, or None}.
+    Returns {"sep": "," or None (whitespace), "width": values per line, "header": True if line 1
+    is a header (not numbers, when line 2 is), "label_column": 0-based column of the label, or None}.
     """
     lines = [first_lines[0].lstrip(BOM), *first_lines[1:2]]
     if not lines[0].strip():
@@ -62,8 +61,7 @@ def detect_format(path, first_lines, label_column=None):
     row = lines[1] if header else lines[0]
     sep = "," if "," in row else None
     values = split_values(row, sep)
-    fmt = {"sep": sep, "width": len(values), "integers": all(re.fullmatch(r"[+-]?\d+", v) for v in values),
-           "header": header, "label_column": None}
+    fmt = {"sep": sep, "width": len(values), "header": header, "label_column": None}
     if label_column is not None:
         column = {"first": 1, "last": len(values)}.get(label_column, label_column)
         if not 1 <= int(column) <= len(values):
@@ -306,9 +304,11 @@ def image_blocks(indexed_lines, path, fmt, labels_bc, n_classes, block_size, wid
 def partition_check(blocks):
     """A partition's freshly parsed blocks -> [(rows, first error, Moments of the features,
     largest class or -1, first blank line, last data line)], blocks in order."""
-    rows, errors, moments, top, blank, last = 0, [], None, -1, None, 0
-    for block in blocks:
-        blank, last = block.get("blank", blank), block.get("last", last)
+    rows, errors, moments, top, blanks, last = 0, [], None, -1, [], 0
+    for block in blocks:  # after a coalesce, a partition holds the reports of several splits
+        if block.get("blank") is not None:
+            blanks.append(block["blank"])
+        last = max(last, block.get("last", 0))
         if "error" in block:
             errors.append(block["error"])
         elif len(block["X"]):
@@ -316,7 +316,7 @@ def partition_check(blocks):
             moments = scaling.combine_moments(moments, scaling.moments_of(raw_features(block)))
             if block["labels"] is not None:
                 top = max(top, int(block["labels"].max()))
-    return [(rows, min(errors) if errors else None, moments, top, blank, last)]
+    return [(rows, min(errors) if errors else None, moments, top, min(blanks, default=None), last)]
 
 
 PARTITION_BYTES = 512 * 2 ** 20  # of float32 rows, at the most, in one partition

@@ -156,3 +156,15 @@ def test_a_network_trained_here_matches_scikit_learns_mlp_on_its_digits(sc, tmp_
     mlp = MLPClassifier(random_state=0, max_iter=500).fit(scaler.transform(rows[train, :-1]), rows[train, -1])
     reference = mlp.score(scaler.transform(rows[test, :-1]), rows[test, -1])
     assert summary["test_accuracy"] >= reference - 0.01, (summary["test_accuracy"], reference)
+
+
+def test_a_blank_line_inside_any_of_several_files_is_an_error(sc, tmp_path, plain):
+    # Three files, a split each, coalesced into two partitions: every split's report counts.
+    images, labels = plain
+    for bad in range(3):
+        parts = [images[:100], images[100:200], images[200:]]
+        parts[bad] = parts[bad][:50] + [""] + parts[bad][50:]
+        paths = [write(tmp_path / f"{bad}-{i}.csv", part) for i, part in enumerate(parts)]
+        line = 100 * bad + 51
+        with pytest.raises(DataError, match=rf": line {line}: empty line$"):
+            load(sc, ",".join(paths), write(tmp_path / "l.csv", labels), 64)
