@@ -114,6 +114,8 @@ def locate_bad_line(lines, first_line, path, fmt):
     for i, line in enumerate(lines):
         number = first_line + i
         where = f"{path}: line {number}"
+        if not line.strip():
+            return DataError(f"{where}: empty line", number)
         values = split_values(line, fmt["sep"])
         if len(values) != fmt["width"]:
             return DataError(f"{where}: expected {fmt['width']} values, found {len(values)}", number)
@@ -333,13 +335,13 @@ def partition_count(rows, width, cores):
     return cores * max(1, -(-needed // cores))
 
 
-def text_lines(sc, path, partitions):
-    """The lines of a text input read in about ``partitions`` splits of even size.
+def text_lines(sc, path, size, partitions):
+    """The lines of a text input of ``size`` bytes read in about ``partitions`` splits of even size.
 
     sc.textFile cuts at the file system's block size (32 MB on local disk), which leaves
     uneven splits; a minimum split size of size / partitions makes them even.
     """
-    split = max(1, -(-hadoop_fs.input_bytes(sc, path) // partitions))
+    split = max(1, -(-size // partitions))
     return sc.newAPIHadoopFile(path, "org.apache.hadoop.mapreduce.lib.input.TextInputFormat",
                                "org.apache.hadoop.io.LongWritable", "org.apache.hadoop.io.Text",
                                conf={"mapreduce.input.fileinputformat.split.minsize": str(split)}).values()
@@ -361,10 +363,11 @@ def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=
     labels = None
     if label_path is not None:
         labels, n_classes = read_labels(sc, label_path, n_classes)
-    rows_hint = len(labels) if labels is not None else hadoop_fs.input_bytes(sc, image_path) // 2 // fmt["width"]
+    size = hadoop_fs.input_bytes(sc, image_path)
+    rows_hint = len(labels) if labels is not None else size // 2 // fmt["width"]  # about 2 characters a value
     target = partition_count(rows_hint, features, sc.defaultParallelism)
     labels_bc = sc.broadcast(labels) if labels is not None else None
-    blocks = (text_lines(sc, image_path, target).zipWithIndex()
+    blocks = (text_lines(sc, image_path, size, target).zipWithIndex()
               .mapPartitions(partial(image_blocks, path=image_path, fmt=fmt, labels_bc=labels_bc, n_classes=n_classes,
                                      block_size=block_size, width=features)))
     if blocks.getNumPartitions() > target:  # several files: at least a split each

@@ -96,7 +96,10 @@ def read_csv_rows(path, reader):
         raise InputError(f"{path}: empty file")
     try:
         fmt = data_io.detect_format(path, lines[:2])
-        rows = [line for line in lines[fmt["header"]:] if line.strip()]
+        lines[0] = lines[0].lstrip(data_io.BOM)
+        while not lines[-1].strip():  # blank lines at the end are ignored, as the job does
+            lines.pop()
+        rows = lines[fmt["header"]:]
         return reader(data_io.parse_rows(rows, 1 + fmt["header"], path, fmt), 1 + fmt["header"], path, fmt)
     except DataError as e:
         raise InputError(str(e)) from None

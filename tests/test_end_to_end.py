@@ -147,6 +147,24 @@ def test_plots_report_bad_input_in_one_line(compact_run, tmp_path, capsys):
                                                "together (see --help)")
 
 
+def test_plots_read_test_files_as_the_job_does(compact_run, small_compact, tmp_path, capsys):
+    _, out = compact_run
+    with open(small_compact[2]) as images, open(small_compact[3]) as labels:
+        image_lines, label_lines = images.read().splitlines(), labels.read().splitlines()
+    header = ",".join(f"pixel{j}" for j in range(784))
+    (tmp_path / "images.csv").write_text("\ufeff" + header + "\n" + "\n".join(image_lines) + "\n\n\n")
+    (tmp_path / "labels.csv").write_text("label\r\n" + "\r\n".join(label_lines) + "\r\n")
+    examples = out / "test_examples.png"
+    examples.unlink(missing_ok=True)
+    assert generate_plots.main([str(out), "--test-images", str(tmp_path / "images.csv"),
+                                "--test-labels", str(tmp_path / "labels.csv")]) == 0
+    assert examples.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "images.csv").write_text("\n".join(image_lines[:5] + [""] + image_lines[5:]) + "\n")
+    assert generate_plots.main([str(out), "--test-images", str(tmp_path / "images.csv"),
+                                "--test-labels", str(tmp_path / "labels.csv")]) == 2
+    assert capsys.readouterr().err.strip().endswith("images.csv: line 6: empty line")
+
+
 def test_existing_output_dir_is_refused_and_left_untouched(sc, small_compact, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
