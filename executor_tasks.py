@@ -173,8 +173,8 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     error = correct = count = 0
     for step in range(steps):
         grad, rows = np.zeros_like(theta), 0
-        for block, (keep, batch) in zip(blocks, picks):
-            chosen = np.flatnonzero(keep)[batch == step]
+        for block, (keep, minibatch) in zip(blocks, picks):
+            chosen = np.flatnonzero(keep)[minibatch == step]
             if chosen.size == 0:
                 continue
             masks = [nn_math.dropout_mask(settings.seed, epoch, block["start"] + chosen, layer, width,
