@@ -6,7 +6,9 @@ Every path is a Hadoop path (hadoop_fs.py). No math here (nn_math.py) and no tra
 """
 
 import functools
+import warnings
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -15,9 +17,10 @@ import hadoop_fs
 import scaling
 from errors import DataError, as_error, first_error
 
-# blocks: the cached RDD of blocks; rows; width: features per row; classes; format: detect_format's;
-# moments: scaling.Moments of the features; scaling: the model's scaling.Scaling, once chosen.
-DataSet = namedtuple("DataSet", "blocks rows width classes format moments scaling", defaults=(None,))
+# blocks: the RDD of blocks the epochs map (placed, over ``cached``); rows; width: features per row;
+# classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
+# RDD of parsed blocks (to unpersist); scaling: the model's scaling.Scaling, once chosen.
+DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached scaling", defaults=(None, None))
 
 
 def cached_bytes(sc, rdd):
@@ -80,16 +83,20 @@ def read_format(sc, path, label_column=None):
     return detect_format(path, lines, label_column)
 
 
-def data_lines(indexed_lines, fmt, report):
-    """Yield a partition's data lines as (line, index) pairs: the header and blank lines left out.
+def data_lines(lines, fmt, input_start, report):
+    """Yield a split's data lines as (line, index) pairs, index counted from the split's first
+    line: the header and blank lines left out. ``input_start``: the split begins the input (its
+    first line may be the header, or start with a byte-order mark).
 
-    Once exhausted, ``report`` holds {"blank": the number of its first blank line or None,
-    "last": the number of its last data line or 0}: whether a blank line is allowed (only after
-    the last data line of the input) is decided once every partition has reported.
+    Once exhausted, ``report`` holds {"lines": the split's number of lines, "blank": the number of
+    its first blank line or None, "last": the number of its last data line or 0}, numbered within
+    the split: whether a blank line is allowed (only after the last data line of the input) is
+    decided once every split has reported (check_splits).
     """
-    report.update(blank=None, last=0)
-    for line, index in indexed_lines:
-        if index == 0:
+    report.update(lines=0, blank=None, last=0)
+    for index, line in enumerate(lines):
+        report["lines"] = index + 1
+        if index == 0 and input_start:
             if fmt["header"]:
                 continue
             line = line.lstrip(BOM)
@@ -98,6 +105,30 @@ def data_lines(indexed_lines, fmt, report):
             yield line, index
         elif report["blank"] is None:
             report["blank"] = index + 1
+
+
+def shifted(error, path, lines_before):
+    """A (line, message) error numbered within its split -> numbered within the input.
+
+    Every message of a split's parse starts "<path>: line <n>: ".
+    """
+    line, message = error
+    prefix = f"{path}: line {line}: "
+    assert message.startswith(prefix), message
+    return line + lines_before, f"{path}: line {line + lines_before}: {message[len(prefix):]}"
+
+
+def check_splits(path, reports):
+    """Raise the first error of an input read in splits, numbered within the input; else return
+    the number of lines before each split. ``reports``: one per split, in the input's order,
+    {"lines", "blank", "last" (data_lines), "error": (line, message) or None}, numbered within it.
+    """
+    before = np.cumsum([0] + [r["lines"] for r in reports[:-1]], dtype=np.int64).tolist()
+    errors = [shifted(r["error"], path, b) for r, b in zip(reports, before) if r["error"] is not None]
+    blanks = [r["blank"] + b for r, b in zip(reports, before) if r["blank"] is not None]
+    lasts = [r["last"] + b for r, b in zip(reports, before) if r["last"]]
+    first_error(errors + [blank_line_error(path, blanks, lasts)])
+    return before
 
 
 def blank_line_error(path, first_blanks, last_datas):
@@ -124,7 +155,8 @@ def locate_bad_line(lines, first_line, path, fmt):
                 float(value)
             except ValueError:
                 return DataError(f"{where}: {value[:20]!r} is not a number", number)
-    return DataError(f"{path}: lines {first_line}-{first_line + len(lines) - 1}: cannot be read", first_line)
+    return DataError(f"{path}: line {first_line}: cannot be read as numbers (nor can {len(lines) - 1} lines after "
+                     "it, as one table)", first_line)
 
 
 def parse_rows(lines, first_line, path, fmt):
@@ -139,6 +171,20 @@ def parse_rows(lines, first_line, path, fmt):
     if rows is None or rows.shape != (len(lines), fmt["width"]):
         raise locate_bad_line(lines, first_line, path, fmt)
     _reject_rows(~np.isfinite(rows), rows, first_line, path, "is not a finite number")
+    return rows
+
+
+def parse_values(lines, first_line, path, fmt):
+    """Lines of numbers -> (len(lines), width) int16 when every value is written as a whole number
+    that fits (NumPy parses those about eight times faster than floats), else parse_rows's float64."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)  # NumPy 1.x would read "1.5" as 1, with a warning
+            rows = np.loadtxt(lines, delimiter=fmt["sep"], dtype=np.int16, ndmin=2, comments=None)
+    except (ValueError, DeprecationWarning):  # a float, a value out of int16's range, a bad line: the full check
+        rows = None
+    if rows is None or rows.shape != (len(lines), fmt["width"]):
+        return parse_rows(lines, first_line, path, fmt)
     return rows
 
 
@@ -159,6 +205,10 @@ def feature_matrix(rows):
     layout's k/255: unit 255) are kept as uint8 k: a quarter of float32's bytes, and every epoch
     moves the cached blocks into Python. Other data is kept as float32 (unit None).
     """
+    if rows.dtype.kind == "i":  # parse_values's whole numbers
+        if rows.size and rows.min() >= 0 and rows.max() <= 255:
+            return rows.astype(np.uint8), 1
+        return rows.astype(np.float32), None
     for unit in (1, 255):
         steps = np.rint(rows * unit)
         if steps.size and steps.min() >= 0 and steps.max() <= 255 and np.array_equal(steps / unit, rows):
@@ -171,6 +221,13 @@ def raw_features(block):
     if block["unit"] is not None:
         return block["X"] / float(block["unit"])
     return block["X"].astype(np.float64)
+
+
+def block_moments(block):
+    """scaling.Moments of a block's raw features."""
+    if block["unit"] is not None:
+        return scaling.moments_of_steps(block["X"], block["unit"])
+    return scaling.moments_of(block["X"])
 
 
 def network_inputs(block, scale, rows=slice(None)):
@@ -203,33 +260,32 @@ def split_label_column(rows, first_line, path, fmt):
     return np.delete(rows, c, axis=1), labels
 
 
-def label_partition(indexed_lines, path, fmt):
-    """(line, index) pairs of a label file's partition -> [(class numbers (n,), error or None,
-    first blank line, last data line)]."""
+def label_split(split, lines, path, fmt):
+    """A split of a label file -> [(class numbers (n,) int64, its report)]: data_lines's report
+    and "error", numbered within the split."""
     report = {}
-    pairs = list(data_lines(indexed_lines, fmt, report))
-    labels, error = np.empty(0, dtype=np.int64), None
+    pairs = list(data_lines(lines, fmt, split == 0, report))
+    labels, report["error"] = np.empty(0, dtype=np.int64), None
     if pairs:
         first_line = pairs[0][1] + 1
         try:
-            labels = label_vector(parse_rows([line for line, _ in pairs], first_line, path, fmt), first_line, path,
-                                  fmt)
+            rows = parse_values([line for line, _ in pairs], first_line, path, fmt)
+            labels = label_vector(rows, first_line, path, fmt)
         except DataError as e:
-            error = as_error(e)
-    yield labels, error, report["blank"], report["last"]
+            report["error"] = as_error(e)
+    yield labels, report
 
 
 def read_labels(sc, path, n_classes=None):
-    """All labels of a file, in line order, as (n,) int64, and the number of classes.
+    """All labels of a file, in line order, as (n,) int64, and the number of classes: one Spark job.
 
     Labels take a byte or so per row, so they are collected and broadcast: the image
-    blocks then pair with them by line number, with no shuffle.
+    blocks then pair with them by row number, with no shuffle.
     """
     fmt = read_format(sc, path)
-    parts = sc.textFile(path).zipWithIndex().mapPartitions(partial(label_partition, path=path, fmt=fmt)).collect()
-    first_error([error for _, error, _, _ in parts]
-                + [blank_line_error(path, [p[2] for p in parts], [p[3] for p in parts])])
-    labels = np.concatenate([part for part, _, _, _ in parts])
+    parts = sc.textFile(path).mapPartitionsWithIndex(partial(label_split, path=path, fmt=fmt)).collect()
+    check_splits(path, [report for _, report in parts])
+    labels = np.concatenate([labels for labels, _ in parts])
     if n_classes is None:
         n_classes = classes_of(path, fmt["width"] if fmt["width"] > 1 else 0, int(labels.max()))
     check_classes(path, labels, n_classes, fmt["header"])
@@ -254,71 +310,93 @@ def check_classes(path, labels, n_classes, lines_before):
                         f"{n_classes} classes of the training labels", line)
 
 
-def make_block(chunk, path, fmt, labels_bc, n_classes):
-    """[(line, index), ...] of consecutive data lines -> {"start": its first row, "X" (n, d),
-    "unit" (feature_matrix), "labels" (n,) class numbers, or None when the set has no labels}.
-
-    A block whose lines are bad is {"start", "error": (line, message)} instead.
+def make_block(chunk, start, path, fmt, n_classes):
+    """[(line, index), ...] of consecutive data lines of a split, the first its row ``start``, both
+    counted within the split -> {"start", "X" (n, d), "unit" (feature_matrix), "labels": (n,) class
+    numbers from the label column, or None}; or {"start", "error": (line, message)}.
     """
     first_line = chunk[0][1] + 1
-    start = chunk[0][1] - fmt["header"]
     try:
-        rows = parse_rows([line for line, _ in chunk], first_line, path, fmt)
+        rows = parse_values([line for line, _ in chunk], first_line, path, fmt)
         features, labels = split_label_column(rows, first_line, path, fmt)
         if labels is not None and n_classes is not None:
             check_classes(path, labels, n_classes, first_line - 1)
-        X, unit = feature_matrix(features)
-        if labels_bc is not None:
-            all_labels = labels_bc.value
-            if start + len(chunk) > len(all_labels):
-                line = len(all_labels) + 1 + fmt["header"]
-                raise DataError(f"{path}: line {line}: more images than labels ({len(all_labels)})", line)
-            labels = all_labels[start:start + len(chunk)]
     except DataError as e:
         return {"start": start, "error": as_error(e)}
+    X, unit = feature_matrix(features)
     return {"start": start, "X": X, "unit": unit, "labels": labels}
 
 
-def image_blocks(indexed_lines, path, fmt, labels_bc, n_classes, block_size, width):
-    """A partition's (line, index) pairs -> blocks of up to ``block_size`` rows.
+def image_split(split, lines, path, fmt, n_classes, block_size, width):
+    """A split of a features file -> its blocks of up to ``block_size`` rows (make_block), each
+    marked with its "split", rows and lines numbered within the split.
 
-    The last block also carries the partition's data_lines report ("blank", "last"); a partition
+    The last block also carries the split's data_lines report ("lines", "blank", "last"); a split
     with no data line yields one empty block to carry it.
     """
-    report, chunk, held = {}, [], None
-    for pair in data_lines(indexed_lines, fmt, report):
+    report, chunk, held, rows = {}, [], None, 0
+    for pair in data_lines(lines, fmt, split == 0, report):
         chunk.append(pair)
         if len(chunk) == block_size:
             if held is not None:
                 yield held
-            held, chunk = make_block(chunk, path, fmt, labels_bc, n_classes), []
+            held, rows, chunk = dict(make_block(chunk, rows, path, fmt, n_classes), split=split), rows + len(chunk), []
     if chunk:
         if held is not None:
             yield held
-        held = make_block(chunk, path, fmt, labels_bc, n_classes)
+        held = dict(make_block(chunk, rows, path, fmt, n_classes), split=split)
     if held is None:
-        labels = None if labels_bc is None and fmt["label_column"] is None else np.empty(0, dtype=np.int64)
-        held = {"start": 0, "X": np.empty((0, width), dtype=np.uint8), "unit": 1, "labels": labels}
+        held = {"split": split, "start": 0, "X": np.empty((0, width), dtype=np.uint8), "unit": 1, "labels": None}
     held.update(report)
     yield held
 
 
-def partition_check(blocks):
-    """A partition's freshly parsed blocks -> [(rows, first error, Moments of the features,
-    largest class or -1, first blank line, last data line)], blocks in order."""
-    rows, errors, moments, top, blanks, last = 0, [], None, -1, [], 0
-    for block in blocks:  # after a coalesce, a partition holds the reports of several splits
-        if block.get("blank") is not None:
-            blanks.append(block["blank"])
-        last = max(last, block.get("last", 0))
+def split_checks(blocks):
+    """A partition's freshly parsed blocks -> one check per split they come from: {"split", "rows",
+    "error" (its first), "moments" (scaling.Moments of the features), "top" (largest class or -1),
+    and the split's report "lines", "blank", "last"}. Blocks are combined in order."""
+    checks = {}
+    for block in blocks:  # after a coalesce, a partition holds several splits
+        check = checks.setdefault(block["split"], {"split": block["split"], "rows": 0, "error": None,
+                                                   "moments": None, "top": -1})
+        check.update({key: block[key] for key in ("lines", "blank", "last") if key in block})
         if "error" in block:
-            errors.append(block["error"])
+            check["error"] = min(check["error"] or block["error"], block["error"])
         elif len(block["X"]):
-            rows += len(block["X"])
-            moments = scaling.combine_moments(moments, scaling.moments_of(raw_features(block)))
+            check["rows"] += len(block["X"])
+            check["moments"] = scaling.combine_moments(check["moments"], block_moments(block))
             if block["labels"] is not None:
-                top = max(top, int(block["labels"].max()))
-    return [(rows, min(errors) if errors else None, moments, top, min(blanks, default=None), last)]
+                check["top"] = max(check["top"], int(block["labels"].max()))
+    return list(checks.values())
+
+
+def by_split(checks):
+    """split_checks's checks of every partition -> one per split, in the input's order (a split's
+    blocks may be spread over partitions when a single split is repartitioned)."""
+    merged = {}
+    for check in checks:
+        known = merged.setdefault(check["split"], dict(check, rows=0, error=None, moments=None, top=-1))
+        known.update({key: check[key] for key in ("lines", "blank", "last") if key in check})
+        known["rows"] += check["rows"]
+        known["error"] = min([e for e in (known["error"], check["error"]) if e is not None], default=None)
+        known["moments"] = scaling.combine_moments(known["moments"], check["moments"])
+        known["top"] = max(known["top"], check["top"])
+    return [merged[split] for split in sorted(merged)]
+
+
+def placed(blocks, rows_before, labels_bc):
+    """Cached blocks -> the blocks the epochs see, {"start", "X", "unit", "labels"}: "start" counted
+    from the input's first row (``rows_before`` each split), labels from the label file's broadcast
+    (or the block's own label column); empty blocks left out.
+
+    Runs in the same Python task as whatever maps the blocks next: a few slices per partition.
+    """
+    labels = labels_bc.value if labels_bc is not None else None
+    for block in blocks:
+        if len(block["X"]):
+            start = rows_before[block["split"]] + block["start"]
+            yield {"start": start, "X": block["X"], "unit": block["unit"],
+                   "labels": block["labels"] if labels is None else labels[start:start + len(block["X"])]}
 
 
 PARTITION_BYTES = 512 * 2 ** 20  # of float32 rows, at the most, in one partition
@@ -339,12 +417,43 @@ def text_lines(sc, path, size, partitions):
     """The lines of a text input of ``size`` bytes read in about ``partitions`` splits of even size.
 
     sc.textFile cuts at the file system's block size (32 MB on local disk), which leaves
-    uneven splits; a minimum split size of size / partitions makes them even.
+    uneven splits; a minimum split size of size / partitions, set while the splits are
+    listed, makes them even.
     """
-    split = max(1, -(-size // partitions))
-    return sc.newAPIHadoopFile(path, "org.apache.hadoop.mapreduce.lib.input.TextInputFormat",
-                               "org.apache.hadoop.io.LongWritable", "org.apache.hadoop.io.Text",
-                               conf={"mapreduce.input.fileinputformat.split.minsize": str(split)}).values()
+    conf, key = sc._jsc.hadoopConfiguration(), "mapreduce.input.fileinputformat.split.minsize"
+    before = conf.get(key)
+    conf.set(key, str(max(1, -(-size // partitions))))
+    try:
+        lines = sc.textFile(path)
+        lines.getNumPartitions()  # lists the splits now, under this minimum
+    finally:
+        if before is None:
+            conf.unset(key)
+        else:
+            conf.set(key, before)
+    return lines
+
+
+def parse_features(sc, path, fmt, block_size, n_classes, width):
+    """(the persisted RDD of a features file's blocks, by_split's checks): parsed and cached by one
+    Spark job, in about one partition per core (partition_count)."""
+    from pyspark import StorageLevel
+    size = hadoop_fs.input_bytes(sc, path)
+    rows_hint = size // 2 // fmt["width"]  # about 2 characters a value: only large sets get more partitions
+    target = partition_count(rows_hint, width, sc.defaultParallelism)
+    cached = text_lines(sc, path, size, target).mapPartitionsWithIndex(
+        partial(image_split, path=path, fmt=fmt, n_classes=n_classes, block_size=block_size, width=width))
+    if cached.getNumPartitions() > target:  # several files: at least a split each
+        cached = cached.coalesce(target)  # narrow: parsed where read, no shuffle
+    elif cached.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one split
+        cached = cached.repartition(sc.defaultParallelism)
+    # Spills to local disk rather than recomputing when executors run short of memory. The
+    # blocks are pickled bytes already; "deserialized" keeps those byte arrays as they are in
+    # the JVM. The serialized level would pass them through Java serialization (and, on Spark 4,
+    # LZ4: spark.rdd.compress) on every read: a third of the memory, but about 40 ms more JVM
+    # CPU per epoch on full MNIST.
+    cached = cached.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    return cached, by_split(cached.mapPartitions(split_checks).collect())  # parses and caches
 
 
 def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None, label_column=None):
@@ -352,41 +461,34 @@ def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=
 
     The labels come from ``label_path``, or from ``label_column`` of the features file, or
     there are none (predict). ``n_classes`` and ``width`` come from the training set (or the
-    model) when loading another set. One pass over the features also gives their Moments.
+    model) when loading another set. One pass over the features, a Spark job, also gives their
+    Moments: each split is parsed with its lines and rows numbered from its own start, and the
+    driver, once every split has reported its counts, numbers them within the input.
     """
-    from pyspark import StorageLevel
     fmt = read_format(sc, image_path, label_column)
     features = fmt["width"] - (fmt["label_column"] is not None)
     if width is not None and features != width:
         raise DataError(f"{image_path}: line {1 + fmt['header']}: {features} values per row, the training images "
                         f"have {width}")
     labels = None
-    if label_path is not None:
-        labels, n_classes = read_labels(sc, label_path, n_classes)
-    size = hadoop_fs.input_bytes(sc, image_path)
-    rows_hint = len(labels) if labels is not None else size // 2 // fmt["width"]  # about 2 characters a value
-    target = partition_count(rows_hint, features, sc.defaultParallelism)
-    labels_bc = sc.broadcast(labels) if labels is not None else None
-    blocks = (text_lines(sc, image_path, size, target).zipWithIndex()
-              .mapPartitions(partial(image_blocks, path=image_path, fmt=fmt, labels_bc=labels_bc, n_classes=n_classes,
-                                     block_size=block_size, width=features)))
-    if blocks.getNumPartitions() > target:  # several files: at least a split each
-        blocks = blocks.coalesce(target)  # narrow: parsed where read, no shuffle
-    elif blocks.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one split
-        blocks = blocks.repartition(sc.defaultParallelism)
-    # Spills to local disk rather than recomputing when executors run short of memory. The
-    # blocks are pickled bytes already; "deserialized" keeps those byte arrays as they are in
-    # the JVM. The serialized level would pass them through Java serialization (and, on Spark 4,
-    # LZ4: spark.rdd.compress) on every read: a third of the memory, but about 40 ms more JVM
-    # CPU per epoch on full MNIST.
-    blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    parts = blocks.mapPartitions(partition_check).collect()  # parses and caches
-    first_error([part[1] for part in parts]
-                + [blank_line_error(image_path, [part[4] for part in parts], [part[5] for part in parts])])
-    rows = sum(part[0] for part in parts)
-    if labels is not None and rows != len(labels):
+    with ThreadPoolExecutor(1) as pool:
+        # The labels' job runs beside the features' (Spark runs jobs of several threads side by
+        # side): the features' blocks take their labels only once both are read (placed).
+        reading = pool.submit(read_labels, sc, label_path, n_classes) if label_path is not None else None
+        cached, checks = parse_features(sc, image_path, fmt, block_size, n_classes, features)
+        if reading is not None:
+            labels, n_classes = reading.result()
+    check_splits(image_path, checks)
+    rows = sum(check["rows"] for check in checks)
+    if labels is not None and rows > len(labels):
+        line = len(labels) + 1 + fmt["header"]
+        raise DataError(f"{image_path}: line {line}: more images than labels ({len(labels)})", line)
+    if labels is not None and rows < len(labels):
         raise DataError(f"{image_path}: {rows} images, but {label_path} has {len(labels)} labels")
     if fmt["label_column"] is not None and n_classes is None:
-        n_classes = classes_of(image_path, 0, max(part[3] for part in parts))
-    moments = functools.reduce(scaling.combine_moments, [part[2] for part in parts], None)
-    return DataSet(blocks, rows, features, n_classes, fmt, moments)
+        n_classes = classes_of(image_path, 0, max(check["top"] for check in checks))
+    moments = functools.reduce(scaling.combine_moments, [check["moments"] for check in checks], None)
+    rows_before = np.cumsum([0] + [check["rows"] for check in checks[:-1]], dtype=np.int64).tolist()
+    blocks = cached.mapPartitions(partial(placed, rows_before=rows_before,
+                                          labels_bc=sc.broadcast(labels) if labels is not None else None))
+    return DataSet(blocks, rows, features, n_classes, fmt, moments, cached)

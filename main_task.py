@@ -235,7 +235,7 @@ def run(sc, args, log=print):
     start = starting_point(sc, args, train_set, output_dir)
     net, state, scale = start.net, start.state, start.scaling
     train_set, test_set = train_set._replace(scaling=scale), test_set._replace(scaling=scale)
-    memory, disk = cached_bytes(sc, train_set.blocks)
+    memory, disk = cached_bytes(sc, train_set.cached)
     headers = [name for name, data in (("training", train_set), ("test", test_set)) if data.format["header"]]
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
         f"{train_set.classes} classes, in {load_seconds:.1f} s (training set cached: {memory / 2 ** 20:.0f} MB in "

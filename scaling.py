@@ -28,6 +28,18 @@ def moments_of(X):
                    bool(np.array_equal(X, np.round(X))))
 
 
+def moments_of_steps(steps, unit):
+    """moments_of the raw features steps / unit, from whole steps (uint8 k, n x d): integer sums,
+    no float copy of the block."""
+    n = len(steps)
+    s1 = steps.sum(axis=0, dtype=np.int64)
+    squares = steps.astype(np.uint16)
+    squares *= squares  # 255 ** 2 fits in 16 bits
+    s2 = squares.sum(axis=0, dtype=np.int64)
+    return Moments(n, s1 / (n * unit), (s2 - s1 * (s1 / n)) / unit ** 2, float(steps.min()) / unit,
+                   float(steps.max()) / unit, unit == 1 or not (steps % unit).any())
+
+
 def combine_moments(a, b):
     """The Moments of two sets of rows together (Chan et al.'s parallel update); None is empty.
 

@@ -102,7 +102,7 @@ def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_s
         np.testing.assert_allclose(other["accuracy"], history["accuracy"], rtol=1e-9)
         np.testing.assert_allclose(other["lr"], history["lr"], rtol=1e-9)
         np.testing.assert_allclose(other_theta, theta, rtol=1e-7, atol=1e-10)
-    one_row.blocks.unpersist()
+    one_row.cached.unpersist()
     reshuffled.blocks.unpersist()
 
 
@@ -125,7 +125,7 @@ def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_comp
     predicted = nn_math.predict(theta, net, X)
     np.testing.assert_array_equal(confusion, nn_math.confusion_matrix(labels, predicted, 10))
     assert examples == list(zip(predicted[:len(examples)].tolist(), labels[:len(examples)].tolist()))
-    test_set.blocks.unpersist()
+    test_set.cached.unpersist()
 
 
 @pytest.mark.spark35
@@ -146,8 +146,8 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
     blocks = sorted(packed.blocks.collect(), key=lambda b: b["start"])
     np.testing.assert_array_equal(inputs_of(blocks, packed), X)
     np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), labels)
-    plain.blocks.unpersist()
-    packed.blocks.unpersist()
+    plain.cached.unpersist()
+    packed.cached.unpersist()
 
 
 def single_process_training(X, labels, net, args):
@@ -193,7 +193,7 @@ def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
     X, labels = load_csv(small_compact[2], small_compact[3])
     assert history["test_accuracy"][-1][1] == pytest.approx(np.mean(nn_math.predict(theta, net, X) == labels))
     assert 0 < history["test_accuracy"][0][1] < 1
-    test_set.blocks.unpersist()
+    test_set.cached.unpersist()
 
 
 def test_binary_task_trains_a_two_output_network_with_the_defaults(sc, tmp_path):
@@ -291,4 +291,5 @@ def test_a_comma_separated_list_reads_several_files_as_one(sc, small_compact):
     assert doubled.rows == 2 * SMALL_TRAIN
     np.testing.assert_array_equal(inputs_of(blocks, doubled), np.vstack([X, X]))
     np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), np.concatenate([labels] * 2))
-    doubled.blocks.unpersist()
+    doubled.cached.unpersist()
+
