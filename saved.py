@@ -235,12 +235,12 @@ def output_lines(history, confusion, examples, summary, model_lines):
 
 
 def write_outputs(sc, folder, outputs):
-    """Every output of ``{name: lines}`` as a Spark text folder under ``folder``."""
+    """Every output of ``{name: lines}`` as a text folder under ``folder``, laid out as Spark
+    writes one (part-00000, _SUCCESS), written by the driver through the file system: the
+    outputs are small, and a Spark job each cost about 0.3 s (2.3 s for the eight of a run)."""
     for name, lines in outputs.items():
-        # One part file each, but the model in parts of about 512 KB: Spark ships the
-        # data of parallelize() inside its tasks and warns about tasks over 1 MB.
-        parts = 1 + sum(map(len, lines)) // 512_000
-        sc.parallelize(lines, parts).saveAsTextFile(f"{folder}/{name}")
+        write_bytes(sc, f"{folder}/{name}/part-00000", "".join(line + "\n" for line in lines).encode("utf-8"))
+        write_bytes(sc, f"{folder}/{name}/_SUCCESS", b"")
 
 
 def prepare_output_dir(sc, output_dir, resume, overwrite, checkpoints):
