@@ -230,11 +230,11 @@ def block_moments(block):
     return scaling.moments_of(block["X"])
 
 
-def network_inputs(block, scale, rows=slice(None)):
-    """The network's inputs (n, d) float64 for the ``rows`` of a block (a scaling.Scaling)."""
+def network_inputs(block, scale, rows=slice(None), dtype=np.float64):
+    """The network's inputs (n, d) of ``dtype`` for the ``rows`` of a block (a scaling.Scaling)."""
     if block["unit"] is not None:
-        return scale.apply_to_steps(block["X"][rows], block["unit"])
-    return scale.apply(block["X"][rows])
+        return scale.apply_to_steps(block["X"][rows], block["unit"], dtype)
+    return scale.apply(block["X"][rows], dtype)
 
 
 def label_vector(rows, first_line, path, fmt, columns=None):

@@ -77,13 +77,13 @@ def combine_sums(a, b):
 
 # ------------------------------------------------- the epoch's map steps
 
-def sample_map(block, scale, k, seed, epoch, fraction):
+def sample_map(block, scale, k, seed, epoch, fraction, dtype):
     """Block -> batch of its sampled rows: {"h": [X (m, d) scaled], "gates": [None], "Y" (m, k) one-hot,
-    "rows" (m,)}."""
+    "rows" (m,)}, X and Y of ``dtype``."""
     rows = block["start"] + np.arange(len(block["X"]))
     keep = nn_math.sample_mask(seed, epoch, rows, fraction)
-    return {"h": [network_inputs(block, scale, keep)], "gates": [None],
-            "Y": nn_math.one_hot(block["labels"][keep], k, np.float64), "rows": rows[keep]}
+    return {"h": [network_inputs(block, scale, keep, dtype)], "gates": [None],
+            "Y": nn_math.one_hot(block["labels"][keep], k, dtype), "rows": rows[keep]}
 
 
 def pre_activation_map(batch, theta_bc, sizes, layer):
@@ -100,7 +100,9 @@ def activation_map(batch, net, layer, dropout, seed, epoch):
     if layer == net.layers - 1:
         batch["P"] = nn_math.activate(net.activations[-1], z)
         return batch
-    mask = nn_math.dropout_mask(seed, epoch, batch["rows"], layer + 1, z.shape[1], dropout) if dropout else None
+    mask = None
+    if dropout:
+        mask = nn_math.dropout_mask(seed, epoch, batch["rows"], layer + 1, z.shape[1], dropout, z.dtype)
     h, gate = nn_math.hidden_layer(net.activation, z, mask)
     batch["h"].append(h)
     batch["gates"].append(gate)
@@ -109,7 +111,7 @@ def activation_map(batch, net, layer, dropout, seed, epoch):
 
 def output_delta_map(batch, net):
     """Backward, output layer: P becomes the batch's error E, correct count and output delta;
-    adds the gradient vector to fill, like theta."""
+    adds the gradient vector to fill, float64 like theta."""
     P, Y = batch.pop("P"), batch["Y"]
     loss = nn_math.LOSSES[net.loss]
     batch["error"], batch["correct"] = loss.error(P, Y), nn_math.count_correct(P, Y)
@@ -132,11 +134,12 @@ def batch_sums(batch):
     return Sums(batch["error"], batch["correct"], len(batch["Y"]), batch["grad"])
 
 
-def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0):
+def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np.float64):
     """Forward and backward propagation over the sampled rows of every block of a DataSet, summed:
-    Sums of the gradient, or None if there are no blocks."""
+    Sums of the gradient, or None if there are no blocks. ``theta_bc`` holds theta in ``dtype``,
+    the precision of the blocks' matrix products; the sums are float64."""
     batches = data.blocks.map(partial(sample_map, scale=data.scaling, k=net.sizes[-1], seed=seed, epoch=epoch,
-                                      fraction=fraction))
+                                      fraction=fraction, dtype=dtype))
     for layer in range(net.layers):
         batches = batches.map(partial(pre_activation_map, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
         batches = batches.map(partial(activation_map, net=net, layer=layer, dropout=dropout, seed=seed, epoch=epoch))
@@ -149,9 +152,10 @@ def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0):
 def gradient_sums(sc, data, net, state, settings, epoch, lr=None):
     """The data-parallel epoch: the gradient of the whole sample at the broadcast weights (Sums).
     ``lr`` is unused: the step is the driver's."""
-    theta_bc = sc.broadcast(state.theta)
+    theta_bc = sc.broadcast(nn_math.in_dtype(state.theta, settings.dtype))
     try:
-        return epoch_sums(data, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout)
+        return epoch_sums(data, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout,
+                          settings.dtype)
     finally:
         theta_bc.destroy()
 
@@ -160,7 +164,8 @@ def gradient_sums(sc, data, net, state, settings, epoch, lr=None):
 
 def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, epoch, lr):
     """A partition's blocks -> [Sums]: settings.local_steps optimizer steps on its own share of the
-    epoch's sample, from the broadcast weights and moments.
+    epoch's sample, from the broadcast weights and moments. The weights and moments stay float64;
+    each step's forward and backward passes run in settings.dtype.
 
     The vector is rows x (theta, then the moments), packed: treeAggregate adds the partitions'
     and the driver divides by the rows, a row-weighted average.
@@ -172,16 +177,17 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
                                    settings.sample_fraction, steps) for b in blocks]
     error = correct = count = 0
     for step in range(steps):
-        grad, rows = np.zeros_like(theta), 0
+        grad, rows, theta_in_dtype = np.zeros_like(theta), 0, nn_math.in_dtype(theta, settings.dtype)
         for block, (keep, minibatch) in zip(blocks, picks):
             chosen = np.flatnonzero(keep)[minibatch == step]
             if chosen.size == 0:
                 continue
             masks = [nn_math.dropout_mask(settings.seed, epoch, block["start"] + chosen, layer, width,
-                                          settings.dropout)
+                                          settings.dropout, settings.dtype)
                      for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
-            Y = nn_math.one_hot(block["labels"][chosen], net.sizes[-1], np.float64)
-            e, g, P = nn_math.backprop(theta, net, network_inputs(block, scale, chosen), Y, masks, outputs=True)
+            Y = nn_math.one_hot(block["labels"][chosen], net.sizes[-1], settings.dtype)
+            X = network_inputs(block, scale, chosen, settings.dtype)
+            e, g, P = nn_math.backprop(theta_in_dtype, net, X, Y, masks, outputs=True)
             grad += g
             rows += chosen.size
             error, correct = error + e, correct + nn_math.count_correct(P, Y)
@@ -210,8 +216,9 @@ def averaging_sums(sc, data, net, state, settings, epoch, lr):
 # ------------------------------------------------------------- evaluation
 
 def block_predictions(block, scale, theta_bc, net):
-    """(predicted classes (n,), true classes (n,)) of one block."""
-    return nn_math.predict(theta_bc.value, net, network_inputs(block, scale)), block["labels"]
+    """(predicted classes (n,), true classes (n,)) of one block, in the broadcast theta's dtype."""
+    X = network_inputs(block, scale, dtype=theta_bc.value.dtype)
+    return nn_math.predict(theta_bc.value, net, X), block["labels"]
 
 
 def partition_evaluation(blocks, scale, theta_bc, net, k, examples):
@@ -227,10 +234,10 @@ def partition_evaluation(blocks, scale, theta_bc, net, k, examples):
     return [(confusion, pairs)]
 
 
-def evaluate(sc, data, theta, net, examples=0):
-    """Confusion matrix (k, k) of ``theta`` on a DataSet; with ``examples`` > 0, also the
-    first that many (prediction, label) pairs. One pass over the set."""
-    theta_bc = sc.broadcast(theta)
+def evaluate(sc, data, theta, net, examples=0, dtype=np.float64):
+    """Confusion matrix (k, k) of ``theta`` on a DataSet, its forward pass in ``dtype``; with
+    ``examples`` > 0, also the first that many (prediction, label) pairs. One pass over the set."""
+    theta_bc = sc.broadcast(nn_math.in_dtype(theta, dtype))
     parts = data.blocks.mapPartitions(partial(partition_evaluation, scale=data.scaling, theta_bc=theta_bc, net=net,
                                               k=data.classes, examples=examples)).collect()
     theta_bc.destroy()

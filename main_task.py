@@ -89,6 +89,9 @@ def parse_args(argv):
            "data-parallel gradient step per epoch (default: %(default)s)")
     option("--l2", type=at_least_zero, default=0.0, help="weight decay: + l2/2 sum W^2 (default: 0)")
     option("--l1", type=at_least_zero, default=0.0, help="+ l1 sum |W| (default: 0)")
+    option("--dtype", choices=("float32", "float64"), default="float32",
+           help="the matrix products' precision; sums over rows, blocks and partitions, the weights and the "
+           "optimizer's state stay float64 (default: %(default)s)")
     option("--dropout", type=rate, default=0.0, help="inverted dropout rate on hidden units while training "
            "(default: 0)")
     option = parser.add_argument_group("learning rate").add_argument
@@ -203,7 +206,7 @@ def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=N
                 f"left {clock(left)}")
         # Evaluation and checkpoints, at their intervals.
         if test_set is not None and settings.eval_every and epoch % settings.eval_every == 0:
-            test_accuracy = nn_math.accuracy_of(executor_tasks.evaluate(sc, test_set, theta, net))
+            test_accuracy = nn_math.accuracy_of(executor_tasks.evaluate(sc, test_set, theta, net, dtype=settings.dtype))
             history["test_accuracy"].append((epoch, test_accuracy))
             line += f"  test accuracy {test_accuracy:.4f}"
         log(line)
@@ -251,7 +254,8 @@ def run(sc, args, log=print):
               checkpoint=lambda st: saved.save_checkpoint(sc, f"{output_dir}/checkpoints", st, net, scale, defining))
     except Diverged as e:
         diverged = e
-    confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=saved.N_EXAMPLES)
+    confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=saved.N_EXAMPLES,
+                                                  dtype=start.settings.dtype)
     summary = saved.summary_record(confusion, state.history, net, train_set, test_set, start.options, load_seconds)
     summary.update(diverged=str(diverged) if diverged else None, cached_bytes={"memory": memory, "disk": disk},
                    spark_version=sc.version, cores=sc.defaultParallelism, scaling=scale.kind,

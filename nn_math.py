@@ -19,6 +19,10 @@ Backward propagation:
 All parameters live in one flat vector ``theta``: W[0], b[0], W[1], b[1], ...
 Each layer's W and b are views into it (``layer_views``), so a gradient is one
 flat vector too and sums of gradients are a single ``+=``.
+
+Precision: the forward and backward passes run in the dtype of theta and X (float32 or
+float64, the same for both); whatever is summed over rows beyond one matrix product (the
+error, dE/db) and every gradient are float64, as are the optimizers' steps.
 """
 
 from collections import namedtuple
@@ -139,14 +143,15 @@ def activation_derivative(name, a):
 @quiet_overflow
 def sse(P, Y):
     """E = 1/2 sum (P - Y)^2 over every row and output: a float."""
-    diff = P - Y
+    diff = as_float64(P - Y)
     return 0.5 * float(np.einsum("ij,ij->", diff, diff))
 
 
 @quiet_overflow
 def cross_entropy(P, Y):
     """E = -sum Y log P over every row: a float (P clipped away from 0)."""
-    return -float(np.einsum("ij,ij->", Y, np.log(np.maximum(P, np.finfo(np.float64).tiny))))
+    log_P = np.log(np.maximum(P, np.finfo(P.dtype).tiny))
+    return -float(np.einsum("ij,ij->", as_float64(Y), as_float64(log_P)))
 
 
 @quiet_overflow
@@ -196,8 +201,8 @@ def hidden_delta(delta_next, W_next, gate):
 
 @quiet_overflow
 def layer_gradients(h, delta):
-    """(dE/dW, dE/db) of one layer summed over the block: ((d_in, d_out), (d_out,))."""
-    return h.T @ delta, delta.sum(axis=0)
+    """(dE/dW, dE/db) of one layer summed over the block: ((d_in, d_out) in h's dtype, (d_out,) float64)."""
+    return h.T @ delta, delta.sum(axis=0, dtype=np.float64)
 
 
 def forward(theta, net, X, masks=None):
@@ -222,7 +227,7 @@ def backprop(theta, net, X, Y, masks=None, outputs=False):
     """
     h, gates, P = forward(theta, net, X, masks)
     views = layer_views(theta, net.sizes)
-    grad = np.empty_like(theta)
+    grad = np.empty(theta.shape, dtype=np.float64)
     grad_views = layer_views(grad, net.sizes)
     delta = LOSSES[net.loss].output_delta(P, Y)
     for l in reversed(range(net.layers)):
@@ -245,6 +250,18 @@ def count_correct(P, Y):
 
 
 # -------------------------------------------------------------------- sums
+
+@quiet_overflow
+def in_dtype(theta, dtype):
+    """theta cast to the passes' dtype (a diverged run's weights become inf in float32: quietly,
+    the driver reports the divergence)."""
+    return theta.astype(dtype)
+
+
+def as_float64(a):
+    """a as float64 (no copy when it is already), for sums that must not round to float32."""
+    return a.astype(np.float64, copy=False)
+
 
 def two_sum(a, b):
     """(s, e) with s = fl(a + b) and s + e == a + b exactly (Knuth's TwoSum), elementwise.
@@ -327,13 +344,13 @@ def local_batches(seed, epoch, rows, fraction, steps):
     return keep, np.minimum((u[keep] / fraction * steps).astype(np.int64), steps - 1)
 
 
-def dropout_mask(seed, epoch, rows, layer, width, rate):
-    """Inverted-dropout mask (len(rows), width) for hidden layer ``layer`` (1-based):
+def dropout_mask(seed, epoch, rows, layer, width, rate, dtype=np.float64):
+    """Inverted-dropout mask (len(rows), width) of ``dtype`` for hidden layer ``layer`` (1-based):
     each unit is 0 with probability ``rate``, else 1/(1-rate). Fixed by (seed, epoch, row)."""
     row_bits = _row_bits(seed, epoch, rows, stream=layer)
     with np.errstate(over="ignore"):
         bits = _splitmix64(row_bits[:, None] + np.arange(width, dtype=np.uint64) * _GOLDEN)
-    return (_unit_interval(bits) >= rate) / (1.0 - rate)
+    return ((_unit_interval(bits) >= rate) / (1.0 - rate)).astype(dtype, copy=False)
 
 
 # ---------------------------------------------------------------- optimisers

@@ -21,7 +21,7 @@ OPTIMIZER_OPTIONS = ("optimizer", *nn_math.Optimizer._fields[1:])
 SCHEDULE_OPTIONS = ("lr_schedule", *nn_math.Schedule._fields[1:])
 # What defines a run: a checkpoint keeps these, and --resume continues with them (--epochs may grow).
 RUN_DEFINING = (*NETWORK_OPTIONS, *OPTIMIZER_OPTIONS, *SCHEDULE_OPTIONS, "l1", "l2", "dropout", "sample_fraction",
-                "seed", "local_steps")
+                "seed", "local_steps", "dtype")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Settings:
     sample_fraction: float = 0.7
     seed: int = 42
     local_steps: int = 1  # > 1: model averaging
+    dtype: str = "float32"  # of the blocks, the broadcast weights and the matrix products
     epochs: int = 100
     eval_every: int = 0
     checkpoint_every: int = 0
@@ -117,6 +118,7 @@ def resume(sc, args, output_dir, data):
     """(Network, TrainingState, Scaling, options) of the last complete checkpoint, whose settings are
     this run's. An option given on the command line must agree with it (but --epochs may grow)."""
     net, state, scale, kept = saved.load_last_checkpoint(sc, f"{output_dir}/checkpoints")
+    kept.setdefault("dtype", "float64")  # checkpoints written before --dtype: every run was float64
     for key in kept:
         if key in args.given and getattr(args, key) != kept[key]:
             raise DataError(f"--resume: the checkpoint was made with --{key.replace('_', '-')} {kept[key]}, "

@@ -72,15 +72,16 @@ class Scaling(namedtuple("Scaling", "kind shift divisor")):
             return cls("standardize", moments.mean, np.where(std > 0, std, 1.0))
         return cls("none", 0.0, 1.0)
 
-    def apply(self, X):
-        """Network inputs (n, d) float64 from raw features X (n, d)."""
-        return (np.asarray(X, dtype=np.float64) - self.shift) / self.divisor
+    def apply(self, X, dtype=np.float64):
+        """Network inputs (n, d) of ``dtype`` from raw features X (n, d), computed in float64."""
+        return ((np.asarray(X, dtype=np.float64) - self.shift) / self.divisor).astype(dtype, copy=False)
 
-    def apply_to_steps(self, steps, unit):
-        """Network inputs from whole steps (uint8 k = x * unit): one pass when there is no shift."""
+    def apply_to_steps(self, steps, unit, dtype=np.float64):
+        """Network inputs from whole steps (uint8 k = x * unit): one division, correctly rounded in
+        ``dtype``, when there is no shift."""
         if np.ndim(self.shift) == 0 and self.shift == 0:
-            return steps / (unit * self.divisor)
-        return self.apply(steps / unit)
+            return np.divide(steps, unit * self.divisor, dtype=dtype)
+        return self.apply(steps / unit, dtype)
 
     def to_json(self):
         return {"kind": self.kind, "shift": np.asarray(self.shift).tolist(),

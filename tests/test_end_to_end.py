@@ -106,8 +106,9 @@ def test_the_original_layout_gives_the_same_run(sc, compact_run, small_seed, run
     _, compact = compact_run
     seed = runs / "seed"
     run_here(sc, *small_seed, seed, "--epochs", EPOCHS)
+    # The same to float32 rounding: the files differ in bytes, so their splits and blocks do.
     np.testing.assert_allclose([float(v) for v in read_output(seed, "cost_history")],
-                               [float(v) for v in read_output(compact, "cost_history")], rtol=1e-9)
+                               [float(v) for v in read_output(compact, "cost_history")], rtol=1e-6)
     assert read_output(seed, "confusion_matrix") == read_output(compact, "confusion_matrix")
 
 

@@ -271,3 +271,19 @@ def test_schedule_record_follows_the_formula():
     bold = nn_math.Schedule("bold-driver", 0.1, bold_up=2.0, bold_down=0.25)
     assert bold.rate(2, 0.1, 1.0, 2.0) == pytest.approx(0.2) and bold.rate(2, 0.1, 2.0, 1.0) == pytest.approx(0.025)
     assert nn_math.Schedule("step", 1.0, lr_decay=0.5, lr_step=3).rate(7, None, None, None) == 0.25
+
+
+@pytest.mark.parametrize("activation,loss", [("tanh", "sse"), ("relu", "cross-entropy"), ("sigmoid", "sse")])
+def test_float32_passes_match_float64_to_float32_rounding_and_sum_in_float64(activation, loss):
+    net = Network([784, 64, 10], activation, loss)
+    theta, X, Y = random_problem(net.sizes, n=512, seed=4)
+    masks = [nn_math.dropout_mask(1, 1, np.arange(512), 1, 64, 0.3)]
+    error, grad, P = nn_math.backprop(theta, net, X, Y, masks, outputs=True)
+    masks32 = [nn_math.dropout_mask(1, 1, np.arange(512), 1, 64, 0.3, np.float32)]
+    error32, grad32, P32 = nn_math.backprop(theta.astype(np.float32), net, X.astype(np.float32),
+                                            Y.astype(np.float32), masks32, outputs=True)
+    assert P32.dtype == np.float32 and masks32[0].dtype == np.float32  # the passes ran in float32
+    assert grad32.dtype == np.float64 and isinstance(error32, float)  # what is summed is float64
+    assert error32 == pytest.approx(error, rel=1e-5)
+    np.testing.assert_allclose(P32, P, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grad32, grad, rtol=1e-3, atol=1e-5 * np.abs(grad).max())

@@ -68,8 +68,10 @@ def test_spark_epoch_sums_equal_a_single_process_numpy_epoch(sc, train_set, smal
 
 
 def settings(*options):
-    """The job's settings for these options, every other one at its default."""
-    return main_task.parse_args(["train.csv", "labels.csv", "test.csv", "labels.csv", "out", *options])
+    """The job's settings for these options, every other one at its default but --dtype float64:
+    these tests compare with NumPy oracles in float64 (a later --dtype wins)."""
+    return main_task.parse_args(["train.csv", "labels.csv", "test.csv", "labels.csv", "out", "--dtype", "float64",
+                                 *options])
 
 
 def start(sc, args, data):
@@ -293,3 +295,15 @@ def test_a_comma_separated_list_reads_several_files_as_one(sc, small_compact):
     np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), np.concatenate([labels] * 2))
     doubled.cached.unpersist()
 
+
+def test_float32_training_repeats_bit_for_bit_and_follows_float64_to_rounding(sc, train_set):
+    theta_64, history_64 = run_training(sc, train_set)
+    theta_32, history_32 = run_training(sc, train_set, "--dtype", "float32")
+    again_theta, again = run_training(sc, train_set, "--dtype", "float32")
+    assert again["cost"] == history_32["cost"] and np.array_equal(again_theta, theta_32)
+    assert theta_32.dtype == np.float64  # the driver's weights stay float64
+    assert history_32["sample"] == history_64["sample"]
+    np.testing.assert_allclose(history_32["cost"], history_64["cost"], rtol=1e-5)
+    np.testing.assert_allclose(history_32["lr"], history_64["lr"], rtol=1e-5)
+    np.testing.assert_allclose(history_32["accuracy"], history_64["accuracy"], atol=2 / SMALL_TRAIN)
+    np.testing.assert_allclose(theta_32, theta_64, rtol=1e-3, atol=1e-5)
