@@ -74,6 +74,24 @@ def test_a_blank_line_inside_is_still_an_error_when_the_file_ends_blank(sc, tmp_
         load(sc, bad, write(tmp_path / "l.csv", labels), 64)
 
 
+def test_splits_are_even_and_bad_lines_in_a_later_split_are_named_exactly(sc, tmp_path, plain):
+    # Each split numbers its lines from its own start; the driver makes them the file's.
+    images, labels = plain
+    good = load(sc, write(tmp_path / "i.csv", images), write(tmp_path / "l.csv", labels), 64)
+    rows_per_partition = [sum(len(b["X"]) for b in part) for part in good.blocks.glom().collect()]
+    good.cached.unpersist()
+    assert len(rows_per_partition) == sc.defaultParallelism == 2 and sum(rows_per_partition) == ROWS
+    assert max(rows_per_partition) - min(rows_per_partition) <= 4  # split by bytes: even to a few rows
+    bad_images = images[:289] + ["abc" + images[289][images[289].index(","):]] + images[290:]
+    with pytest.raises(DataError, match=r"i2.csv: line 290: 'abc' is not a number$"):
+        load(sc, write(tmp_path / "i2.csv", bad_images), write(tmp_path / "l.csv", labels), 64)
+    with pytest.raises(DataError, match=r"i3.csv: line 281: empty line$"):
+        load(sc, write(tmp_path / "i3.csv", images[:280] + [""] + images[280:]), write(tmp_path / "l.csv", labels), 64)
+    bad_labels = labels[:270] + ["-3"] + labels[271:]
+    with pytest.raises(DataError, match=r"l2.csv: line 271: value -3 \(column 1\) is not a class number"):
+        load(sc, write(tmp_path / "i.csv", images), write(tmp_path / "l2.csv", bad_labels), 64)
+
+
 @pytest.mark.spark35
 def test_label_column_first_last_or_numbered_reads_as_two_files(sc, tmp_path, plain):
     images, labels = plain
