@@ -351,28 +351,22 @@ def image_split(split, lines, path, fmt, n_classes, block_size, width):
     yield held
 
 
-def split_checks(blocks):
-    """A partition's freshly parsed blocks -> one check per split they come from: {"split", "rows",
-    "error" (its first), "moments" (scaling.Moments of the features), "top" (largest class or -1),
-    and the split's report "lines", "blank", "last"}. Blocks are combined in order."""
-    checks = {}
-    for block in blocks:  # after a coalesce, a partition holds several splits
-        check = checks.setdefault(block["split"], {"split": block["split"], "rows": 0, "error": None,
-                                                   "moments": None, "top": -1})
-        check.update({key: block[key] for key in ("lines", "blank", "last") if key in block})
-        if "error" in block:
-            check["error"] = min(check["error"] or block["error"], block["error"])
-        elif len(block["X"]):
-            check["rows"] += len(block["X"])
-            check["moments"] = scaling.combine_moments(check["moments"], block_moments(block))
-            if block["labels"] is not None:
-                check["top"] = max(check["top"], int(block["labels"].max()))
-    return list(checks.values())
+def block_check(block):
+    """A freshly parsed block's share of its split's check: {"split", "rows", "error", "moments"
+    (scaling.Moments of the features), "top" (largest class or -1)}, and the split's report
+    ("lines", "blank", "last") if the block carries it."""
+    check = {"split": block["split"], "rows": 0, "error": block.get("error"), "moments": None, "top": -1}
+    check.update({key: block[key] for key in ("lines", "blank", "last") if key in block})
+    if check["error"] is None and len(block["X"]):
+        check.update(rows=len(block["X"]), moments=block_moments(block),
+                     top=-1 if block["labels"] is None else int(block["labels"].max()))
+    return check
 
 
-def by_split(checks):
-    """split_checks's checks of every partition -> one per split, in the input's order (a split's
-    blocks may be spread over partitions when a single split is repartitioned)."""
+def merge_checks(checks):
+    """Checks of blocks, or of parts of splits -> one per split, in the input's order, each
+    combined in the order given (a split's blocks may be spread over partitions when a single
+    split is repartitioned)."""
     merged = {}
     for check in checks:
         known = merged.setdefault(check["split"], dict(check, rows=0, error=None, moments=None, top=-1))
@@ -382,6 +376,11 @@ def by_split(checks):
         known["moments"] = scaling.combine_moments(known["moments"], check["moments"])
         known["top"] = max(known["top"], check["top"])
     return [merged[split] for split in sorted(merged)]
+
+
+def split_checks(blocks):
+    """A partition's freshly parsed blocks -> merge_checks of them: one check per split it holds."""
+    return merge_checks(map(block_check, blocks))
 
 
 def placed(blocks, rows_before, labels_bc):
@@ -435,7 +434,7 @@ def text_lines(sc, path, size, partitions):
 
 
 def parse_features(sc, path, fmt, block_size, n_classes, width):
-    """(the persisted RDD of a features file's blocks, by_split's checks): parsed and cached by one
+    """(the persisted RDD of a features file's blocks, merge_checks's checks): parsed and cached by one
     Spark job, in about one partition per core (partition_count)."""
     from pyspark import StorageLevel
     size = hadoop_fs.input_bytes(sc, path)
@@ -453,7 +452,7 @@ def parse_features(sc, path, fmt, block_size, n_classes, width):
     # LZ4: spark.rdd.compress) on every read: a third of the memory, but about 40 ms more JVM
     # CPU per epoch on full MNIST.
     cached = cached.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    return cached, by_split(cached.mapPartitions(split_checks).collect())  # parses and caches
+    return cached, merge_checks(cached.mapPartitions(split_checks).collect())  # parses and caches
 
 
 def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None, label_column=None):
