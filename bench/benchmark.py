@@ -217,40 +217,36 @@ def loadtxt_seconds(paths, images_dtype, labels_dtype, images_delimiter):
     return time.perf_counter() - started
 
 
+def json_report(command, what, env=None):
+    """The last JSON line a helper script prints; the benchmark stops with its output if it fails."""
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode or not lines:
+        sys.exit(f"benchmark: {what} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
 def keras(data, out, epochs=5):
     """(Keras's JSON report, its script's wall seconds): bench/keras_mlp.py in the benchmark's
     own virtual environment, JAX on the CPU."""
     if not os.path.exists(KERAS_PYTHON):
         sys.exit(f"benchmark: {KERAS_PYTHON} not found; `make bench` installs Keras there "
                  "(bench/requirements-keras.txt)")
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     started = time.perf_counter()
-    result = subprocess.run([KERAS_PYTHON, os.path.join(ROOT, "bench", "keras_mlp.py"), *data, out, str(epochs)],
-                            capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - started
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode or not lines:
-        sys.exit(f"benchmark: Keras run failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return json.loads(lines[-1]), wall
+    report = json_report([KERAS_PYTHON, os.path.join(ROOT, "bench", "keras_mlp.py"), *data, out, str(epochs)],
+                         "the Keras run", env=dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu"))
+    return report, time.perf_counter() - started
 
 
 def load_twice(data):
     """{"first", "second"}: seconds of the job's load in a fresh JVM, then again in the same one."""
-    command = [SPARK_SUBMIT, "--master", "local[2]", os.path.join(ROOT, "bench", "load_twice.py"), *data]
-    result = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode or not lines:
-        sys.exit(f"benchmark: load_twice.py failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return json.loads(lines[-1])
+    return json_report([SPARK_SUBMIT, "--master", "local[2]", os.path.join(ROOT, "bench", "load_twice.py"), *data],
+                       "load_twice.py")
 
 
 def mllib(data):
-    command = [SPARK_SUBMIT, "--master", "local[2]", os.path.join(ROOT, "bench", "mllib_mlp.py"), *data]
-    result = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode or not lines:
-        sys.exit(f"benchmark: MLlib run failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return json.loads(lines[-1])
+    return json_report([SPARK_SUBMIT, "--master", "local[2]", os.path.join(ROOT, "bench", "mllib_mlp.py"), *data],
+                       "the MLlib run")
 
 
 def time_to(summary, target):
