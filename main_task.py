@@ -254,8 +254,8 @@ def run(sc, args, log=print):
               checkpoint=lambda st: saved.save_checkpoint(sc, f"{output_dir}/checkpoints", st, net, scale, defining))
     except Diverged as e:
         diverged = e
-    confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=saved.N_EXAMPLES,
-                                                  dtype=start.settings.dtype)
+    # The saved model is evaluated in float64, as predict.py reads it: their predictions agree exactly.
+    confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=saved.N_EXAMPLES)
     summary = saved.summary_record(confusion, state.history, net, train_set, test_set, start.options, load_seconds)
     summary.update(diverged=str(diverged) if diverged else None, cached_bytes={"memory": memory, "disk": disk},
                    spark_version=sc.version, cores=sc.defaultParallelism, scaling=scale.kind,
