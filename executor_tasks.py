@@ -248,10 +248,6 @@ def evaluate(sc, data, theta, net, examples=0, dtype=np.float64):
 
 # ---------------------------------------------------------------- predict
 
-def has_rows(block):
-    return len(block["X"]) > 0
-
-
 def block_lines(block, scale, theta_bc, net, header):
     """(the block's first row, its output lines as one text): "line,class,scores..." per row."""
     P = nn_math.forward(theta_bc.value, net, network_inputs(block, scale))[2]
@@ -264,6 +260,6 @@ def prediction_lines(sc, data, theta, net):
     """An RDD of the output lines, in input order: blocks sorted by their first row, since a
     compressed input is spread over the cores by a shuffle."""
     theta_bc = sc.broadcast(theta)
-    texts = data.blocks.filter(has_rows).map(
+    texts = data.blocks.map(
         partial(block_lines, scale=data.scaling, theta_bc=theta_bc, net=net, header=data.format["header"]))
     return texts.sortByKey(numPartitions=data.blocks.getNumPartitions()).values()
