@@ -1,5 +1,6 @@
 # make demo: virtual environment, CSVs from the bundled IDX files, a full-MNIST run, plots.
-# make test: the test suite on Spark 4, then what differs between Spark versions on Spark 3.5 (what CI runs).
+# make test: the test suite on Spark 4, then what differs between Spark versions on Spark 3.5 (what CI runs;
+# the class archive holds Spark 4's classes, so the Spark 3.5 run goes without it).
 VENV   ?= .venv
 VENV35 ?= .venv35
 PYTHON := $(VENV)/bin/python
@@ -13,24 +14,33 @@ export PYSPARK_PYTHON        := $(abspath $(PYTHON))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PYTHON))
 export SPARK_LOCAL_IP        ?= 127.0.0.1
 
+# Faster start-up of every spark-submit run from here (the driver's JVM; docs/benchmarks.md has
+# the figures): the classes Spark loads come mapped in from a class-data sharing archive, written
+# once by a short run (tools/archive_spark_classes.py), and the JVM compiles with its quick
+# compiler only, which on a few cores leaves them to Spark and the Python workers. SPARK_SUBMIT_OPTS=
+# on the command line runs without them.
+JSA  := $(VENV)/spark-classes.jsa
+JAVA := $(or $(wildcard $(JAVA_HOME)/bin/java),$(shell readlink -f "$$(command -v java)" 2>/dev/null))
+export SPARK_SUBMIT_OPTS ?= -XX:SharedArchiveFile=$(abspath $(JSA)) -XX:TieredStopAtLevel=1
+
 INPUTS := $(DATA)/mnist_images_train.csv $(DATA)/mnist_labels_train.csv \
           $(DATA)/mnist_images_test.csv $(DATA)/mnist_labels_test.csv
 
 .PHONY: demo test bench notebook venv data clean
 
-demo: $(VENV)/.installed $(DATA)/.generated
+demo: $(VENV)/.installed $(JSA) $(DATA)/.generated
 	$(VENV)/bin/spark-submit --master '$(MASTER)' main_task.py $(INPUTS) $(OUT) --overwrite $(ARGS)
 	$(PYTHON) generate_plots.py $(OUT) --test-images $(DATA)/mnist_images_test.csv \
 	    --test-labels $(DATA)/mnist_labels_test.csv
 
-test: $(VENV)/.installed $(VENV35)/.installed
+test: $(VENV)/.installed $(JSA) $(VENV35)/.installed
 	$(PYTHON) -m pytest -q
-	$(VENV35)/bin/python -m pytest -q -m spark35
+	SPARK_SUBMIT_OPTS=-XX:TieredStopAtLevel=1 $(VENV35)/bin/python -m pytest -q -m spark35
 
 # Speed and scale, side by side in one run (about 12 minutes): docs/benchmarks.md and .png.
 # Keras, the peer it is measured against, goes in a virtual environment of the benchmark's own.
 KERAS_VENV := bench/.venv-keras
-bench: $(VENV)/.installed $(DATA)/.generated $(KERAS_VENV)/.installed
+bench: $(VENV)/.installed $(JSA) $(DATA)/.generated $(KERAS_VENV)/.installed
 	$(PYTHON) bench/benchmark.py --out docs
 
 $(KERAS_VENV)/.installed: bench/requirements-keras.txt
@@ -43,19 +53,24 @@ notebook: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'jupyterlab>=4,<5'
 	$(VENV)/bin/jupyter lab docs/walkthrough.ipynb
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(JSA)
 data: $(DATA)/.generated
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
+	$(VENV)/bin/python tools/pyspark_from_site_packages.py
 	touch $@
+
+$(JSA): $(VENV)/.installed tools/archive_spark_classes.py $(JAVA)
+	$(PYTHON) tools/archive_spark_classes.py $@
 
 # Spark 3.5 (Dataproc 2.2 and 2.3) with NumPy 1.x, for the second test run.
 $(VENV35)/.installed: requirements.txt tests/spark35-constraints.txt
 	python3 -m venv $(VENV35)
 	$(VENV35)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt \
 	    -c tests/spark35-constraints.txt
+	$(VENV35)/bin/python tools/pyspark_from_site_packages.py
 	touch $@
 
 $(DATA)/.generated: $(VENV)/.installed generate_data.py data/train-images-idx3-ubyte.gz
