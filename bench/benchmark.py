@@ -10,6 +10,7 @@ this run; nothing is copied from an earlier one. About 12 minutes here.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -115,8 +116,9 @@ class PeakMemory(threading.Thread):
         return roles
 
 
-def job(data, out, *options, master="local[2]", spark_options=(), memory=False):
-    """Run main_task.py; returns (its summary dict, wall seconds, PeakMemory or None).
+def job(data, out, *options, master="local[2]", spark_options=(), memory=False, env=None):
+    """Run main_task.py (in ``env``, default this process's environment); returns (its summary
+    dict, wall seconds, PeakMemory or None).
 
     The summary gains "cpu_per_epoch": {role: CPU seconds per epoch}, counted from the end
     of the first epoch to the end of the last (so over the epochs the median is taken of).
@@ -124,7 +126,7 @@ def job(data, out, *options, master="local[2]", spark_options=(), memory=False):
     command = [SPARK_SUBMIT, "--master", master, *spark_options, os.path.join(ROOT, "main_task.py"), *data, out,
                "--overwrite", *options]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     sampler = PeakMemory(process.pid) if memory else None
     if sampler:
         sampler.start()
@@ -436,6 +438,16 @@ def write_report(folder, r):
         f"{r['fast_training']:.1f} s; the other {r['fast_wall'] - r['fast_load'] - r['fast_training']:.1f} s are "
         "`spark-submit` starting the JVM and the SparkContext, five evaluations, the outputs and stopping.",
         "",
+        "Start-up. Every Spark run of this benchmark had `SPARK_SUBMIT_OPTS` = "
+        f"`{r['start_options'] or '(none)'}`, as `make` sets it (a class-data sharing archive of Spark's classes "
+        "and the JVM's quick compiler only), and its Python processes imported PySpark "
+        + ("from `pyspark.zip`, as spark-submit puts it first on their path. " if r["pyspark_zip"] else
+           "from site-packages, its `pyspark.zip` renamed out of the way as `make` does "
+           "(`tools/pyspark_from_site_packages.py`). ")
+        + f"Without the JVM options the same recipe took {r['plain']['wall']:.1f} s from command to outputs "
+        f"({r['plain']['wall'] / r['keras_wall']:.2f}x Keras's script), loaded in {r['plain']['load']:.1f} s "
+        f"and reached 97% after {r['plain']['seconds'] or float('nan'):.1f} s.",
+        "",
         f"## 4. Scaling (x1: the default job's {r['epochs']['default']} epochs; larger sets "
         f"{r['epochs']['scaled']} epochs)",
         "",
@@ -513,7 +525,9 @@ def main(argv=None):
     # The JVM compiles its hot paths during the first few dozen epochs (JIT), which then run about
     # 40% faster: the default job runs its default 100 epochs; larger sets warm up in fewer epochs.
     epochs, scaled_epochs = ("8", "5") if args.quick else ("100", "40")
-    r = {"when": time.strftime("%Y-%m-%d"), "scaling": {},
+    r = {"when": time.strftime("%Y-%m-%d"), "scaling": {}, "start_options": os.environ.get("SPARK_SUBMIT_OPTS", ""),
+         "pyspark_zip": os.path.exists(os.path.join(importlib.util.find_spec("pyspark").submodule_search_locations[0],
+                                                     "python", "lib", "pyspark.zip")),
          "epochs": {"default": int(epochs), "scaled": int(scaled_epochs)}}
 
     def step(text):
@@ -565,6 +579,11 @@ def main(argv=None):
     r["fast_accuracy"] = dict(summary["test_accuracy_history"])[r["fast_epoch"]]
     r["fast_load"], r["fast_wall"] = summary["load_seconds"], wall
     r["fast_training"] = sum(summary["epoch_seconds"])
+    step("time to 97%: our fastest recipe without the JVM start-up options")
+    plain = {name: value for name, value in os.environ.items() if name != "SPARK_SUBMIT_OPTS"}
+    summary, wall, _ = job(data, os.path.join(work, "plain"), *FAST_RECIPE, "--epochs", "5", "--eval-every", "1",
+                           env=plain)
+    r["plain"] = {"seconds": time_to(summary, 0.97)[1], "load": summary["load_seconds"], "wall": wall}
     step("time to 97%: Keras 3, JAX backend, CPU")
     r["keras"], r["keras_wall"] = keras(data, os.path.join(work, "keras"))
     r["keras_epoch"], r["keras_seconds"], r["keras_accuracy"] = keras_time_to(r["keras"], 0.97)
