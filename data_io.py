@@ -19,8 +19,11 @@ from errors import DataError, as_error, first_error
 
 # blocks: the RDD of blocks the epochs map (placed, over ``cached``); rows; width: features per row;
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
-# RDD of parsed blocks (to unpersist); scaling: the model's scaling.Scaling, once chosen.
-DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached scaling", defaults=(None, None))
+# RDD of parsed blocks (to unpersist); files: {"features": [paths], "labels": [paths]} in the order
+# read; headers: {"features": header lines skipped, "labels": ...}; scaling: the model's
+# scaling.Scaling, once chosen.
+DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers scaling",
+                     defaults=(None,))
 
 
 def cached_bytes(sc, rdd):
@@ -73,33 +76,39 @@ def detect_format(path, first_lines, label_column=None):
     return fmt
 
 
-def read_format(sc, path, label_column=None):
-    """detect_format of a Hadoop path, with one-line errors for a missing or empty file."""
-    if not hadoop_fs.input_exists(sc, path):
-        raise DataError(f"{path}: file not found")
-    lines = hadoop_fs.first_lines(sc, path, 2)
+# An input's files, in the order they are read: paths (as shown in messages) and sizes in bytes.
+Input = namedtuple("Input", "files sizes fmt")
+
+
+def open_input(sc, path, label_column=None):
+    """The Input a Hadoop path names (a file, folder, glob or comma-separated list, files in sorted
+    order), with detect_format of its first file; one-line errors for a missing or empty file."""
+    files = hadoop_fs.input_files(sc, path)
+    lines = hadoop_fs.first_lines(sc, files[0][0], 2)
     if not lines:
-        raise DataError(f"{path}: empty file")
-    return detect_format(path, lines, label_column)
+        raise DataError(f"{files[0][0]}: empty file")
+    return Input([name for name, _ in files], [size for _, size in files],
+                 detect_format(files[0][0], lines, label_column))
 
 
-def data_lines(lines, fmt, input_start, report):
+def data_lines(lines, fmt, file_start, report):
     """Yield a split's data lines as (line, index) pairs, index counted from the split's first
-    line: the header and blank lines left out. ``input_start``: the split begins the input (its
-    first line may be the header, or start with a byte-order mark).
+    line: the header and blank lines left out. ``file_start``: the split begins a file, so its
+    first line may be a header (when the first file has one) or start with a byte-order mark.
 
     Once exhausted, ``report`` holds {"lines": the split's number of lines, "blank": the number of
-    its first blank line or None, "last": the number of its last data line or 0}, numbered within
-    the split: whether a blank line is allowed (only after the last data line of the input) is
-    decided once every split has reported (check_splits).
+    its first blank line or None, "last": the number of its last data line or 0, "header": 1 if
+    it skipped a header line}, numbered within the split. Whether a blank line is allowed (only
+    after the last data line of its file) is decided once every split has reported (check_splits).
     """
-    report.update(lines=0, blank=None, last=0)
+    report.update(lines=0, blank=None, last=0, header=0)
     for index, line in enumerate(lines):
         report["lines"] = index + 1
-        if index == 0 and input_start:
-            if fmt["header"]:
-                continue
+        if index == 0 and file_start:
             line = line.lstrip(BOM)
+            if fmt["header"] and not is_numbers(line):
+                report["header"] = 1
+                continue
         if line.strip():
             report["last"] = index + 1
             yield line, index
@@ -108,7 +117,7 @@ def data_lines(lines, fmt, input_start, report):
 
 
 def shifted(error, path, lines_before):
-    """A (line, message) error numbered within its split -> numbered within the input.
+    """A (line, message) error numbered within its split -> numbered within its file.
 
     Every message of a split's parse starts "<path>: line <n>: ".
     """
@@ -118,17 +127,26 @@ def shifted(error, path, lines_before):
     return line + lines_before, f"{path}: line {line + lines_before}: {message[len(prefix):]}"
 
 
-def check_splits(path, reports):
-    """Raise the first error of an input read in splits, numbered within the input; else return
-    the number of lines before each split. ``reports``: one per split, in the input's order,
-    {"lines", "blank", "last" (data_lines), "error": (line, message) or None}, numbered within it.
+def check_splits(splits, reports):
+    """Raise the first error of an input read in splits: the earliest line of the first file that
+    has one, numbered within that file. ``splits``: the (file, starts the file) of each split, as
+    split_files gives them; ``reports``: one per split, in the input's order, {"lines", "blank",
+    "last" (data_lines), "error": (line, message) or None}, numbered within the split.
     """
-    before = np.cumsum([0] + [r["lines"] for r in reports[:-1]], dtype=np.int64).tolist()
-    errors = [shifted(r["error"], path, b) for r, b in zip(reports, before) if r["error"] is not None]
-    blanks = [r["blank"] + b for r, b in zip(reports, before) if r["blank"] is not None]
-    lasts = [r["last"] + b for r, b in zip(reports, before) if r["last"]]
-    first_error(errors + [blank_line_error(path, blanks, lasts)])
-    return before
+    files = []  # per file: its errors, its splits' first blank lines and last data lines
+    for (path, starts), report in zip(splits, reports):
+        if starts or not files:
+            files.append({"path": path, "errors": [], "blanks": [], "lasts": [], "before": 0})
+        file = files[-1]
+        if report["error"] is not None:
+            file["errors"].append(shifted(report["error"], path, file["before"]))
+        if report["blank"] is not None:
+            file["blanks"].append(report["blank"] + file["before"])
+        if report["last"]:
+            file["lasts"].append(report["last"] + file["before"])
+        file["before"] += report["lines"]
+    for file in files:
+        first_error(file["errors"] + [blank_line_error(file["path"], file["blanks"], file["lasts"])])
 
 
 def blank_line_error(path, first_blanks, last_datas):
@@ -260,36 +278,54 @@ def split_label_column(rows, first_line, path, fmt):
     return np.delete(rows, c, axis=1), labels
 
 
-def label_split(split, lines, path, fmt):
+def label_split(split, lines, splits, fmt, n_classes):
     """A split of a label file -> [(class numbers (n,) int64, its report)]: data_lines's report
-    and "error", numbered within the split."""
+    and "error", numbered within the split. ``splits``: the (file, starts the file) of each split;
+    ``n_classes``: the training set's, to check test labels against, or None."""
+    path, starts = splits[split]
     report = {}
-    pairs = list(data_lines(lines, fmt, split == 0, report))
+    pairs = list(data_lines(lines, fmt, starts, report))
     labels, report["error"] = np.empty(0, dtype=np.int64), None
     if pairs:
         first_line = pairs[0][1] + 1
         try:
             rows = parse_values([line for line, _ in pairs], first_line, path, fmt)
             labels = label_vector(rows, first_line, path, fmt)
+            if n_classes is not None:
+                check_classes(path, labels, n_classes, first_line - 1)
         except DataError as e:
             report["error"] = as_error(e)
     yield labels, report
 
 
 def read_labels(sc, path, n_classes=None):
-    """All labels of a file, in line order, as (n,) int64, and the number of classes: one Spark job.
+    """All labels of an input, in the order of its files and lines, as (n,) int64; the number of
+    classes; the label count of each file; the header lines skipped: one Spark job.
 
     Labels take a byte or so per row, so they are collected and broadcast: the image
     blocks then pair with them by row number, with no shuffle.
     """
-    fmt = read_format(sc, path)
-    parts = sc.textFile(path).mapPartitionsWithIndex(partial(label_split, path=path, fmt=fmt)).collect()
-    check_splits(path, [report for _, report in parts])
+    source = open_input(sc, path)
+    lines, splits = text_lines(sc, source, sc.defaultParallelism)
+    parts = lines.mapPartitionsWithIndex(partial(label_split, splits=splits, fmt=source.fmt,
+                                                 n_classes=n_classes)).collect()
+    reports = [report for _, report in parts]
+    check_splits(splits, reports)
     labels = np.concatenate([labels for labels, _ in parts])
     if n_classes is None:
-        n_classes = classes_of(path, fmt["width"] if fmt["width"] > 1 else 0, int(labels.max()))
-    check_classes(path, labels, n_classes, fmt["header"])
-    return labels, n_classes
+        n_classes = classes_of(path, source.fmt["width"] if source.fmt["width"] > 1 else 0, int(labels.max()))
+    counts = per_file(splits, [len(labels) for labels, _ in parts])
+    return labels, n_classes, source.files, counts, sum(report["header"] for report in reports)
+
+
+def per_file(splits, counts):
+    """Counts per split -> their sums per file, in the order of the files."""
+    sums = []
+    for (_, starts), count in zip(splits, counts):
+        if starts or not sums:
+            sums.append(0)
+        sums[-1] += count
+    return sums
 
 
 def classes_of(path, one_hot_width, largest):
@@ -327,15 +363,17 @@ def make_block(chunk, start, path, fmt, n_classes):
     return {"start": start, "X": X, "unit": unit, "labels": labels}
 
 
-def image_split(split, lines, path, fmt, n_classes, block_size, width):
+def image_split(split, lines, splits, fmt, n_classes, block_size, width):
     """A split of a features file -> its blocks of up to ``block_size`` rows (make_block), each
-    marked with its "split", rows and lines numbered within the split.
+    marked with its "split", rows and lines numbered within the split. ``splits``: the (file,
+    starts the file) of each split.
 
-    The last block also carries the split's data_lines report ("lines", "blank", "last"); a split
-    with no data line yields one empty block to carry it.
+    The last block also carries the split's data_lines report ("lines", "blank", "last",
+    "header"); a split with no data line yields one empty block to carry it.
     """
+    path, starts = splits[split]
     report, chunk, held, rows = {}, [], None, 0
-    for pair in data_lines(lines, fmt, split == 0, report):
+    for pair in data_lines(lines, fmt, starts, report):
         chunk.append(pair)
         if len(chunk) == block_size:
             if held is not None:
@@ -351,12 +389,15 @@ def image_split(split, lines, path, fmt, n_classes, block_size, width):
     yield held
 
 
+REPORT_KEYS = ("lines", "blank", "last", "header")  # data_lines's report of a split
+
+
 def block_check(block):
     """A freshly parsed block's share of its split's check: {"split", "rows", "error", "moments"
     (scaling.Moments of the features), "top" (largest class or -1)}, and the split's report
-    ("lines", "blank", "last") if the block carries it."""
+    ("lines", "blank", "last", "header") if the block carries it."""
     check = {"split": block["split"], "rows": 0, "error": block.get("error"), "moments": None, "top": -1}
-    check.update({key: block[key] for key in ("lines", "blank", "last") if key in block})
+    check.update({key: block[key] for key in REPORT_KEYS if key in block})
     if check["error"] is None and len(block["X"]):
         check.update(rows=len(block["X"]), moments=block_moments(block),
                      top=-1 if block["labels"] is None else int(block["labels"].max()))
@@ -370,7 +411,7 @@ def merge_checks(checks):
     merged = {}
     for check in checks:
         known = merged.setdefault(check["split"], dict(check, rows=0, error=None, moments=None, top=-1))
-        known.update({key: check[key] for key in ("lines", "blank", "last") if key in check})
+        known.update({key: check[key] for key in REPORT_KEYS if key in check})
         known["rows"] += check["rows"]
         known["error"] = min([e for e in (known["error"], check["error"]) if e is not None], default=None)
         known["moments"] = scaling.combine_moments(known["moments"], check["moments"])
@@ -412,36 +453,39 @@ def partition_count(rows, width, cores):
     return cores * max(1, -(-needed // cores))
 
 
-def text_lines(sc, path, size, partitions):
-    """The lines of a text input of ``size`` bytes read in about ``partitions`` splits of even size.
+def text_lines(sc, source, partitions):
+    """(the lines of an Input's files, in their order, read in about ``partitions`` splits of even
+    size; the (file, starts the file) of each split).
 
     sc.textFile cuts at the file system's block size (32 MB on local disk), which leaves
     uneven splits; a minimum split size of size / partitions, set while the splits are
-    listed, makes them even.
+    listed, makes them even. Each file is an RDD of its own, in a union, so the order of the
+    files is the Input's (not the file system's listing order) and every split knows its file.
     """
     conf, key = sc._jsc.hadoopConfiguration(), "mapreduce.input.fileinputformat.split.minsize"
     before = conf.get(key)
-    conf.set(key, str(max(1, -(-size // partitions))))
+    conf.set(key, str(max(1, -(-sum(source.sizes) // partitions))))
     try:
-        lines = sc.textFile(path)
-        lines.getNumPartitions()  # lists the splits now, under this minimum
+        files = [sc.textFile(path) for path in source.files]
+        counts = [rdd.getNumPartitions() for rdd in files]  # lists the splits now, under this minimum
     finally:
         if before is None:
             conf.unset(key)
         else:
             conf.set(key, before)
-    return lines
+    splits = [(path, i == 0) for path, count in zip(source.files, counts) for i in range(count)]
+    return (files[0] if len(files) == 1 else sc.union(files)), splits
 
 
-def parse_features(sc, path, fmt, block_size, n_classes, width):
-    """(the persisted RDD of a features file's blocks, merge_checks's checks): parsed and cached by one
-    Spark job, in about one partition per core (partition_count)."""
+def parse_features(sc, source, block_size, n_classes, width):
+    """(the persisted RDD of an Input's blocks, merge_checks's checks, the (file, starts the file) of
+    each split): parsed and cached by one Spark job, in about one partition per core (partition_count)."""
     from pyspark import StorageLevel
-    size = hadoop_fs.input_bytes(sc, path)
-    rows_hint = size // 2 // fmt["width"]  # about 2 characters a value: only large sets get more partitions
-    target = partition_count(rows_hint, width, sc.defaultParallelism)
-    cached = text_lines(sc, path, size, target).mapPartitionsWithIndex(
-        partial(image_split, path=path, fmt=fmt, n_classes=n_classes, block_size=block_size, width=width))
+    rows_hint = sum(source.sizes) // 2 // source.fmt["width"]  # about 2 characters a value: only large sets
+    target = partition_count(rows_hint, width, sc.defaultParallelism)  # get more partitions
+    lines, splits = text_lines(sc, source, target)
+    cached = lines.mapPartitionsWithIndex(partial(image_split, splits=splits, fmt=source.fmt, n_classes=n_classes,
+                                                  block_size=block_size, width=width))
     if cached.getNumPartitions() > target:  # several files: at least a split each
         cached = cached.coalesce(target)  # narrow: parsed where read, no shuffle
     elif cached.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one split
@@ -452,42 +496,61 @@ def parse_features(sc, path, fmt, block_size, n_classes, width):
     # LZ4: spark.rdd.compress) on every read: a third of the memory, but about 40 ms more JVM
     # CPU per epoch on full MNIST.
     cached = cached.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    return cached, merge_checks(cached.mapPartitions(split_checks).collect())  # parses and caches
+    return cached, merge_checks(cached.mapPartitions(split_checks).collect()), splits  # parses and caches
+
+
+def check_pairs(features, rows, headers, labels, counts):
+    """DataError unless every feature row has a label. ``features``, ``labels``: the two Inputs'
+    files; ``rows``, ``headers``, ``counts``: rows and header lines of each features file, labels of
+    each labels file. Files pair by their sorted names when both sides have as many; otherwise
+    the rows of all files pair with the labels of all files, in that order."""
+    paired = len(features) == len(labels)
+    pairs = zip(features, rows, labels, counts, headers) if paired else [
+        (", ".join(features), sum(rows), ", ".join(labels), sum(counts), None)]
+    for image_path, n_rows, label_path, n_labels, header in pairs:
+        if n_rows > n_labels and paired:
+            line = n_labels + 1 + header
+            raise DataError(f"{image_path}: line {line}: more images than labels ({n_labels} in {label_path})", line)
+        if n_rows < n_labels:
+            raise DataError(f"{image_path}: {n_rows} images, but {label_path} has {n_labels} labels")
 
 
 def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None, label_column=None):
-    """Parse a features file into cached blocks, checked as they are parsed: a DataSet.
+    """Parse a features input into cached blocks, checked as they are parsed: a DataSet.
 
-    The labels come from ``label_path``, or from ``label_column`` of the features file, or
-    there are none (predict). ``n_classes`` and ``width`` come from the training set (or the
-    model) when loading another set. One pass over the features, a Spark job, also gives their
-    Moments: each split is parsed with its lines and rows numbered from its own start, and the
-    driver, once every split has reported its counts, numbers them within the input.
+    The labels come from ``label_path``, or from ``label_column`` of the features, or there are
+    none (predict). ``n_classes`` and ``width`` come from the training set (or the model) when
+    loading another set. An input may be several files (a folder, a glob, a list): they are read
+    in sorted order, and features and labels pair file by file. One pass over the features, a
+    Spark job, also gives their Moments: each split is parsed with its lines and rows numbered
+    from its own start, and the driver, once every split has reported its counts, numbers them
+    within their file (lines) and the input (rows).
     """
-    fmt = read_format(sc, image_path, label_column)
+    source = open_input(sc, image_path, label_column)
+    fmt = source.fmt
     features = fmt["width"] - (fmt["label_column"] is not None)
     if width is not None and features != width:
-        raise DataError(f"{image_path}: line {1 + fmt['header']}: {features} values per row, the training images "
-                        f"have {width}")
-    labels = None
+        raise DataError(f"{source.files[0]}: line {1 + fmt['header']}: {features} values per row, the training "
+                        f"images have {width}")
+    labels, label_files, counts, label_headers = None, [], [], 0
     with ThreadPoolExecutor(1) as pool:
         # The labels' job runs beside the features' (Spark runs jobs of several threads side by
         # side): the features' blocks take their labels only once both are read (placed).
         reading = pool.submit(read_labels, sc, label_path, n_classes) if label_path is not None else None
-        cached, checks = parse_features(sc, image_path, fmt, block_size, n_classes, features)
+        cached, checks, splits = parse_features(sc, source, block_size, n_classes, features)
         if reading is not None:
-            labels, n_classes = reading.result()
-    check_splits(image_path, checks)
+            labels, n_classes, label_files, counts, label_headers = reading.result()
+    check_splits(splits, checks)
     rows = sum(check["rows"] for check in checks)
-    if labels is not None and rows > len(labels):
-        line = len(labels) + 1 + fmt["header"]
-        raise DataError(f"{image_path}: line {line}: more images than labels ({len(labels)})", line)
-    if labels is not None and rows < len(labels):
-        raise DataError(f"{image_path}: {rows} images, but {label_path} has {len(labels)} labels")
+    if labels is not None:
+        check_pairs(source.files, per_file(splits, [check["rows"] for check in checks]),
+                    per_file(splits, [check["header"] for check in checks]), label_files, counts)
     if fmt["label_column"] is not None and n_classes is None:
         n_classes = classes_of(image_path, 0, max(check["top"] for check in checks))
     moments = functools.reduce(scaling.combine_moments, [check["moments"] for check in checks], None)
     rows_before = np.cumsum([0] + [check["rows"] for check in checks[:-1]], dtype=np.int64).tolist()
     blocks = cached.mapPartitions(partial(placed, rows_before=rows_before,
                                           labels_bc=sc.broadcast(labels) if labels is not None else None))
-    return DataSet(blocks, rows, features, n_classes, fmt, moments, cached)
+    return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
+                   files={"features": source.files, "labels": label_files},
+                   headers={"features": sum(check["header"] for check in checks), "labels": label_headers})

@@ -17,6 +17,49 @@ def path_exists(sc, path):
     return fs.exists(jpath)
 
 
+def visible(name):
+    """False for the names Hadoop's readers skip in a folder: _SUCCESS, .crc files and the like."""
+    return not name.startswith(("_", "."))
+
+
+def input_files(sc, path):
+    """The files an input names, in plain lexical order of their paths: [(shown path, size in bytes)].
+
+    ``path`` is a file, a folder (its visible files), a glob or a comma-separated list of those.
+    The order is fixed here, not left to the file system's listing (which differs from folder to
+    folder), so that the part files of features and of labels pair by name. A file given by its
+    own name is shown as given; a file found in a folder or by a glob by its path.
+    Raises DataError for a part that names no file.
+    """
+    found = []
+    for part in path.split(","):
+        fs, jpath = hadoop_path(sc, part)
+        statuses = fs.globStatus(jpath) or []
+        files = []
+        for status in statuses:
+            if status.isDirectory():
+                files.extend(st for st in fs.listStatus(status.getPath())
+                             if st.isFile() and visible(st.getPath().getName()))
+            elif visible(status.getPath().getName()) or len(statuses) == 1:
+                files.append(status)
+        if not files:
+            raise DataError(f"{part}: file not found" if not statuses else f"{part}: no files in it")
+        literal = len(statuses) == 1 and not statuses[0].isDirectory()
+        for status in files:
+            shown = part if literal else shown_path(part, status.getPath())
+            found.append((status.getPath().toString(), shown, status.getLen()))
+    found.sort()
+    return [(shown, size) for _, shown, size in found]
+
+
+def shown_path(given, jpath):
+    """A path found under ``given`` (a folder or a glob), written as the user wrote ``given``: with
+    its scheme only if ``given`` had one."""
+    if "://" in given or given.startswith("file:"):
+        return jpath.toString()
+    return jpath.toUri().getPath()
+
+
 def input_exists(sc, path):
     """True if every comma-separated part of ``path`` (a file, folder or glob) names a file."""
     for part in path.split(","):
@@ -25,16 +68,6 @@ def input_exists(sc, path):
         if found is None or len(found) == 0:
             return False
     return True
-
-
-def input_bytes(sc, path):
-    """Total size of the files a path names (a file, folder, glob or comma-separated list)."""
-    total = 0
-    for part in path.split(","):
-        fs, jpath = hadoop_path(sc, part)
-        for status in fs.globStatus(jpath) or []:
-            total += fs.getContentSummary(status.getPath()).getLength()
-    return total
 
 
 def delete_path(sc, path):
@@ -90,31 +123,13 @@ def read_text(sc, path):
         raise DataError(f"{path}: not a text file") from None
 
 
-def first_file(sc, path):
-    """The first file a path names, in the order Spark reads them (hidden files skipped):
-    (FileSystem, Path or None)."""
-    fs, jpath = hadoop_path(sc, path.split(",")[0])
-    for status in sorted(fs.globStatus(jpath) or [], key=lambda st: st.getPath().toString()):
-        if status.isDirectory():
-            inside = sorted((st for st in fs.listStatus(status.getPath()) if st.isFile()),
-                            key=lambda st: st.getPath().getName())
-            inside = [st for st in inside if not st.getPath().getName().startswith(("_", "."))]
-            if inside:
-                return fs, inside[0].getPath()
-        else:
-            return fs, status.getPath()
-    return fs, None
-
-
 def first_lines(sc, path, n):
-    """The first ``n`` lines of an input (decompressed if need be): fewer if it is shorter.
+    """The first ``n`` lines of one file (decompressed if need be): fewer if it is shorter.
 
     Read on the driver through the FileSystem API: a Spark job that stops reading early
     (take) leaves a Python worker writing into a closed pipe.
     """
-    fs, jpath = first_file(sc, path)
-    if jpath is None:
-        return []
+    fs, jpath = hadoop_path(sc, path)
     jvm = sc._jvm
     codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(sc._jsc.hadoopConfiguration()).getCodec(jpath)
     stream = fs.open(jpath)

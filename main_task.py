@@ -239,10 +239,16 @@ def run(sc, args, log=print):
     net, state, scale = start.net, start.state, start.scaling
     train_set, test_set = train_set._replace(scaling=scale), test_set._replace(scaling=scale)
     memory, disk = cached_bytes(sc, train_set.cached)
-    headers = [name for name, data in (("training", train_set), ("test", test_set)) if data.format["header"]]
+    for name, data in (("training", train_set), ("test", test_set)):
+        for kind, files in data.files.items():
+            if len(files) > 1:
+                log(f"{name} {kind}: {len(files)} files, read in this order: {', '.join(files)}")
+    headers = [f"{data.headers[kind]} {name} {kind} header line{'s' * (data.headers[kind] > 1)} skipped"
+               for name, data in (("training", train_set), ("test", test_set)) for kind in ("features", "labels")
+               if data.headers[kind]]
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
         f"{train_set.classes} classes, in {load_seconds:.1f} s (training set cached: {memory / 2 ** 20:.0f} MB in "
-        f"memory, {disk / 2 ** 20:.0f} MB on disk{''.join(f'; {h} header line skipped' for h in headers)}); "
+        f"memory, {disk / 2 ** 20:.0f} MB on disk{''.join(f'; {h}' for h in headers)}); "
         f"network {'-'.join(map(str, net.sizes))} ({net.activation} hidden, {net.loss} loss, {scale.kind} "
         f"inputs), {sc.defaultParallelism} cores, Spark {sc.version}"
         + (f"; resuming after epoch {state.epoch}" if args.resume else ""))
@@ -259,7 +265,8 @@ def run(sc, args, log=print):
     summary = saved.summary_record(confusion, state.history, net, train_set, test_set, start.options, load_seconds)
     summary.update(diverged=str(diverged) if diverged else None, cached_bytes={"memory": memory, "disk": disk},
                    spark_version=sc.version, cores=sc.defaultParallelism, scaling=scale.kind,
-                   header_lines={"train": train_set.format["header"], "test": test_set.format["header"]})
+                   header_lines={"train": train_set.headers["features"], "train_labels": train_set.headers["labels"],
+                                 "test": test_set.headers["features"], "test_labels": test_set.headers["labels"]})
     outputs = saved.output_lines(state.history, confusion, examples, summary,
                                  saved.model_to_lines(net, state.theta, scale))
     saved.write_and_publish(sc, output_dir, outputs, join, files=onnx_file(net, state.theta, scale, log))

@@ -48,8 +48,8 @@ def run(sc, args, log=print):
                          label_column=args.label_column)
     data = data._replace(scaling=resolved(scale, data))
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
-        f"({data.scaling.kind} inputs){'; header line skipped' if data.format['header'] else ''}")
-    summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.format["header"]}
+        f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
+    summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}
     outputs = {}
     if args.labels or args.label_column:
         confusion, examples = executor_tasks.evaluate(sc, data, theta, net, examples=saved.N_EXAMPLES)

@@ -78,7 +78,7 @@ CASES = {
     "target row all zero": ("train_labels", ["0 1 0"] * 3 + ["0 0 0"] + ["1 0 0"] * 36,
                             "line 4: target row is not one-hot (one 1, the rest 0)"),
     "more images than labels": ("train_labels", [str(i % 10) for i in range(35)],
-                                "line 36: more images than labels (35)", "train_images"),
+                                "line 36: more images than labels (35 in {train_labels})", "train_images"),
     "fewer images than labels": ("train_labels", [str(i % 10) for i in range(45)], None),
     "test width differs": ("test_images", [pixels(i, 100) for i in range(10)],
                            f"line 1: 100 values per row, the training images have {WIDTH}"),
@@ -97,7 +97,7 @@ def test_bad_input_is_one_line_and_creates_nothing(sc, tmp_path, good, case):
     if message is None:  # reported against the image file, with both counts
         assert text == f"{files['train_images']}: 40 images, but {files['train_labels']} has 45 labels"
     else:
-        assert text == f"{files[named[0] if named else role]}: {message}"
+        assert text == f"{files[named[0] if named else role]}: {message.format(**files)}"
     assert "\n" not in text
     assert not out.exists()
 

@@ -131,8 +131,10 @@ def test_the_three_path_call_trains_as_the_five_path_call(sc, tmp_path, small_co
         assert three_row.keys() == five_row.keys()
         for key in three_row.keys() & {"b", "W"}:
             np.testing.assert_allclose(three_row[key], five_row[key], rtol=1e-5, atol=1e-7)
-    assert three["header_lines"] == {"train": True, "test": True} and five["header_lines"]["train"] is False
-    assert any("training header line skipped; test header line skipped" in line for line in quiet)
+    assert three["header_lines"] == {"train": 1, "train_labels": 0, "test": 1, "test_labels": 0}
+    assert five["header_lines"] == {"train": 0, "train_labels": 0, "test": 0, "test_labels": 0}
+    assert any("1 training features header line skipped; 1 test features header line skipped" in line
+               for line in quiet)
 
 
 def test_the_three_path_call_needs_a_label_column(capsys):
@@ -195,6 +197,67 @@ def test_a_blank_line_inside_any_of_several_files_is_an_error(sc, tmp_path, plai
         parts = [images[:100], images[100:200], images[200:]]
         parts[bad] = parts[bad][:50] + [""] + parts[bad][50:]
         paths = [write(tmp_path / f"{bad}-{i}.csv", part) for i, part in enumerate(parts)]
-        line = 100 * bad + 51
-        with pytest.raises(DataError, match=rf": line {line}: empty line$"):
+        with pytest.raises(DataError) as error:
             load(sc, ",".join(paths), write(tmp_path / "l.csv", labels), 64)
+        assert str(error.value) == f"{paths[bad]}: line 51: empty line"  # numbered within its own file
+
+
+def part_files(folder, prefix, lines, sizes, header=None):
+    """``lines`` cut into files folder/prefix-part00.csv, ... of ``sizes`` lines, written in reverse
+    order (so that no listing order happens to be the sorted one); their paths, sorted."""
+    folder.mkdir()
+    cuts = np.cumsum([0, *sizes]).tolist()
+    paths = [str(folder / f"{prefix}-part{i:02d}.csv") for i in range(len(sizes))]
+    for i in reversed(range(len(sizes))):
+        write(paths[i], lines[cuts[i]:cuts[i + 1]], prefix=f"{header}\n" if header else "")
+    return paths
+
+
+SIZES = (40, 70, 30, 60, 50, 50)
+
+
+def test_folders_of_part_files_pair_by_sorted_name(sc, tmp_path, plain):
+    images, labels = plain
+    header = ",".join(f"pixel{j}" for j in range(784))
+    part_files(tmp_path / "images", "images", images, SIZES, header=header)  # every part file has a header,
+    part_files(tmp_path / "labels", "labels", labels, SIZES)  # as Spark and pandas write them
+    expected = contents(sc, write(tmp_path / "images.csv", images), write(tmp_path / "labels.csv", labels))
+    listed = part_files(tmp_path / "list", "x", labels, SIZES)
+    for image_path, label_path in ((tmp_path / "images", tmp_path / "labels"),  # folders,
+                                   (tmp_path / "images" / "*.csv", tmp_path / "labels" / "labels-*"),  # globs
+                                   (tmp_path / "images", ",".join(reversed(listed)))):  # and a list
+        assert_same(contents(sc, str(image_path), str(label_path)), expected)
+
+
+def test_part_files_whose_rows_do_not_pair_are_one_line_naming_both(sc, tmp_path, plain):
+    images, labels = plain
+    image_paths = part_files(tmp_path / "images", "images", images, SIZES)
+    label_paths = part_files(tmp_path / "labels", "labels", labels, (40, 70, 31, 59, 50, 50))
+    with pytest.raises(DataError) as error:
+        load(sc, str(tmp_path / "images"), str(tmp_path / "labels"), 64)
+    assert str(error.value) == f"{image_paths[2]}: 30 images, but {label_paths[2]} has 31 labels"
+    # With other numbers of files on the two sides, the rows pair in the sorted order as a whole.
+    whole = part_files(tmp_path / "whole", "labels", labels, (100, 200))
+    assert_same(contents(sc, str(tmp_path / "images"), str(tmp_path / "whole")),
+                contents(sc, write(tmp_path / "images.csv", images), ",".join(whole)))
+
+
+def test_the_log_names_the_files_of_an_input_in_the_order_read(sc, tmp_path, plain, small_compact):
+    images, labels = plain
+    image_paths = part_files(tmp_path / "images", "images", images, SIZES)
+    label_paths = part_files(tmp_path / "labels", "labels", labels, SIZES)
+    lines = []
+    main_task.run(sc, main_task.parse_args([str(tmp_path / "images"), str(tmp_path / "labels"), *small_compact[2:],
+                                            str(tmp_path / "out"), "--epochs", "1"]), log=lines.append)
+    assert f"training features: 6 files, read in this order: {', '.join(image_paths)}" in lines
+    assert f"training labels: 6 files, read in this order: {', '.join(label_paths)}" in lines
+
+
+def test_a_labels_header_is_reported_like_a_features_header(sc, tmp_path, plain, small_compact):
+    images, labels = plain
+    lines = []
+    summary = main_task.run(sc, main_task.parse_args([
+        write(tmp_path / "images.csv", images), write(tmp_path / "labels.csv", labels, prefix="label\n"),
+        *small_compact[2:], str(tmp_path / "out"), "--epochs", "1"]), log=lines.append)
+    assert summary["header_lines"] == {"train": 0, "train_labels": 1, "test": 0, "test_labels": 0}
+    assert any("; 1 training labels header line skipped)" in line for line in lines)
