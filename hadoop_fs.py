@@ -3,6 +3,8 @@
 Inputs, outputs and checkpoints all go through these; nothing touches the driver's own disk.
 """
 
+import contextlib
+
 from errors import DataError
 
 
@@ -10,6 +12,38 @@ def hadoop_path(sc, path):
     """(FileSystem, Path) for any Hadoop path: local, hdfs://, gs://, ..."""
     jpath = sc._jvm.org.apache.hadoop.fs.Path(path)
     return jpath.getFileSystem(sc._jsc.hadoopConfiguration()), jpath
+
+
+@contextlib.contextmanager
+def one_line(path, what):
+    """Turn the file system's Java exception into a DataError "<path>: <what> (<Exception>: reason)"."""
+    from py4j.protocol import Py4JJavaError
+    try:
+        yield
+    except Py4JJavaError as e:  # e.g. permission denied, or a local file whose .crc checksum no longer matches
+        reason = str(e.java_exception.getMessage()).splitlines()[0]
+        raise DataError(f"{path}: {what} ({e.java_exception.getClass().getSimpleName()}: {reason})") from None
+
+
+def qualified(sc, path):
+    """A path in full (scheme, authority, absolute), without a trailing slash: to compare paths."""
+    fs, jpath = hadoop_path(sc, path)
+    return fs.makeQualified(jpath).toString().rstrip("/")
+
+
+def matches(sc, path):
+    """qualified() of every file or folder the comma-separated parts of ``path`` name (globs expanded)."""
+    found = []
+    for part in path.split(","):
+        fs, jpath = hadoop_path(sc, part)
+        found.extend(fs.makeQualified(st.getPath()).toString().rstrip("/") for st in fs.globStatus(jpath) or [])
+    return found
+
+
+def modified(sc, path):
+    """The modification time of a file or folder, in milliseconds of the file system's clock; 0 if absent."""
+    fs, jpath = hadoop_path(sc, path)
+    return fs.getFileStatus(jpath).getModificationTime() if fs.exists(jpath) else 0
 
 
 def path_exists(sc, path):
@@ -106,17 +140,13 @@ def write_text(sc, path, text):
 
 def read_text(sc, path):
     """The whole of a (small) file as text; DataError if the file system cannot read it."""
-    from py4j.protocol import Py4JJavaError
     fs, jpath = hadoop_path(sc, path)
-    try:
+    with one_line(path, "cannot be read"):
         stream = fs.open(jpath)
         try:
             data = sc._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
         finally:
             stream.close()
-    except Py4JJavaError as e:  # e.g. a local file whose .crc checksum no longer matches
-        reason = str(e.java_exception.getMessage()).splitlines()[0]
-        raise DataError(f"{path}: cannot be read ({e.java_exception.getClass().getSimpleName()}: {reason})") from None
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError:

@@ -31,6 +31,7 @@ import numpy as np
 import executor_tasks
 import nn_math
 import onnx_export
+import output_folder
 import saved
 from data_io import cached_bytes, load_data_set
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
@@ -112,9 +113,9 @@ def parse_args(argv):
     option("--seed", type=checked(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0"), default=42,
            help="seeds the initial weights, every sample and dropout mask (default: %(default)s)")
     option("--overwrite", action="store_true",
-           help="replace OUTPUT_DIR if it exists: at the end, or at the start with --checkpoint-every")
+           help="replace OUTPUT_DIR if it exists, once the new outputs are complete")
     option("--checkpoint-every", type=whole, default=0,
-           help="save the training state under OUTPUT_DIR/checkpoints every N epochs (default: 0, never)")
+           help="save the training state every N epochs (default: 0, never); they end up in OUTPUT_DIR/checkpoints")
     option("--resume", action="store_true",
            help="continue from the last complete checkpoint in OUTPUT_DIR, with its settings")
     args = parser.parse_args(argv)
@@ -225,17 +226,29 @@ def clock(seconds):
 # --------------------------------------------------------------------- main
 
 def run(sc, args, log=print):
-    """Load, train, evaluate and write. Outputs are staged and moved into OUTPUT_DIR only when
-    all are written; a diverged run still writes them (last finite model) and raises Diverged."""
+    """Load, train, evaluate and write. Outputs are written into a staging folder and take
+    OUTPUT_DIR's place only when all are written; a diverged run still writes them (last finite
+    model) and raises Diverged."""
     output_dir = args.output_dir.rstrip("/")
-    join = saved.prepare_output_dir(sc, output_dir, args.resume, args.overwrite, args.checkpoint_every > 0)
+    inputs = {"TRAIN_IMAGES": args.train_images, "TRAIN_LABELS": args.train_labels, "TEST_IMAGES": args.test_images,
+              "TEST_LABELS": args.test_labels, "--init-model": args.init_model}
+    staging = output_folder.open_staging(sc, output_dir, log, {k: v for k, v in inputs.items() if v},
+                                         overwrite=args.overwrite, resume=args.resume)
+    try:
+        return train_and_write(sc, args, staging, log)
+    finally:
+        staging.close()
+
+
+def train_and_write(sc, args, staging, log):
+    """run()'s work, into the Staging folder ``staging``."""
     started = time.perf_counter()
     log(f"loading {args.train_images} and {args.test_images} ...")
     train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size, label_column=args.label_column)
     test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size, n_classes=train_set.classes,
                              width=train_set.width, label_column=args.label_column)
     load_seconds = time.perf_counter() - started
-    start = starting_point(sc, args, train_set, output_dir)
+    start = starting_point(sc, args, train_set, staging.resume_from, log)
     net, state, scale = start.net, start.state, start.scaling
     train_set, test_set = train_set._replace(scaling=scale), test_set._replace(scaling=scale)
     memory, disk = cached_bytes(sc, train_set.cached)
@@ -254,10 +267,12 @@ def run(sc, args, log=print):
         + (f"; resuming after epoch {state.epoch}" if args.resume else ""))
 
     defining = run_defining(start.options, net)
+    if args.resume and staging.resume_from != staging.checkpoints:  # so that OUTPUT_DIR keeps a checkpoint
+        saved.save_checkpoint(sc, staging.checkpoints, state, net, scale, defining)
     diverged = None
     try:
         train(sc, train_set, net, state, start.settings, log, test_set,
-              checkpoint=lambda st: saved.save_checkpoint(sc, f"{output_dir}/checkpoints", st, net, scale, defining))
+              checkpoint=lambda st: saved.save_checkpoint(sc, staging.checkpoints, st, net, scale, defining))
     except Diverged as e:
         diverged = e
     # The saved model is evaluated in float64, as predict.py reads it: their predictions agree exactly.
@@ -269,13 +284,13 @@ def run(sc, args, log=print):
                                  "test": test_set.headers["features"], "test_labels": test_set.headers["labels"]})
     outputs = saved.output_lines(state.history, confusion, examples, summary,
                                  saved.model_to_lines(net, state.theta, scale))
-    saved.write_and_publish(sc, output_dir, outputs, join, files=onnx_file(net, state.theta, scale, log))
+    staging.publish(outputs, files=onnx_file(net, state.theta, scale, log))
     if diverged:
         raise diverged
     seconds = state.history["seconds"]
     log(f"done in {clock(time.perf_counter() - started)}: test accuracy {summary['test_accuracy']:.4f}, "
         f"macro F1 {summary['macro_f1']:.4f}; training {sum(seconds):.1f} s "
-        f"({sum(seconds) / max(1, len(seconds)):.2f} s per epoch); outputs in {output_dir}")
+        f"({sum(seconds) / max(1, len(seconds)):.2f} s per epoch); outputs in {staging.output_dir}")
     return summary
 
 

@@ -17,6 +17,7 @@ as training writes them.
 import sys
 
 import executor_tasks
+import output_folder
 import saved
 from data_io import load_data_set
 from errors import EXIT_BAD_INPUT, DataError
@@ -42,7 +43,18 @@ def parse_args(argv):
 def run(sc, args, log=print):
     """Read the model and INPUT, write the predictions (and metrics, with labels); returns the summary."""
     output_dir = args.output_dir.rstrip("/")
-    saved.prepare_output_dir(sc, output_dir, resume=False, overwrite=args.overwrite, checkpoints=False)
+    inputs = {"MODEL_DIR": args.model_dir, "INPUT": args.input, "--labels": args.labels}
+    staging = output_folder.open_staging(sc, output_dir, log, {k: v for k, v in inputs.items() if v},
+                                         overwrite=args.overwrite)
+    try:
+        return predict_and_write(sc, args, staging, log)
+    finally:
+        staging.close()
+
+
+def predict_and_write(sc, args, staging, log):
+    """run()'s work, into the Staging folder ``staging``."""
+    output_dir = staging.output_dir
     net, theta, scale = saved.read_model(sc, args.model_dir)
     data = load_data_set(sc, args.input, args.labels, args.block_size, n_classes=net.sizes[-1], width=net.sizes[0],
                          label_column=args.label_column)
@@ -56,8 +68,7 @@ def run(sc, args, log=print):
         summary.update(saved.metrics_record(confusion))
         outputs = saved.metric_lines(confusion, examples, summary)
         log(f"accuracy {summary['test_accuracy']:.4f}, macro F1 {summary['macro_f1']:.4f}")
-    saved.write_and_publish(sc, output_dir, outputs, join=False,
-                            rdds={"predictions": executor_tasks.prediction_lines(sc, data, theta, net)})
+    staging.publish(outputs, rdds={"predictions": executor_tasks.prediction_lines(sc, data, theta, net)})
     log(f"predictions for {data.rows} rows in {output_dir}/predictions")
     return summary
 

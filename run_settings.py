@@ -71,10 +71,11 @@ def option_values(args):
     return {key: value for key, value in vars(args).items() if key not in ("given", "paths")}
 
 
-def starting_point(sc, args, data, output_dir):
-    """The Start of a run on the training DataSet ``data``: fresh, from --init-model or --resume."""
+def starting_point(sc, args, data, checkpoints, log):
+    """The Start of a run on the training DataSet ``data``: fresh, from --init-model or --resume
+    (from the folder ``checkpoints``)."""
     if args.resume:
-        net, state, scale, options = resume(sc, args, output_dir, data)
+        net, state, scale, options = resume(sc, args, checkpoints, data, log)
         return Start(net, resolved(scale, data), Settings.from_options(options), state, options)
     net, theta, scale = choose_network(sc, args, data)
     options = option_values(args)
@@ -114,10 +115,11 @@ def check_shape(net, data, what):
                         f"the data has {data.width} and {data.classes}")
 
 
-def resume(sc, args, output_dir, data):
-    """(Network, TrainingState, Scaling, options) of the last complete checkpoint, whose settings are
-    this run's. An option given on the command line must agree with it (but --epochs may grow)."""
-    net, state, scale, kept = saved.load_last_checkpoint(sc, f"{output_dir}/checkpoints")
+def resume(sc, args, checkpoints, data, log):
+    """(Network, TrainingState, Scaling, options) of the last complete checkpoint in the folder
+    ``checkpoints``, whose settings are this run's. An option given on the command line must agree
+    with it (but --epochs may grow)."""
+    net, state, scale, kept = saved.load_last_checkpoint(sc, checkpoints, log)
     kept.setdefault("dtype", "float64")  # checkpoints written before --dtype: every run was float64
     for key in kept:
         if key in args.given and getattr(args, key) != kept[key]:

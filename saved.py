@@ -15,16 +15,7 @@ import numpy as np
 
 import nn_math
 from errors import DataError
-from hadoop_fs import (
-    delete_path,
-    input_exists,
-    list_names,
-    path_exists,
-    read_text,
-    rename_path,
-    write_bytes,
-    write_text,
-)
+from hadoop_fs import delete_path, input_exists, list_names, read_text, rename_path, write_text
 from scaling import Scaling
 
 N_EXAMPLES = 100  # (prediction, label) pairs written to tests/
@@ -117,13 +108,22 @@ def save_checkpoint(sc, folder, state, net, scale, settings, keep=2):
         delete_path(sc, f"{folder}/{old}")
 
 
-def load_last_checkpoint(sc, folder):
-    """(Network, TrainingState, Scaling, settings) of the newest complete checkpoint under ``folder``."""
+def load_last_checkpoint(sc, folder, log=print):
+    """(Network, TrainingState, Scaling, settings) of the newest readable complete checkpoint under
+    ``folder``: one that cannot be read (truncated, corrupt) is passed over with a log line for the
+    one before it. DataError for the newest one's fault if none can be read."""
     complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
     if not complete:
         raise DataError(f"{folder}: no complete checkpoint to resume from")
-    path = f"{folder}/{complete[-1]}"
-    return checkpoint_from_text(read_text(sc, path), path)
+    faults = []
+    for name in reversed(complete):
+        path = f"{folder}/{name}"
+        try:
+            return checkpoint_from_text(read_text(sc, path), path)
+        except DataError as e:
+            faults.append(e)
+            log(f"passing over a checkpoint that cannot be used: {e}")
+    raise faults[0]
 
 
 # --------------------------------------------------------------- model file
@@ -232,65 +232,3 @@ def output_lines(history, confusion, examples, summary, model_lines):
         **metric_lines(confusion, examples, summary),
         "model": model_lines,
     }
-
-
-def write_outputs(sc, folder, outputs):
-    """Every output of ``{name: lines}`` as a text folder under ``folder``, laid out as Spark
-    writes one (part-00000, _SUCCESS), written by the driver through the file system: the
-    outputs are small, and a Spark job each cost about 0.3 s (2.3 s for the eight of a run)."""
-    for name, lines in outputs.items():
-        write_bytes(sc, f"{folder}/{name}/part-00000", "".join(line + "\n" for line in lines).encode("utf-8"))
-        write_bytes(sc, f"{folder}/{name}/_SUCCESS", b"")
-
-
-def prepare_output_dir(sc, output_dir, resume, overwrite, checkpoints):
-    """Check OUTPUT_DIR before any work; returns True if outputs will join an existing folder
-    (the checkpoints' folder) rather than replace it whole."""
-    exists = path_exists(sc, output_dir)
-    if resume:
-        if not exists:
-            raise DataError(f"{output_dir}: does not exist, so there is nothing to resume")
-        return True
-    if exists and not overwrite:
-        raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")
-    if checkpoints:
-        if exists:  # checkpoints are written into OUTPUT_DIR as training goes
-            delete_path(sc, output_dir)
-        return True
-    return False
-
-
-def publish(sc, staging, output_dir, join):
-    """Move the finished outputs from the staging folder into OUTPUT_DIR.
-
-    ``join``: OUTPUT_DIR holds this run's checkpoints; each output replaces its namesake there.
-    Otherwise OUTPUT_DIR is replaced whole (prepare_output_dir checked --overwrite).
-    """
-    if not path_exists(sc, output_dir):
-        rename_path(sc, staging, output_dir)
-    elif join:
-        for name in list_names(sc, staging):
-            if path_exists(sc, f"{output_dir}/{name}"):
-                delete_path(sc, f"{output_dir}/{name}")
-            rename_path(sc, f"{staging}/{name}", f"{output_dir}/{name}")
-        delete_path(sc, staging)
-    else:
-        delete_path(sc, output_dir)
-        rename_path(sc, staging, output_dir)
-
-
-def write_and_publish(sc, output_dir, outputs, join, files=None, rdds=None):
-    """Write the outputs ({name: lines}, as text folders), ``files`` ({name: bytes}) and ``rdds``
-    ({name: an RDD of lines}, as text folders) beside OUTPUT_DIR, then move them in: never
-    half-written."""
-    staging = f"{output_dir}._incomplete-{sc.applicationId}"
-    try:
-        for name, lines in (rdds or {}).items():
-            lines.saveAsTextFile(f"{staging}/{name}")
-        write_outputs(sc, staging, outputs)
-        for name, data in (files or {}).items():
-            write_bytes(sc, f"{staging}/{name}", data)
-        publish(sc, staging, output_dir, join)
-    finally:
-        if path_exists(sc, staging):
-            delete_path(sc, staging)

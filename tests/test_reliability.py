@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -128,6 +129,22 @@ def test_a_truncated_or_corrupt_checkpoint_is_a_clear_error(sc, small_compact, t
         main_task.run(sc, args_for(small_compact, out, "--epochs", "3", "--resume"), log=quiet)
 
 
+def test_resume_passes_over_a_corrupt_last_checkpoint_to_the_one_before(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    main_task.run(sc, args_for(small_compact, out, "--epochs", "4", "--checkpoint-every", "2"), log=quiet)
+    main_task.run(sc, args_for(small_compact, tmp_path / "whole", "--epochs", "5"), log=quiet)
+    last = out / "checkpoints" / "epoch-000004.json"
+    last.write_text(last.read_text()[:1000])
+    (out / "checkpoints" / ".epoch-000004.json.crc").unlink()
+    said = []
+    main_task.run(sc, args_for(small_compact, out, "--epochs", "5", "--resume"), log=said.append)
+    assert any(line.startswith("passing over a checkpoint that cannot be used: ") and "epoch-000004.json: "
+               "checkpoint is truncated or corrupt" in line for line in said)
+    assert any("resuming after epoch 2" in line for line in said)
+    for output in ("cost_history", "model"):
+        assert read_output(out, output) == read_output(tmp_path / "whole", output)
+
+
 def test_a_truncated_model_file_is_a_clear_error(sc, small_compact, tmp_path):
     main_task.run(sc, args_for(small_compact, tmp_path / "out", "--epochs", "1"), log=quiet)
     model = tmp_path / "out" / "model"
@@ -155,12 +172,17 @@ def test_killed_driver_resumes_from_its_last_checkpoint(sc, small_compact, tmp_p
             break
     job.wait()
     assert job.returncode == -signal.SIGKILL, "".join(seen[-20:])
-    assert visible(out) == ["checkpoints"]  # no outputs yet, none half-written
-    assert "epoch-000006.json" in visible(out / "checkpoints")
+    assert not out.exists()  # no outputs yet, none half-written: the run wrote into its staging folder
+    staging, = tmp_path.glob("killed._incomplete-*")
+    assert "epoch-000006.json" in visible(staging / "checkpoints")
+    for name in ("", "_heartbeat"):  # as if the driver had died a minute ago (the next run tells by the heartbeat)
+        os.utime(staging / name, (time.time() - 60, time.time() - 60))
 
     said = []  # resumed in this process: the same as spark-submit's (the cluster tests check that)
     main_task.run(sc, args_for(small_compact, out, "--epochs", "16", "--resume"), log=said.append)
-    assert "resuming after epoch 6" in said[1]
+    assert any("resuming after epoch 6" in line for line in said)
+    assert not list(tmp_path.glob("killed._incomplete-*"))
+    assert "epoch-000006.json" in visible(out / "checkpoints")
     for output in ("cost_history", "accuracy_history", "model", "metrics", "confusion_matrix"):
         assert read_output(out, output) == read_output(tmp_path / "whole", output)
 

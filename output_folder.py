@@ -1,0 +1,199 @@
+"""OUTPUT_DIR: checked before any work, written beside it, and replaced only once complete.
+
+A run writes everything, its checkpoints included, into a staging folder of its own beside
+OUTPUT_DIR (OUTPUT_DIR._incomplete-<application id>-<run id>). When every output is written, the
+staging folder takes OUTPUT_DIR's place; until then an existing OUTPUT_DIR is left as it was.
+A run that is stopped keeps its staging folder only if it holds a checkpoint (for --resume).
+
+While a run writes, a thread touches the file _heartbeat in its staging folder every few
+seconds. A staging folder whose heartbeat has not moved for STALE_SECONDS (by the file
+system's own clock) was left by a run that was killed: the next run into the same OUTPUT_DIR
+removes it, or with --resume continues from its checkpoints. A staging folder with a recent
+heartbeat belongs to a run that is still going and is never touched.
+"""
+
+import threading
+import uuid
+
+from errors import DataError
+from hadoop_fs import (
+    delete_path,
+    list_names,
+    matches,
+    modified,
+    one_line,
+    path_exists,
+    qualified,
+    rename_path,
+    write_bytes,
+)
+from saved import CHECKPOINT_NAME
+
+STAGING = "._incomplete-"
+HEARTBEAT = "_heartbeat"
+STOPPED = "_stopped"  # written by a run that stopped and kept its checkpoints: stale at once
+BEAT_SECONDS = 5
+STALE_SECONDS = 30
+
+
+def check_apart_from_inputs(sc, output_dir, inputs):
+    """DataError if OUTPUT_DIR is, contains or lies inside one of ``inputs`` ({what: path}):
+    replacing it would delete them."""
+    out = qualified(sc, output_dir)
+    for what, path in inputs.items():
+        for found in matches(sc, path):
+            if found == out or found.startswith(out + "/") or out.startswith(found + "/"):
+                relation = "is" if found == out else "holds" if found.startswith(out + "/") else "lies inside"
+                raise DataError(f"{output_dir}: OUTPUT_DIR {relation} {what} {found}; "
+                                "choose an OUTPUT_DIR apart from the inputs")
+
+
+def write_outputs(sc, folder, lines=None, files=None, rdds=None):
+    """Write into ``folder``: ``lines`` ({name: lines}) as text folders laid out as Spark writes one
+    (part-00000, _SUCCESS) but by the driver through the file system (the outputs are small, and a
+    Spark job each cost about 0.3 s: 2.3 s for the eight of a run); ``files`` ({name: bytes}); and
+    ``rdds`` ({name: an RDD of lines}) as Spark's text folders."""
+    for name, rdd in (rdds or {}).items():
+        rdd.saveAsTextFile(f"{folder}/{name}")
+    for name, text in (lines or {}).items():
+        write_bytes(sc, f"{folder}/{name}/part-00000", "".join(line + "\n" for line in text).encode("utf-8"))
+        write_bytes(sc, f"{folder}/{name}/_SUCCESS", b"")
+    for name, data in (files or {}).items():
+        write_bytes(sc, f"{folder}/{name}", data)
+
+
+def complete_checkpoints(sc, folder):
+    """The names of the complete checkpoints in ``folder``, oldest first."""
+    return sorted(name for name in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(name))
+
+
+class Staging:
+    """This run's folder beside OUTPUT_DIR: where outputs and checkpoints go until published."""
+
+    def __init__(self, sc, output_dir, log):
+        self.sc, self.output_dir, self.log = sc, output_dir, log
+        # The application's id, and a run's own: a notebook or a test runs several in one application.
+        self.path = f"{output_dir}{STAGING}{sc.applicationId}-{uuid.uuid4().hex[:8]}"
+        self.checkpoints = f"{self.path}/checkpoints"
+        self.resume_from = self.checkpoints  # with --resume: the folder of the checkpoints to continue from
+        self._stop = threading.Event()
+        self._beating = None
+
+    # ------------------------------------------------------------ the start
+
+    def others(self):
+        """{path: seconds since its heartbeat} of the other staging folders of OUTPUT_DIR, by the
+        file system's clock (read off this run's own heartbeat, just written); infinity for a run
+        that said it stopped."""
+        parent, _, base = self.output_dir.rpartition("/")
+        now = modified(self.sc, f"{self.path}/{HEARTBEAT}")
+        found = {}
+        for name in list_names(self.sc, parent or "."):
+            path = f"{parent}/{name}" if parent else name
+            if name.startswith(base + STAGING) and path != self.path:
+                last = max(modified(self.sc, path), modified(self.sc, f"{path}/{HEARTBEAT}"))
+                found[path] = float("inf") if path_exists(self.sc, f"{path}/{STOPPED}") else (now - last) / 1000
+        return found
+
+    def create(self):
+        """Make the staging folder and write its heartbeat: OUTPUT_DIR's file system takes our writes."""
+        with one_line(self.output_dir, "cannot be created"):
+            write_bytes(self.sc, f"{self.path}/{HEARTBEAT}", b"")
+
+    def beat(self):
+        """Touch the heartbeat every BEAT_SECONDS until stopped (a daemon thread)."""
+        while not self._stop.wait(BEAT_SECONDS):
+            try:
+                write_bytes(self.sc, f"{self.path}/{HEARTBEAT}", b"")
+            except Exception:  # the JVM going down under an interrupted run: nothing to keep alive
+                return
+
+    def start_heartbeat(self):
+        self._beating = threading.Thread(target=self.beat, name="staging-heartbeat", daemon=True)
+        self._beating.start()
+
+    def stop_heartbeat(self):
+        self._stop.set()
+        if self._beating is not None:
+            self._beating.join()
+
+    # -------------------------------------------------------------- the end
+
+    def publish(self, lines=None, files=None, rdds=None):
+        """Write the outputs into the staging folder (write_outputs), then put it in OUTPUT_DIR's place."""
+        write_outputs(self.sc, self.path, lines, files, rdds)
+        self.stop_heartbeat()
+        delete_path(self.sc, f"{self.path}/{HEARTBEAT}")
+        if path_exists(self.sc, self.output_dir):
+            delete_path(self.sc, self.output_dir)
+        rename_path(self.sc, self.path, self.output_dir)
+
+    def close(self):
+        """After the run, published or not: a staging folder still there is removed, unless it
+        holds a checkpoint to resume from."""
+        self.stop_heartbeat()
+        try:
+            if not path_exists(self.sc, self.path):
+                return
+            if complete_checkpoints(self.sc, self.checkpoints):
+                write_bytes(self.sc, f"{self.path}/{STOPPED}", b"")
+                self.log(f"the checkpoints so far are kept in {self.path}: --resume continues from them")
+            else:
+                delete_path(self.sc, self.path)
+        except Exception:  # the JVM already gone (an interrupted run): a later run clears the folder
+            pass
+
+
+def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False):
+    """Check OUTPUT_DIR before any work and create this run's Staging beside it.
+
+    OUTPUT_DIR must not exist, or --overwrite or --resume be given, and must not be, hold or lie
+    inside an input (``inputs``: {what: path}). Staging folders of killed runs are removed, each
+    with a log line; with --resume, the checkpoints to continue from (OUTPUT_DIR/checkpoints, or
+    a killed run's staging folder, whichever has the later epoch) are in Staging.resume_from.
+    """
+    exists = path_exists(sc, output_dir)
+    if exists and not (overwrite or resume):
+        raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")
+    check_apart_from_inputs(sc, output_dir, inputs)
+    staging = Staging(sc, output_dir, log)
+    staging.create()
+    try:
+        stale = []
+        for path, seconds in sorted(staging.others().items()):
+            if seconds < STALE_SECONDS:
+                log(f"{path}: another run is writing there ({seconds:.0f} s since its heartbeat); left alone")
+            else:
+                stale.append(path)
+        source = resume_source(sc, output_dir, stale) if resume else None
+        if source in stale:  # a killed run's checkpoints: this run carries on in its folder
+            stale.remove(source)
+            delete_path(sc, staging.path)
+            rename_path(sc, source, staging.path)
+            delete_path(sc, f"{staging.path}/{STOPPED}")
+            write_bytes(sc, f"{staging.path}/{HEARTBEAT}", b"")
+            log(f"resuming the interrupted run whose checkpoints are in {source}")
+        elif source is not None:
+            staging.resume_from = f"{source}/checkpoints"
+        for path in stale:
+            log(f"removing {path}, left by a run that was stopped")
+            delete_path(sc, path)
+    except BaseException:
+        delete_path(sc, staging.path)
+        raise
+    staging.start_heartbeat()
+    return staging
+
+
+def resume_source(sc, output_dir, stale):
+    """The folder whose checkpoints/ --resume continues from: OUTPUT_DIR or one of the ``stale``
+    staging folders, whichever has the latest complete checkpoint (a staging folder on a tie: it is
+    the later run). DataError if none has one."""
+    candidates = [(complete_checkpoints(sc, f"{folder}/checkpoints")[-1:], rank, folder)
+                  for rank, folder in enumerate([output_dir, *stale])]
+    best = max((c for c in candidates if c[0]), default=None)
+    if best is None:
+        if not path_exists(sc, output_dir) and not stale:
+            raise DataError(f"{output_dir}: does not exist, so there is nothing to resume")
+        raise DataError(f"{output_dir}/checkpoints: no complete checkpoint to resume from")
+    return best[2]

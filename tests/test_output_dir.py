@@ -1,0 +1,110 @@
+"""OUTPUT_DIR: never an input, replaced only once the new outputs are complete, staging folders
+of stopped runs cleared, and its faults found before any work."""
+
+import os
+import time
+
+import pytest
+
+import main_task
+from conftest import read_output
+from errors import DataError
+
+pytestmark = pytest.mark.spark
+
+
+def run(sc, files, out, *options, log=None):
+    lines = [] if log is None else log
+    return main_task.run(sc, main_task.parse_args([*map(str, [*files, out, *options])]), log=lines.append), lines
+
+
+def copy_of(small_compact, folder):
+    """The four files copied into ``folder``; their paths."""
+    folder.mkdir()
+    paths = []
+    for path in small_compact:
+        target = folder / os.path.basename(path)
+        target.write_bytes(open(path, "rb").read())
+        paths.append(target)
+    return paths
+
+
+def test_overwrite_refuses_an_output_dir_that_is_holds_or_lies_inside_an_input(sc, small_compact, tmp_path):
+    data = copy_of(small_compact, tmp_path / "data")
+    before = sorted(os.listdir(tmp_path / "data"))
+    cases = {  # OUTPUT_DIR: what the message says of it
+        tmp_path / "data": "holds TRAIN_IMAGES",
+        tmp_path / "data" / "mnist_images_test.csv": "is TEST_IMAGES",
+    }
+    for out, said in cases.items():
+        with pytest.raises(DataError, match=f"^{out}: OUTPUT_DIR {said} .*apart from the inputs$"):
+            run(sc, data, out, "--overwrite", "--checkpoint-every", "1")
+    folder = tmp_path / "parts"  # a folder of part files as the input, OUTPUT_DIR inside it
+    folder.mkdir()
+    (folder / "part-00000").write_bytes(open(small_compact[0], "rb").read())
+    with pytest.raises(DataError, match="OUTPUT_DIR lies inside TRAIN_IMAGES"):
+        run(sc, [folder, *data[1:]], folder / "out", "--overwrite")
+    model = tmp_path / "earlier"  # --init-model's folder counts too
+    run(sc, data, model, "--epochs", "1")
+    with pytest.raises(DataError, match="OUTPUT_DIR holds --init-model"):
+        run(sc, data, model, "--overwrite", "--epochs", "0", "--init-model", model / "model")
+    assert sorted(os.listdir(tmp_path / "data")) == before and os.path.exists(folder / "part-00000")
+    assert os.path.exists(model / "model" / "part-00000")
+    assert not list(tmp_path.glob("*._incomplete-*")) and not list((tmp_path / "data").glob("*._incomplete-*"))
+
+
+def test_an_existing_output_dir_is_replaced_only_once_the_new_outputs_are_complete(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("an earlier run's outputs")
+
+    def interrupt_at_epoch_3(line):
+        if line.startswith("epoch   3/"):
+            raise KeyboardInterrupt  # Ctrl-C in the middle of training
+    with pytest.raises(KeyboardInterrupt):
+        main_task.run(sc, main_task.parse_args([*small_compact, str(out), "--epochs", "6", "--checkpoint-every", "2",
+                                                "--overwrite"]), log=interrupt_at_epoch_3)
+    assert os.listdir(out) == ["keep.txt"]  # untouched so far
+    staging, = tmp_path.glob("out._incomplete-*")  # the checkpoints have a place of their own
+    assert "epoch-000002.json" in os.listdir(staging / "checkpoints")
+
+    summary, said = run(sc, small_compact, out, "--epochs", "6", "--resume")
+    assert any(f"resuming the interrupted run whose checkpoints are in {staging}" in line for line in said)
+    assert any("resuming after epoch 2" in line for line in said)
+    assert not (out / "keep.txt").exists() and len(read_output(out, "cost_history")) == 6
+    assert "epoch-000002.json" in os.listdir(out / "checkpoints")  # --checkpoint-every was not given again
+    assert not list(tmp_path.glob("out._incomplete-*"))
+
+
+def test_a_failed_run_leaves_the_existing_output_dir_and_no_staging(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("an earlier run's outputs")
+    bad = tmp_path / "labels.csv"
+    bad.write_text("1\n" * 5)
+    with pytest.raises(DataError, match="more images than labels"):
+        run(sc, [small_compact[0], bad, *small_compact[2:]], out, "--overwrite", "--checkpoint-every", "1")
+    assert os.listdir(out) == ["keep.txt"] and not list(tmp_path.glob("out._incomplete-*"))
+
+
+def test_staging_folders_of_stopped_runs_are_removed_and_a_running_ones_left(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    stopped, running = tmp_path / "out._incomplete-local-1", tmp_path / "out._incomplete-app-2"
+    for folder in (stopped, running):
+        (folder / "model").mkdir(parents=True)
+        (folder / "_heartbeat").write_bytes(b"")
+    for path in (stopped / "model", stopped / "_heartbeat", stopped):  # its heartbeat stopped ten minutes ago
+        os.utime(path, (time.time() - 600, time.time() - 600))
+    _, said = run(sc, small_compact, out, "--epochs", "1")
+    assert f"removing {stopped}, left by a run that was stopped" in said
+    assert any(line.startswith(f"{running}: another run is writing there") for line in said)
+    assert not stopped.exists() and running.exists() and (out / "model").exists()
+
+
+def test_an_output_dir_that_cannot_be_created_is_one_line_before_loading(sc, small_compact, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / "a-file" / "out"
+    said = []
+    with pytest.raises(DataError, match=rf"^{out}: cannot be created \(\w+: .*\)$") as error:
+        run(sc, small_compact, out, log=said)
+    assert "\n" not in str(error.value) and said == []  # nothing loaded
