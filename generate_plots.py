@@ -231,9 +231,10 @@ def plot_run(out_dir, test_images=None, test_labels=None):
         if len(X) != len(labels):
             raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")
         try:
-            net, theta, scale = saved.model_from_lines(read_lines(os.path.join(out_dir, "model")))
+            net, theta, scale = saved.model_from_lines(read_lines(os.path.join(out_dir, "model")),
+                                                       os.path.join(out_dir, "model"))
         except ValueError as e:
-            raise InputError(f"{os.path.join(out_dir, 'model')}: {e}") from None
+            raise InputError(str(e)) from None
         if net.sizes[0] != X.shape[1]:
             raise InputError(f"{test_images}: {X.shape[1]} values per row, the model takes {net.sizes[0]}")
         if scale.divisor is None:  # a model from before the scaling was saved

@@ -55,7 +55,7 @@ def run(sc, args, log=print):
 def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
-    net, theta, scale = saved.read_model(sc, args.model_dir)
+    net, theta, scale = saved.read_model(sc, args.model_dir, log)
     data = load_data_set(sc, args.input, args.labels, args.block_size, n_classes=net.sizes[-1], width=net.sizes[0],
                          label_column=args.label_column)
     data = data._replace(scaling=resolved(scale, data))

@@ -77,7 +77,7 @@ def starting_point(sc, args, data, checkpoints, log):
     if args.resume:
         net, state, scale, options = resume(sc, args, checkpoints, data, log)
         return Start(net, resolved(scale, data), Settings.from_options(options), state, options)
-    net, theta, scale = choose_network(sc, args, data)
+    net, theta, scale = choose_network(sc, args, data, log)
     options = option_values(args)
     settings = Settings.from_options(options)
     return Start(net, resolved(scale, data), settings, saved.TrainingState.start(theta, settings), options)
@@ -89,11 +89,11 @@ def resolved(scale, data):
     return Scaling.choose(scale.kind, data.moments) if scale.divisor is None else scale
 
 
-def choose_network(sc, args, data):
+def choose_network(sc, args, data, log=print):
     """(Network, initial theta, Scaling): from --init-model, or from the options, --init and
     --scale (the training set's statistics)."""
     if args.init_model:
-        net, theta, scale = saved.read_model(sc, args.init_model)
+        net, theta, scale = saved.read_model(sc, args.init_model, log)
         for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
                                            ("activation", args.activation, net.activation),
                                            ("loss", args.loss, net.loss), ("scale", args.scale, scale.kind)):

@@ -152,9 +152,38 @@ def test_a_truncated_model_file_is_a_clear_error(sc, small_compact, tmp_path):
     part.write_text(part.read_text()[:5000])
     for crc in model.glob(".*.crc"):  # the local file system would reject the edited file
         crc.unlink()
-    with pytest.raises(DataError, match=r"model: not a valid model file"):
+    with pytest.raises(DataError, match=r"model/part-00000: line \d+: not a valid model file: not JSON \("):
         main_task.run(sc, args_for(small_compact, tmp_path / "again", "--epochs", "0", "--init-model", str(model)),
                       log=quiet)
+
+
+def test_model_files_are_read_strictly_by_predict(sc, small_compact, tmp_path):
+    import predict
+    main_task.run(sc, args_for(small_compact, tmp_path / "run", "--epochs", "1"), log=quiet)
+    part = tmp_path / "run" / "model" / "part-00000"
+    text = part.read_text()
+
+    def predicting(model, out):
+        said = []
+        summary = predict.run(sc, predict.parse_args([str(model), small_compact[2], str(tmp_path / out), "--labels",
+                                                      small_compact[3]]), log=said.append)
+        return summary, said
+    summary, said = predicting(tmp_path / "run", "whole-run")  # a run's folder: its model/
+    assert f"{tmp_path / 'run'} is a run's output folder: reading its model/" in said
+    assert summary["test_accuracy"] == predicting(tmp_path / "run" / "model", "model-only")[0]["test_accuracy"]
+
+    part.write_text(text.replace("0.", "1.", 1))  # edited in place, its .crc file left beside it
+    with pytest.raises(DataError, match=r"^\S+/part-00000: cannot be read \(ChecksumException: Checksum error"):
+        predicting(tmp_path / "run" / "model", "edited")
+    (tmp_path / "run" / "model" / ".part-00000.crc").unlink()
+    lines = text.splitlines()
+    first_w = next(i for i, line in enumerate(lines) if '"W"' in line)
+    row = json.loads(lines[first_w])
+    lines[first_w] = lines[first_w].replace(repr(row["W"][0]), "Infinity", 1)
+    part.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"part-00000: line {first_w + 1}: not a valid model file: Infinity is not"):
+        predicting(tmp_path / "run" / "model", "infinite")
+    assert not list(tmp_path.glob("infinite*")) and not list(tmp_path.glob("edited*"))
 
 
 def test_killed_driver_resumes_from_its_last_checkpoint(sc, small_compact, tmp_path):

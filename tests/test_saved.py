@@ -1,6 +1,7 @@
 """What the job saves reads back exactly: the model file and the training state."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -25,10 +26,23 @@ def test_saved_model_reloads_with_identical_predictions(activation, loss):
     assert scale2.shift.tolist() == scale.shift.tolist() and scale2.divisor.tolist() == scale.divisor.tolist()
     np.testing.assert_array_equal(theta2, theta)
     np.testing.assert_array_equal(nn_math.predict(theta2, net2, X), nn_math.predict(theta, net, X))
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(ValueError, match=r"^model: not a valid model file: some weights are missing \(layer 2: row 2"):
         saved.model_from_lines(lines[:-1])
-    with pytest.raises(ValueError, match="not a valid model"):
-        saved.model_from_lines(["{not json"])
+    with pytest.raises(ValueError, match=r"^m/part-00000: line 1: not a valid model file: not JSON \(.*column 2\)$"):
+        saved.model_from_lines(["{not json"], "m/part-00000")
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_model_with_a_weight_that_is_not_finite_is_named_by_its_line(value):
+    net = Network([3, 4, 2], "tanh", "sse")
+    lines = saved.model_to_lines(net, np.linspace(-1, 1, nn_math.parameter_count(net.sizes)), Scaling("none", 0.0, 1.0))
+    row = json.loads(lines[3])
+    lines[3] = json.dumps(row).replace(repr(row["W"][1]), value)
+    with pytest.raises(ValueError, match=rf"^model: line 4: not a valid model file: {value} is not a finite weight$"):
+        saved.model_from_lines(lines)
+    lines[3] = json.dumps(row).replace(repr(row["W"][1]), "1e999")  # JSON's number, too large for a float
+    with pytest.raises(ValueError, match=r"^model: not a valid model file: a weight is not finite$"):
+        saved.model_from_lines(lines)
 
 
 def test_training_state_reads_back_bit_for_bit():
