@@ -20,9 +20,9 @@ from errors import DataError, as_error, first_error
 # blocks: the RDD of blocks the epochs map (placed, over ``cached``); rows; width: features per row;
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
 # RDD of parsed blocks (to unpersist); files: {"features": [paths], "labels": [paths]} in the order
-# read; headers: {"features": header lines skipped, "labels": ...}; scaling: the model's
-# scaling.Scaling, once chosen.
-DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers scaling",
+# read; headers: {"features": header lines skipped, "labels": ...}; not_pixels: not_pixels_of_input's;
+# scaling: the model's scaling.Scaling, once chosen.
+DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers not_pixels scaling",
                      defaults=(None,))
 
 
@@ -147,6 +147,19 @@ def check_splits(splits, reports):
         file["before"] += report["lines"]
     for file in files:
         first_error(file["errors"] + [blank_line_error(file["path"], file["blanks"], file["lasts"])])
+
+
+def not_pixels_of_input(splits, checks):
+    """{way: (count, message)}: how many values of an input break each way of NOT_PIXEL, and the
+    first of them, named by file, line (within its file) and column (merge_checks's checks)."""
+    found, before = {}, 0
+    for (path, starts), check in zip(splits, checks):
+        before = 0 if starts else before
+        for way, (count, first) in (check.get("not_pixels") or {}).items():
+            known = found.get(way, (0, None))[1]
+            found[way] = (found.get(way, (0, None))[0] + count, known or shifted(first, path, before)[1])
+        before += check["lines"]
+    return found
 
 
 def blank_line_error(path, first_blanks, last_datas):
@@ -360,7 +373,40 @@ def make_block(chunk, start, path, fmt, n_classes):
     except DataError as e:
         return {"start": start, "error": as_error(e)}
     X, unit = feature_matrix(features)
-    return {"start": start, "X": X, "unit": unit, "labels": labels}
+    block = {"start": start, "X": X, "unit": unit, "labels": labels}
+    if unit is None:  # not stored as pixels: say which values keep the set from being read as pixels
+        block["not_pixels"] = not_pixel_values(features, chunk, path, fmt)
+    return block
+
+
+# The two ways a set of values is read as pixels (scaling.Scaling.choose's rule), and the values
+# that break each: a set is pixels if either holds for every value.
+NOT_PIXEL = {"outside [0, 1]": lambda X: (X < 0) | (X > 1),
+             "not a whole number in 0-255": lambda X: (X < 0) | (X > 255) | (X != np.round(X))}
+
+
+def not_pixel_values(features, chunk, path, fmt):
+    """{way: (how many values of the block break NOT_PIXEL's way, (line, message) naming the first)}
+    for the features (n, d) of a block's lines ``chunk``, numbered within the split."""
+    c = fmt["label_column"]
+    found = {}
+    for way, breaks in NOT_PIXEL.items():
+        bad = breaks(features)
+        count = int(bad.sum())
+        if count:
+            i, j = (int(k) for k in np.argwhere(bad)[0])
+            line = chunk[i][1] + 1
+            column = j + 1 + (c is not None and j >= c)
+            found[way] = (count, (line, f"{path}: line {line}: value {features[i, j]:g} (column {column})"))
+    return found
+
+
+def combine_not_pixels(a, b):
+    """not_pixel_values of two parts of a split: counts add, the first is the earlier line's."""
+    both = dict(b or {})
+    for way, (count, first) in (a or {}).items():
+        both[way] = (count + both[way][0], min(first, both[way][1])) if way in both else (count, first)
+    return both
 
 
 def image_split(split, lines, splits, fmt, n_classes, block_size, width):
@@ -397,7 +443,7 @@ def block_check(block):
     (scaling.Moments of the features), "top" (largest class or -1)}, and the split's report
     ("lines", "blank", "last", "header") if the block carries it."""
     check = {"split": block["split"], "rows": 0, "error": block.get("error"), "moments": None, "top": -1}
-    check.update({key: block[key] for key in REPORT_KEYS if key in block})
+    check.update({key: block[key] for key in REPORT_KEYS if key in block}, not_pixels=block.get("not_pixels"))
     if check["error"] is None and len(block["X"]):
         check.update(rows=len(block["X"]), moments=block_moments(block),
                      top=-1 if block["labels"] is None else int(block["labels"].max()))
@@ -410,12 +456,14 @@ def merge_checks(checks):
     split is repartitioned)."""
     merged = {}
     for check in checks:
-        known = merged.setdefault(check["split"], dict(check, rows=0, error=None, moments=None, top=-1))
+        known = merged.setdefault(check["split"], dict(check, rows=0, error=None, moments=None, top=-1,
+                                                                  not_pixels=None))
         known.update({key: check[key] for key in REPORT_KEYS if key in check})
         known["rows"] += check["rows"]
         known["error"] = min([e for e in (known["error"], check["error"]) if e is not None], default=None)
         known["moments"] = scaling.combine_moments(known["moments"], check["moments"])
         known["top"] = max(known["top"], check["top"])
+        known["not_pixels"] = combine_not_pixels(known["not_pixels"], check["not_pixels"])
     return [merged[split] for split in sorted(merged)]
 
 
@@ -553,4 +601,5 @@ def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=
                                           labels_bc=sc.broadcast(labels) if labels is not None else None))
     return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
                    files={"features": source.files, "labels": label_files},
-                   headers={"features": sum(check["header"] for check in checks), "labels": label_headers})
+                   headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
+                   not_pixels=not_pixels_of_input(splits, checks))

@@ -1,9 +1,49 @@
-"""How the job stops early: a user mistake or a diverged run, each reported in one line.
+"""How the job stops early: a user mistake or a diverged run, each reported in one line on the
+user's stderr.
 
-Exit codes: 0 done, 2 a user mistake (bad file, bad option, existing output), 3 diverged.
+Exit codes: 0 done, 2 a user mistake (bad file, bad option, existing output), 3 diverged,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+import os
+import sys
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 3, 130, 143
+EXIT_CODES = ("exit codes: 0 done; 2 bad input or options (one line on stderr); 3 training diverged (the outputs "
+              "are still written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)")
+
+_stderr = []  # the stream user_stderr() chose, once
+
+
+def user_stderr():
+    """The stream one-line errors go to: the stderr of the command the user ran.
+
+    Under spark-submit this script is a child of the JVM, whose Python runner merges the child's
+    stderr into its own stdout, so ``2> err.log`` would catch nothing. There the JVM's own stderr
+    is opened (for appending: it may be a file) through /proc, once, while the JVM is alive; it
+    stays open for an interrupted run whose JVM is already gone. Elsewhere, sys.stderr.
+    """
+    if not _stderr:
+        stream = sys.stderr
+        parent = f"/proc/{os.getppid()}"
+        if os.environ.get("PYSPARK_GATEWAY_PORT") and os.path.exists(f"{parent}/fd/2"):  # spark-submit's child
+            try:
+                with open(f"{parent}/cmdline", "rb") as f:
+                    if b"java" in f.read().split(b"\0")[0]:
+                        stream = open(f"{parent}/fd/2", "a", buffering=1)
+            except OSError:
+                pass
+        _stderr.append(stream)
+    return _stderr[0]
+
+
+def tell_user(line):
+    """Write one line on the user's stderr (user_stderr), after whatever the job printed so far."""
+    try:
+        sys.stdout.flush()
+    except OSError:  # stdout is a pipe to a JVM that is gone
+        pass
+    print(line, file=user_stderr(), flush=True)
 
 
 class DataError(Exception):

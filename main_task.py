@@ -97,9 +97,10 @@ def parse_args(argv):
            "(default: 0)")
     option = parser.add_argument_group("learning rate").add_argument
     option("--lr", type=positive, default=0.1, help="initial learning rate (default: %(default)s)")
-    option("--lr-schedule", choices=nn_math.SCHEDULES, default="bold-driver",
+    option("--lr-schedule", choices=nn_math.SCHEDULES,
            help="bold-driver: x up when the cost fell, x down otherwise; step: x decay every --lr-step epochs; "
-                "exponential: x decay every epoch (default: %(default)s)")
+                "exponential: x decay every epoch (default: bold-driver for sgd, as the original; constant for "
+                "momentum and adam, whose users expect the rate they gave)")
     option("--bold-up", type=positive, default=1.05, help="bold driver: factor when the cost fell "
            "(default: %(default)s)")
     option("--bold-down", type=positive, default=0.5, help="bold driver: factor when it did not "
@@ -127,8 +128,18 @@ def parse_args(argv):
     vars(args).update(zip(names, args.paths))
     if args.label_column:
         args.train_labels = args.test_labels = None
+    if args.lr_schedule is None:
+        args.lr_schedule = default_schedule(args.optimizer)
+    if args.epochs == 0 and not (args.init_model or args.resume):
+        parser.error("--epochs 0 trains nothing: it evaluates the model given with --init-model")
     args.given = options_given(parser, argv)
     return args
+
+
+def default_schedule(optimizer):
+    """The learning-rate schedule when none is given: the original's bold driver for sgd; a
+    constant rate for momentum and adam, which adapt their steps themselves."""
+    return "bold-driver" if optimizer == "sgd" else "constant"
 
 
 def options_given(parser, argv):
@@ -266,6 +277,8 @@ def train_and_write(sc, args, staging, log):
         f"inputs), {sc.defaultParallelism} cores, Spark {sc.version}"
         + (f"; resuming after epoch {state.epoch}" if args.resume else ""))
 
+    if scale.kind == "standardize" and (args.scale or "auto") == "auto" and not args.resume and not args.init_model:
+        log(f"--scale auto: standardizing, not pixels, because of {why_not_pixels(train_set.not_pixels)}")
     defining = run_defining(start.options, net)
     if args.resume and staging.resume_from != staging.checkpoints:  # so that OUTPUT_DIR keeps a checkpoint
         saved.save_checkpoint(sc, staging.checkpoints, state, net, scale, defining)
@@ -292,6 +305,13 @@ def train_and_write(sc, args, staging, log):
         f"macro F1 {summary['macro_f1']:.4f}; training {sum(seconds):.1f} s "
         f"({sum(seconds) / max(1, len(seconds)):.2f} s per epoch); outputs in {staging.output_dir}")
     return summary
+
+
+def why_not_pixels(not_pixels):
+    """The values that kept a training set from being read as pixels, in words: of the two ways
+    (data_io.NOT_PIXEL), the one fewer values break, and its first such value."""
+    way, (count, first) = min(not_pixels.items(), key=lambda item: item[1][0])
+    return f"{first}, {way}" + (f", and {count - 1:,} more such values" if count > 1 else "")
 
 
 def onnx_file(net, theta, scale, log):

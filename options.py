@@ -3,14 +3,21 @@ option types that check a value as they parse it."""
 
 import argparse
 
-from errors import EXIT_BAD_INPUT
+import sys
+
+from errors import EXIT_BAD_INPUT, EXIT_CODES, tell_user
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line (not the whole usage) and exit code 2."""
+    """argparse, but a mistake is one line on the user's stderr (not the whole usage) and exit code
+    2, and --help ends with the exit codes."""
+
+    def __init__(self, **kwargs):
+        super().__init__(epilog=EXIT_CODES, **kwargs)
 
     def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+        tell_user(f"{self.prog}: error: {message} (see --help)")
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def checked(convert, ok, wanted):

@@ -5,13 +5,17 @@ OUTPUT_DIR (OUTPUT_DIR._incomplete-<application id>-<run id>). When every output
 staging folder takes OUTPUT_DIR's place; until then an existing OUTPUT_DIR is left as it was.
 A run that is stopped keeps its staging folder only if it holds a checkpoint (for --resume).
 
-While a run writes, a thread touches the file _heartbeat in its staging folder every few
-seconds. A staging folder whose heartbeat has not moved for STALE_SECONDS (by the file
-system's own clock) was left by a run that was killed: the next run into the same OUTPUT_DIR
-removes it, or with --resume continues from its checkpoints. A staging folder with a recent
-heartbeat belongs to a run that is still going and is never touched.
+While a run writes, a thread rewrites the file _heartbeat in its staging folder every few
+seconds, with the driver's host name and process id in it. A staging folder was left by a run
+that was stopped when its driver ran on this host and its process is gone, or when its
+heartbeat has not moved for STALE_SECONDS (by the file system's own clock): the next run into
+the same OUTPUT_DIR removes it, or with --resume continues from its checkpoints. A staging
+folder of a run that is still going is never touched.
 """
 
+import json
+import os
+import socket
 import threading
 import uuid
 
@@ -24,6 +28,7 @@ from hadoop_fs import (
     one_line,
     path_exists,
     qualified,
+    read_text,
     rename_path,
     write_bytes,
 )
@@ -92,19 +97,24 @@ class Staging:
             path = f"{parent}/{name}" if parent else name
             if name.startswith(base + STAGING) and path != self.path:
                 last = max(modified(self.sc, path), modified(self.sc, f"{path}/{HEARTBEAT}"))
-                found[path] = float("inf") if path_exists(self.sc, f"{path}/{STOPPED}") else (now - last) / 1000
+                gone = path_exists(self.sc, f"{path}/{STOPPED}") or driver_gone(self.sc, f"{path}/{HEARTBEAT}")
+                found[path] = float("inf") if gone else (now - last) / 1000
         return found
 
     def create(self):
         """Make the staging folder and write its heartbeat: OUTPUT_DIR's file system takes our writes."""
         with one_line(self.output_dir, "cannot be created"):
-            write_bytes(self.sc, f"{self.path}/{HEARTBEAT}", b"")
+            self.write_heartbeat()
+
+    def write_heartbeat(self):
+        write_bytes(self.sc, f"{self.path}/{HEARTBEAT}", json.dumps(
+            {"host": socket.gethostname(), "pid": os.getpid()}).encode("utf-8"))
 
     def beat(self):
-        """Touch the heartbeat every BEAT_SECONDS until stopped (a daemon thread)."""
+        """Rewrite the heartbeat every BEAT_SECONDS until stopped (a daemon thread)."""
         while not self._stop.wait(BEAT_SECONDS):
             try:
-                write_bytes(self.sc, f"{self.path}/{HEARTBEAT}", b"")
+                self.write_heartbeat()
             except Exception:  # the JVM going down under an interrupted run: nothing to keep alive
                 return
 
@@ -144,6 +154,20 @@ class Staging:
             pass
 
 
+def driver_gone(sc, heartbeat):
+    """True if the heartbeat file names a driver process on this host that no longer runs."""
+    try:
+        driver = json.loads(read_text(sc, heartbeat))
+        if driver["host"] != socket.gethostname():
+            return False
+        os.kill(int(driver["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except Exception:  # no heartbeat, an older or foreign one, or a process of another user: by its age
+        return False
+    return False
+
+
 def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False):
     """Check OUTPUT_DIR before any work and create this run's Staging beside it.
 
@@ -171,7 +195,7 @@ def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False):
             delete_path(sc, staging.path)
             rename_path(sc, source, staging.path)
             delete_path(sc, f"{staging.path}/{STOPPED}")
-            write_bytes(sc, f"{staging.path}/{HEARTBEAT}", b"")
+            staging.write_heartbeat()
             log(f"resuming the interrupted run whose checkpoints are in {source}")
         elif source is not None:
             staging.resume_from = f"{source}/checkpoints"

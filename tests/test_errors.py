@@ -147,3 +147,50 @@ def test_missing_arguments_are_one_line(capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the following arguments are required" in err
+
+
+def test_epochs_0_needs_a_model_to_evaluate(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main_task.parse_args(["a", "b", "c", "d", "out", "--epochs", "0"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("main_task.py: error: --epochs 0 trains nothing: it evaluates the model "
+                                       "given with --init-model (see --help)\n")
+
+
+@pytest.mark.parametrize("script", ["main_task", "predict"])
+def test_help_lists_the_exit_codes(capsys, script):
+    module = __import__(script)
+    with pytest.raises(SystemExit) as exit_:
+        module.parse_args(["--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit codes: 0 done; 2 bad input or options" in text and "130 interrupted (Ctrl-C)" in text
+
+
+def test_the_schedule_follows_the_optimizer_when_none_is_given():
+    schedule = {optimizer: main_task.parse_args(["a", "b", "c", "d", "out", "--optimizer", optimizer]).lr_schedule
+                for optimizer in ("sgd", "momentum", "adam")}
+    assert schedule == {"sgd": "bold-driver", "momentum": "constant", "adam": "constant"}
+    given = main_task.parse_args(["a", "b", "c", "d", "out", "--optimizer", "adam", "--lr-schedule", "step"])
+    assert given.lr_schedule == "step"
+
+
+def test_adam_without_a_schedule_keeps_the_rate_it_was_given(sc, tmp_path, good):
+    summary = run_with(sc, good, tmp_path / "out", "--optimizer", "adam", "--lr", "0.01", "--epochs", "5")
+    assert summary["learning_rates"] == [0.01] * 5
+    assert summary["settings"]["lr_schedule"] == "constant"
+
+
+def test_scale_auto_names_the_value_that_ruled_pixels_out(sc, tmp_path, good):
+    lines = [pixels(i) for i in range(40)]
+    values = lines[12].split(",")
+    values[99] = "999"  # one stray value in a file of pixels
+    files = bad_file(tmp_path, good, "train_images", [",".join(values) if i == 12 else line
+                                                      for i, line in enumerate(lines)])
+    said = []
+    args = main_task.parse_args([files["train_images"], files["train_labels"], files["test_images"],
+                                 files["test_labels"], str(tmp_path / "out"), "--epochs", "1"])
+    summary = main_task.run(sc, args, log=said.append)
+    assert summary["scaling"] == "standardize"
+    assert (f"--scale auto: standardizing, not pixels, because of {files['train_images']}: line 13: value 999 "
+            "(column 100), not a whole number in 0-255") in said

@@ -84,9 +84,32 @@ def test_diverging_job_exits_with_code_3_and_one_line(small_compact, tmp_path):
                           "--lr-schedule", "constant", "--activation", "relu", "--loss", "cross-entropy")
     output = result.stdout + result.stderr
     assert result.returncode == 3 and "Traceback" not in output and "RuntimeWarning" not in output
-    assert [line for line in output.splitlines() if "error:" in line] == [
+    # On stderr, although spark-submit merges its Python process's stderr into its own stdout.
+    assert [line for line in result.stderr.splitlines() if "error:" in line] == [
         f"main_task.py: error: training diverged at epoch 2: the cost is nan; lower --lr "
         f"(histories and the last finite model are in {tmp_path / 'out'})"]
+    assert "error:" not in result.stdout
+
+
+def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    job = subprocess.Popen(submit_command(*small_compact, out, "--epochs", "200", "--checkpoint-every", "2"),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                           start_new_session=True)
+    for line in job.stdout:
+        if line.startswith("epoch   5/"):
+            os.killpg(job.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the JVM and Python both get it
+            break
+    stdout, stderr = job.communicate(timeout=120)
+    assert job.returncode == 130, stdout[-2000:] + stderr[-2000:]
+    assert [line for line in stderr.splitlines() if not line.startswith("WARNING")] == [
+        "main_task.py: interrupted (SIGINT)"]
+    assert "Traceback" not in stdout and "Exception" not in stdout + stderr
+    assert not out.exists()
+    said = []  # at once: the stopped run said so in its staging folder
+    main_task.run(sc, args_for(small_compact, out, "--epochs", "6", "--resume"), log=said.append)
+    assert any(line.startswith("resuming the interrupted run") for line in said)
+    assert len(read_output(out, "cost_history")) == 6
 
 
 @pytest.mark.spark35
