@@ -547,6 +547,15 @@ def parse_features(sc, source, block_size, n_classes, width):
     return cached, merge_checks(cached.mapPartitions(split_checks).collect()), splits  # parses and caches
 
 
+def peek_shape(sc, image_path, label_path, label_column=None):
+    """(features per row, classes) of a set from its first lines, before it is read: the classes of
+    one-hot labels, or 2 (the fewest a set can have) until the labels are read."""
+    fmt = open_input(sc, image_path, label_column).fmt
+    width = fmt["width"] - (fmt["label_column"] is not None)
+    one_hot = open_input(sc, label_path).fmt["width"] if label_path is not None else 1
+    return width, one_hot if one_hot > 1 else 2
+
+
 def check_pairs(features, rows, headers, labels, counts):
     """DataError unless every feature row has a label. ``features``, ``labels``: the two Inputs'
     files; ``rows``, ``headers``, ``counts``: rows and header lines of each features file, labels of

@@ -24,7 +24,7 @@ def user_stderr():
     stays open for an interrupted run whose JVM is already gone. Elsewhere, sys.stderr.
     """
     if not _stderr:
-        stream = sys.stderr
+        stream = None  # sys.stderr, as it is at the time (a test may replace it)
         parent = f"/proc/{os.getppid()}"
         if os.environ.get("PYSPARK_GATEWAY_PORT") and os.path.exists(f"{parent}/fd/2"):  # spark-submit's child
             try:
@@ -34,7 +34,7 @@ def user_stderr():
             except OSError:
                 pass
         _stderr.append(stream)
-    return _stderr[0]
+    return _stderr[0] or sys.stderr
 
 
 def tell_user(line):

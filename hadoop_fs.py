@@ -123,12 +123,16 @@ def list_names(sc, folder):
     return [status.getPath().getName() for status in fs.listStatus(jpath)]
 
 
+CHUNK = 8 * 2 ** 20  # bytes per call into the JVM: py4j holds a call's bytes in the JVM's heap, twice over
+
+
 def write_bytes(sc, path, data):
     """Write ``data`` (bytes) to a file, replacing it."""
     fs, jpath = hadoop_path(sc, path)
     stream = fs.create(jpath, True)
     try:
-        stream.write(bytearray(data))
+        for start in range(0, len(data), CHUNK):
+            stream.write(bytearray(data[start:start + CHUNK]))
     finally:
         stream.close()
 
@@ -141,14 +145,19 @@ def write_text(sc, path, text):
 def read_text(sc, path):
     """The whole of a (small) file as text; DataError if the file system cannot read it."""
     fs, jpath = hadoop_path(sc, path)
+    chunks = []
     with one_line(path, "cannot be read"):
+        left = fs.getFileStatus(jpath).getLen()
         stream = fs.open(jpath)
         try:
-            data = sc._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+            while left > 0:
+                chunks.append(bytes(sc._jvm.org.apache.commons.io.IOUtils.toByteArray(stream, min(CHUNK, left))))
+                left -= len(chunks[-1])
         finally:
             stream.close()
+    data = b"".join(chunks)
     try:
-        return bytes(data).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file") from None
 

@@ -29,11 +29,12 @@ import time
 import numpy as np
 
 import executor_tasks
+import memory_check
 import nn_math
 import onnx_export
 import output_folder
 import saved
-from data_io import cached_bytes, load_data_set
+from data_io import cached_bytes, load_data_set, peek_shape
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from options import (
     OneLineParser,
@@ -47,7 +48,7 @@ from options import (
     rate,
     whole,
 )
-from run_settings import run_defining, starting_point
+from run_settings import hidden_sizes, run_defining, starting_point
 from scaling import SCALES
 from spark_setup import run_with_spark
 
@@ -253,6 +254,10 @@ def run(sc, args, log=print):
 
 def train_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
+    if not (args.init_model or args.resume):  # a network that was trained before fitted then
+        width, classes = peek_shape(sc, args.train_images, args.train_labels, args.label_column)
+        memory_check.check(sc, [width, *hidden_sizes(args), classes], args.optimizer, np.dtype(args.dtype).itemsize,
+                           args.block_size)
     started = time.perf_counter()
     log(f"loading {args.train_images} and {args.test_images} ...")
     train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size, label_column=args.label_column)

@@ -102,10 +102,15 @@ def choose_network(sc, args, data, log=print):
                 raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
         check_shape(net, data, f"{args.init_model}: a model for")
         return net, theta, scale
-    net = nn_math.Network([data.width, *(args.hidden or [64]), data.classes],
+    net = nn_math.Network([data.width, *hidden_sizes(args), data.classes],
                           args.activation or "tanh", args.loss or "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
     return net, theta, Scaling.choose(args.scale or "auto", data.moments)
+
+
+def hidden_sizes(args):
+    """The hidden layers' sizes the options ask for: --hidden, or the original's one layer of 64."""
+    return args.hidden or [64]
 
 
 def check_shape(net, data, what):

@@ -194,3 +194,21 @@ def test_scale_auto_names_the_value_that_ruled_pixels_out(sc, tmp_path, good):
     assert summary["scaling"] == "standardize"
     assert (f"--scale auto: standardizing, not pixels, because of {files['train_images']}: line 13: value 999 "
             "(column 100), not a whole number in 0-255") in said
+
+
+@pytest.mark.parametrize("hidden,message", [
+    ("100000,100000", r"^the 784-100000-100000-10 network \(75\.10 GB a float64 copy of its weights\) needs about "
+                      r"\d+\.\d GB in the driver and 2 tasks, this machine has \d+\.\d GB available; lower --hidden$"),
+    ("4000,4000", r"^the 784-4000-4000-10 network \(0\.14 GB .*\) needs about 1\.\d GB in the driver's JVM \(its "
+                  r"broadcast weights and the tasks' results\), its heap is \d\.\d GB; lower --hidden or raise "
+                  r"spark-submit's --driver-memory$"),
+])
+def test_a_network_too_large_for_the_memory_is_one_line_before_loading(sc, tmp_path, good, hidden, message):
+    files = dict(good, train_labels=write(tmp_path / "one-hot.csv", ["0 " * i + "1" + " 0" * (9 - i)
+                                                                      for i in range(10)] * 4))
+    said = []
+    args = main_task.parse_args([files["train_images"], files["train_labels"], files["test_images"],
+                                 files["test_labels"], str(tmp_path / "out"), "--hidden", hidden])
+    with pytest.raises(DataError, match=message):
+        main_task.run(sc, args, log=said.append)
+    assert said == [] and not (tmp_path / "out").exists()
