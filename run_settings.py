@@ -71,7 +71,7 @@ def option_values(args):
     return {key: value for key, value in vars(args).items() if key not in ("given", "paths")}
 
 
-def starting_point(sc, args, data, checkpoints, log):
+def starting_point(sc, args, data, checkpoints=None, log=print):
     """The Start of a run on the training DataSet ``data``: fresh, from --init-model or --resume
     (from the folder ``checkpoints``)."""
     if args.resume:

@@ -182,8 +182,9 @@ def test_a_network_trained_here_matches_scikit_learns_mlp_on_its_digits(sc, tmp_
     summary = main_task.run(sc, main_task.parse_args([*paths, str(tmp_path / "out"), "--label-column", "last",
                                                       "--scale", "standardize", "--hidden", "100", "--activation",
                                                       "relu", "--loss", "cross-entropy", "--init", "he", "--optimizer",
-                                                      "adam", "--lr", "0.003", "--sample-fraction", "1",
-                                                      "--local-steps", "10", "--epochs", "40"]), log=lambda line: None)
+                                                      "adam", "--lr", "0.003", "--l2", "0.001", "--sample-fraction",
+                                                      "1", "--local-steps", "10", "--epochs", "40"]),
+                             log=lambda line: None)
     scaler = StandardScaler().fit(rows[train, :-1])
     mlp = MLPClassifier(random_state=0, max_iter=500).fit(scaler.transform(rows[train, :-1]), rows[train, -1])
     reference = mlp.score(scaler.transform(rows[test, :-1]), rows[test, -1])

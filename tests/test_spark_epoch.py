@@ -76,7 +76,7 @@ def settings(*options):
 
 def start(sc, args, data):
     """(Network, Settings, TrainingState) before the first epoch, as the job starts a run."""
-    start = starting_point(sc, args, data, output_dir=None)
+    start = starting_point(sc, args, data)
     return start.net, start.settings, start.state
 
 
