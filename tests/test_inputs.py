@@ -217,6 +217,7 @@ def part_files(folder, prefix, lines, sizes, header=None):
 SIZES = (40, 70, 30, 60, 50, 50)
 
 
+@pytest.mark.spark35
 def test_folders_of_part_files_pair_by_sorted_name(sc, tmp_path, plain):
     images, labels = plain
     header = ",".join(f"pixel{j}" for j in range(784))

@@ -53,6 +53,7 @@ def test_overwrite_refuses_an_output_dir_that_is_holds_or_lies_inside_an_input(s
     assert not list(tmp_path.glob("*._incomplete-*")) and not list((tmp_path / "data").glob("*._incomplete-*"))
 
 
+@pytest.mark.spark35
 def test_an_existing_output_dir_is_replaced_only_once_the_new_outputs_are_complete(sc, small_compact, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -180,6 +180,7 @@ def test_a_truncated_model_file_is_a_clear_error(sc, small_compact, tmp_path):
                       log=quiet)
 
 
+@pytest.mark.spark35
 def test_model_files_are_read_strictly_by_predict(sc, small_compact, tmp_path):
     import predict
     main_task.run(sc, args_for(small_compact, tmp_path / "run", "--epochs", "1"), log=quiet)
