@@ -219,5 +219,6 @@ def resume_source(sc, output_dir, stale):
     if best is None:
         if not path_exists(sc, output_dir) and not stale:
             raise DataError(f"{output_dir}: does not exist, so there is nothing to resume")
-        raise DataError(f"{output_dir}/checkpoints: no complete checkpoint to resume from")
+        raise DataError(f"{output_dir}: no complete checkpoint to resume from, in its checkpoints/ or a stopped "
+                        "run's staging folder")
     return best[2]

@@ -109,3 +109,12 @@ def test_an_output_dir_that_cannot_be_created_is_one_line_before_loading(sc, sma
     with pytest.raises(DataError, match=rf"^{out}: cannot be created \(\w+: .*\)$") as error:
         run(sc, small_compact, out, log=said)
     assert "\n" not in str(error.value) and said == []  # nothing loaded
+
+
+def test_resume_without_a_checkpoint_anywhere_is_one_line(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()  # a finished run's folder, made without --checkpoint-every
+    with pytest.raises(DataError, match=rf"^{out}: no complete checkpoint to resume from, in its checkpoints/ or a "
+                                        "stopped run's staging folder$"):
+        run(sc, small_compact, out, "--resume")
+    assert os.listdir(tmp_path) == ["out"]
