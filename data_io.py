@@ -6,6 +6,7 @@ Every path is a Hadoop path (hadoop_fs.py). No math here (nn_math.py) and no tra
 """
 
 import functools
+import threading
 import warnings
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
@@ -501,6 +502,10 @@ def partition_count(rows, width, cores):
     return cores * max(1, -(-needed // cores))
 
 
+# Held while the shared Hadoop configuration carries one input's minimum split size.
+SPLIT_SETTING = threading.Lock()
+
+
 def text_lines(sc, source, partitions):
     """(the lines of an Input's files, in their order, read in about ``partitions`` splits of even
     size; the (file, starts the file) of each split).
@@ -511,16 +516,17 @@ def text_lines(sc, source, partitions):
     files is the Input's (not the file system's listing order) and every split knows its file.
     """
     conf, key = sc._jsc.hadoopConfiguration(), "mapreduce.input.fileinputformat.split.minsize"
-    before = conf.get(key)
-    conf.set(key, str(max(1, -(-sum(source.sizes) // partitions))))
-    try:
-        files = [sc.textFile(path) for path in source.files]
-        counts = [rdd.getNumPartitions() for rdd in files]  # lists the splits now, under this minimum
-    finally:
-        if before is None:
-            conf.unset(key)
-        else:
-            conf.set(key, before)
+    with SPLIT_SETTING:  # the labels are listed in a thread beside the features: one at a time
+        before = conf.get(key)
+        conf.set(key, str(max(1, -(-sum(source.sizes) // partitions))))
+        try:
+            files = [sc.textFile(path) for path in source.files]
+            counts = [rdd.getNumPartitions() for rdd in files]  # lists the splits now, under this minimum
+        finally:
+            if before is None:
+                conf.unset(key)
+            else:
+                conf.set(key, before)
     splits = [(path, i == 0) for path, count in zip(source.files, counts) for i in range(count)]
     return (files[0] if len(files) == 1 else sc.union(files)), splits
 

@@ -263,3 +263,27 @@ def test_a_labels_header_is_reported_like_a_features_header(sc, tmp_path, plain,
         *small_compact[2:], str(tmp_path / "out"), "--epochs", "1"]), log=lines.append)
     assert summary["header_lines"] == {"train": 0, "train_labels": 1, "test": 0, "test_labels": 0}
     assert any("; 1 training labels header line skipped)" in line for line in lines)
+
+
+def test_the_labels_read_beside_the_features_leave_their_splits_alone(sc, small_compact):
+    # The labels are listed in a thread of their own while the features are; each sets the minimum
+    # split size in the shared Hadoop configuration while it lists its splits. With a file system
+    # block smaller than a core's share of the file (as full MNIST's 104 MB against local disk's
+    # 32 MB blocks), a minimum of the labels' size would cut the features into other splits, and
+    # model averaging's partitions would hold other rows.
+    conf = sc._jsc.hadoopConfiguration()
+    conf.set("fs.file.impl.disable.cache", "true")  # a local file system of this configuration's block size:
+    conf.set("fs.local.block.size", str(256 * 1024))  # a tenth of the file's
+    try:
+        def layout(labels):
+            data = load(sc, small_compact[0], labels, 256)
+            blocks = data.blocks.glom().map(lambda part: [(b["start"], len(b["X"])) for b in part]).collect()
+            data.cached.unpersist()
+            return blocks
+        alone = layout(None)
+        assert len(alone) == 2 and all(alone)
+        for _ in range(4):
+            assert layout(small_compact[1]) == alone
+    finally:
+        conf.unset("fs.local.block.size")
+        conf.unset("fs.file.impl.disable.cache")
