@@ -149,9 +149,9 @@ def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np
     return batches.map(batch_sums).treeAggregate(None, add_sums, combine_sums)
 
 
-def gradient_sums(sc, data, net, state, settings, epoch, lr=None):
-    """The data-parallel epoch: the gradient of the whole sample at the broadcast weights (Sums).
-    ``lr`` is unused: the step is the driver's."""
+def gradient_sums(sc, data, net, state, settings, epoch):
+    """The data-parallel epoch's job: the Sums of the sample's errors and gradients at the
+    broadcast weights (the step is the driver's)."""
     theta_bc = sc.broadcast(nn_math.in_dtype(state.theta, settings.dtype))
     try:
         return epoch_sums(data, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout,
@@ -233,17 +233,25 @@ def partition_evaluation(blocks, scale, theta_bc, net, k, examples):
     return [(confusion, pairs)]
 
 
+class Evaluation(NamedTuple):
+    """What an evaluation finds: the confusion matrix (k, k), rows the true classes, and the set's
+    first (prediction, label) pairs, as many as were asked for."""
+
+    confusion: np.ndarray
+    examples: list
+
+
 def evaluate(sc, data, theta, net, examples=0, dtype=np.float64):
-    """Confusion matrix (k, k) of ``theta`` on a DataSet, its forward pass in ``dtype``; with
-    ``examples`` > 0, also the first that many (prediction, label) pairs. One pass over the set."""
+    """The Evaluation of ``theta`` on a DataSet, its forward pass in ``dtype``, with the first
+    ``examples`` (prediction, label) pairs. One pass over the set."""
     theta_bc = sc.broadcast(nn_math.in_dtype(theta, dtype))
-    parts = data.blocks.mapPartitions(partial(partition_evaluation, scale=data.scaling, theta_bc=theta_bc, net=net,
-                                              k=data.classes, examples=examples)).collect()
-    theta_bc.destroy()
+    try:
+        parts = data.blocks.mapPartitions(partial(partition_evaluation, scale=data.scaling, theta_bc=theta_bc,
+                                                  net=net, k=data.classes, examples=examples)).collect()
+    finally:
+        theta_bc.destroy()
     confusion = sum((part for part, _ in parts), np.zeros((data.classes, data.classes), dtype=np.int64))
-    if not examples:
-        return confusion
-    return confusion, [pair for _, part in parts for pair in part][:examples]
+    return Evaluation(confusion, [pair for _, part in parts for pair in part][:examples])
 
 
 # ---------------------------------------------------------------- predict

@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import data_io  # noqa: E402
 import nn_math  # noqa: E402
-import saved  # noqa: E402
+import model_file  # noqa: E402
 from errors import DataError  # noqa: E402
 from options import OneLineParser  # noqa: E402
 from scaling import Scaling, moments_of  # noqa: E402
@@ -231,7 +231,7 @@ def plot_run(out_dir, test_images=None, test_labels=None):
         if len(X) != len(labels):
             raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")
         try:
-            net, theta, scale = saved.model_from_lines(read_lines(os.path.join(out_dir, "model")),
+            net, theta, scale = model_file.model_from_lines(read_lines(os.path.join(out_dir, "model")),
                                                        os.path.join(out_dir, "model"))
         except ValueError as e:
             raise InputError(str(e)) from None

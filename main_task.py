@@ -6,8 +6,8 @@
     spark-submit --master 'local[2]' main_task.py data/mnist_images_train.csv \\
         data/mnist_labels_train.csv data/mnist_images_test.csv data/mnist_labels_test.csv output/run
 
-The inputs are parsed once into cached blocks of rows (data_io.py). Each epoch is one Spark job,
-one of two kinds (executor_tasks.py):
+The inputs are parsed once into cached blocks of rows (data_io.py). The training loop is
+training.py's; each epoch is one Spark job, one of two kinds (executor_tasks.py):
   - data-parallel (the default, as the original): broadcast the weights theta; in chained map
     steps over each block, keep the epoch's sampled rows (a mask fixed by seed, epoch and row
     number), propagate forward (z = h W + b, then h = f(z), dropout masked) layer by layer and
@@ -18,7 +18,7 @@ one of two kinds (executor_tasks.py):
   - model averaging (--local-steps K > 1): broadcast theta and the optimizer's moments; every
     partition takes K optimizer steps on its share of the sample; treeAggregate sums them
     weighted by rows, and their average is the new theta and moments.
-Every formula is in nn_math.py, what is saved (the model, model.onnx, checkpoints) in saved.py;
+Every formula is in nn_math.py, the model file in model_file.py, checkpoints in checkpoints.py;
 this file is the driver. predict.py scores new rows with a saved model.
 """
 
@@ -33,7 +33,10 @@ import memory_check
 import nn_math
 import onnx_export
 import output_folder
-import saved
+import checkpoints
+import model_file
+import run_report
+import training
 from data_io import cached_bytes, load_data_set, peek_shape
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from options import (
@@ -155,86 +158,6 @@ def options_given(parser, argv):
             action.default = defaults[action.dest]
 
 
-# ---------------------------------------------------------------- training
-
-def end_of_epoch(sums, state, net, settings, epoch, lr=None):
-    """(cost, lr, theta, moments) from an epoch's Sums: the same for both kinds of epoch.
-
-    Data-parallel (``lr`` None): the vector is the gradient; the learning rate follows from this
-    epoch's cost, then the optimizer takes one step. Model averaging (``lr`` set before the epoch):
-    the vector is the partitions' packed theta and moments, and their mean is the new state.
-    Raises DataError for an empty sample, Diverged if the cost or the weights are not finite.
-    """
-    if sums is None or sums.rows == 0:
-        raise DataError(f"epoch {epoch}: the sample is empty; raise --sample-fraction or add rows")
-    cost, mean = sums.mean_error(), sums.mean_vector()
-    if settings.penalised:
-        cost += nn_math.penalty(state.theta, net.sizes, settings.l1, settings.l2)
-    if not np.isfinite(cost):
-        raise Diverged(epoch, f"the cost is {cost}")
-    if lr is None:
-        lr = settings.schedule.rate(epoch, state.lr, cost, state.previous_cost)
-        if settings.penalised:
-            mean += nn_math.penalty_gradient(state.theta, net.sizes, settings.l1, settings.l2)
-        theta, moments = settings.optimizer.step(state.theta, mean, lr, state.moments)
-    else:
-        theta, moments = settings.optimizer.unpack(mean, state.moments, settings.local_steps)
-    if not np.isfinite(theta).all():
-        raise Diverged(epoch, "the weights overflowed")
-    return cost, lr, theta, moments
-
-
-def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=None):
-    """Run epochs state.epoch + 1 .. settings.epochs, updating the TrainingState ``state`` after each.
-
-    With ``test_set``, the test accuracy is measured every settings.eval_every epochs; with
-    ``checkpoint``, checkpoint(state) runs every settings.checkpoint_every epochs. Raises
-    Diverged, leaving ``state`` at the last epoch whose cost and weights were finite.
-    """
-    averaging = settings.local_steps > 1
-    epoch_sums = executor_tasks.averaging_sums if averaging else executor_tasks.gradient_sums
-    history = state.history
-    for epoch in range(state.epoch + 1, settings.epochs + 1):
-        started = time.perf_counter()
-        # Learning rate. Model averaging steps inside the epoch, so its rate is set before, from
-        # the last two costs; a data-parallel step's rate follows this epoch's cost (end_of_epoch).
-        lr = None
-        if averaging:
-            lr = settings.schedule.rate(epoch, state.lr, state.previous_cost,
-                                        history["cost"][-2] if len(history["cost"]) > 1 else None)
-        # The epoch's map/reduce: one Spark job over the cached blocks.
-        sums = epoch_sums(sc, data, net, state, settings, epoch, lr)
-        # The step, and the stop conditions: an empty sample, a cost or weights no longer finite.
-        cost, lr, theta, moments = end_of_epoch(sums, state, net, settings, epoch, lr)
-        seconds = time.perf_counter() - started
-        state.epoch, state.theta, state.moments, state.lr, state.previous_cost = epoch, theta, moments, lr, cost
-        # Logging: the history, and one line per epoch.
-        accuracy = sums.correct / sums.rows
-        for key, value in (("cost", cost), ("accuracy", accuracy), ("lr", lr), ("sample", sums.rows),
-                           ("seconds", seconds)):
-            history[key].append(value)
-        left = (settings.epochs - epoch) * sum(history["seconds"]) / len(history["seconds"])
-        line = (f"epoch {epoch:3d}/{settings.epochs}  cost {cost:.6f}  train accuracy {accuracy:.4f}  "
-                f"lr {lr:.6g}  sample {sums.rows}  {seconds:.2f} s  {sums.rows / seconds:,.0f} rows/s  "
-                f"left {clock(left)}")
-        # Evaluation and checkpoints, at their intervals.
-        if test_set is not None and settings.eval_every and epoch % settings.eval_every == 0:
-            test_accuracy = nn_math.accuracy_of(executor_tasks.evaluate(sc, test_set, theta, net, dtype=settings.dtype))
-            history["test_accuracy"].append((epoch, test_accuracy))
-            line += f"  test accuracy {test_accuracy:.4f}"
-        log(line)
-        if checkpoint is not None and settings.checkpoint_every and epoch % settings.checkpoint_every == 0:
-            checkpoint(state)
-    return state
-
-
-def clock(seconds):
-    """12.3 s -> '0:12', 3725 s -> '1:02:05'."""
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
 # --------------------------------------------------------------------- main
 
 def run(sc, args, log=print):
@@ -286,27 +209,27 @@ def train_and_write(sc, args, staging, log):
         log(f"--scale auto: standardizing, not pixels, because of {why_not_pixels(train_set.not_pixels)}")
     defining = run_defining(start.options, net)
     if args.resume and staging.resume_from != staging.checkpoints:  # so that OUTPUT_DIR keeps a checkpoint
-        saved.save_checkpoint(sc, staging.checkpoints, state, net, scale, defining)
+        checkpoints.save_checkpoint(sc, staging.checkpoints, state, net, scale, defining)
     diverged = None
     try:
-        train(sc, train_set, net, state, start.settings, log, test_set,
-              checkpoint=lambda st: saved.save_checkpoint(sc, staging.checkpoints, st, net, scale, defining))
+        training.train(sc, train_set, net, state, start.settings, log, test_set,
+              checkpoint=lambda st: checkpoints.save_checkpoint(sc, staging.checkpoints, st, net, scale, defining))
     except Diverged as e:
         diverged = e
     # The saved model is evaluated in float64, as predict.py reads it: their predictions agree exactly.
-    confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=saved.N_EXAMPLES)
-    summary = saved.summary_record(confusion, state.history, net, train_set, test_set, start.options, load_seconds)
+    confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=run_report.N_EXAMPLES)
+    summary = run_report.summary_record(confusion, state.history, net, train_set, test_set, start.options, load_seconds)
     summary.update(diverged=str(diverged) if diverged else None, cached_bytes={"memory": memory, "disk": disk},
                    spark_version=sc.version, cores=sc.defaultParallelism, scaling=scale.kind,
                    header_lines={"train": train_set.headers["features"], "train_labels": train_set.headers["labels"],
                                  "test": test_set.headers["features"], "test_labels": test_set.headers["labels"]})
-    outputs = saved.output_lines(state.history, confusion, examples, summary,
-                                 saved.model_to_lines(net, state.theta, scale))
+    outputs = run_report.output_lines(state.history, confusion, examples, summary,
+                                 model_file.model_to_lines(net, state.theta, scale))
     staging.publish(outputs, files=onnx_file(net, state.theta, scale, log))
     if diverged:
         raise diverged
     seconds = state.history["seconds"]
-    log(f"done in {clock(time.perf_counter() - started)}: test accuracy {summary['test_accuracy']:.4f}, "
+    log(f"done in {training.clock(time.perf_counter() - started)}: test accuracy {summary['test_accuracy']:.4f}, "
         f"macro F1 {summary['macro_f1']:.4f}; training {sum(seconds):.1f} s "
         f"({sum(seconds) / max(1, len(seconds)):.2f} s per epoch); outputs in {staging.output_dir}")
     return summary

@@ -32,7 +32,7 @@ from hadoop_fs import (
     rename_path,
     write_bytes,
 )
-from saved import CHECKPOINT_NAME
+from checkpoints import CHECKPOINT_NAME
 
 STAGING = "._incomplete-"
 HEARTBEAT = "_heartbeat"

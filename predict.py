@@ -18,7 +18,8 @@ import sys
 
 import executor_tasks
 import output_folder
-import saved
+import model_file
+import run_report
 from data_io import load_data_set
 from errors import EXIT_BAD_INPUT, DataError
 from options import OneLineParser, block_size_option, label_column
@@ -55,7 +56,7 @@ def run(sc, args, log=print):
 def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
-    net, theta, scale = saved.read_model(sc, args.model_dir, log)
+    net, theta, scale = model_file.read_model(sc, args.model_dir, log)
     data = load_data_set(sc, args.input, args.labels, args.block_size, n_classes=net.sizes[-1], width=net.sizes[0],
                          label_column=args.label_column)
     data = data._replace(scaling=resolved(scale, data))
@@ -64,9 +65,9 @@ def predict_and_write(sc, args, staging, log):
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}
     outputs = {}
     if args.labels or args.label_column:
-        confusion, examples = executor_tasks.evaluate(sc, data, theta, net, examples=saved.N_EXAMPLES)
-        summary.update(saved.metrics_record(confusion))
-        outputs = saved.metric_lines(confusion, examples, summary)
+        confusion, examples = executor_tasks.evaluate(sc, data, theta, net, examples=run_report.N_EXAMPLES)
+        summary.update(run_report.metrics_record(confusion))
+        outputs = run_report.metric_lines(confusion, examples, summary)
         log(f"accuracy {summary['test_accuracy']:.4f}, macro F1 {summary['macro_f1']:.4f}")
     staging.publish(outputs, rdds={"predictions": executor_tasks.prediction_lines(sc, data, theta, net)})
     log(f"predictions for {data.rows} rows in {output_dir}/predictions")

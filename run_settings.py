@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import nn_math
-import saved
+import checkpoints
+import model_file
 from errors import DataError
 from scaling import Scaling
 
@@ -71,16 +72,16 @@ def option_values(args):
     return {key: value for key, value in vars(args).items() if key not in ("given", "paths")}
 
 
-def starting_point(sc, args, data, checkpoints=None, log=print):
+def starting_point(sc, args, data, checkpoint_folder=None, log=print):
     """The Start of a run on the training DataSet ``data``: fresh, from --init-model or --resume
-    (from the folder ``checkpoints``)."""
+    (from the folder ``checkpoint_folder``)."""
     if args.resume:
-        net, state, scale, options = resume(sc, args, checkpoints, data, log)
+        net, state, scale, options = resume(sc, args, checkpoint_folder, data, log)
         return Start(net, resolved(scale, data), Settings.from_options(options), state, options)
     net, theta, scale = choose_network(sc, args, data, log)
     options = option_values(args)
     settings = Settings.from_options(options)
-    return Start(net, resolved(scale, data), settings, saved.TrainingState.start(theta, settings), options)
+    return Start(net, resolved(scale, data), settings, checkpoints.TrainingState.start(theta, settings), options)
 
 
 def resolved(scale, data):
@@ -93,7 +94,7 @@ def choose_network(sc, args, data, log=print):
     """(Network, initial theta, Scaling): from --init-model, or from the options, --init and
     --scale (the training set's statistics)."""
     if args.init_model:
-        net, theta, scale = saved.read_model(sc, args.init_model, log)
+        net, theta, scale = model_file.read_model(sc, args.init_model, log)
         for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
                                            ("activation", args.activation, net.activation),
                                            ("loss", args.loss, net.loss), ("scale", args.scale, scale.kind)):
@@ -120,11 +121,11 @@ def check_shape(net, data, what):
                         f"the data has {data.width} and {data.classes}")
 
 
-def resume(sc, args, checkpoints, data, log):
+def resume(sc, args, folder, data, log):
     """(Network, TrainingState, Scaling, options) of the last complete checkpoint in the folder
-    ``checkpoints``, whose settings are this run's. An option given on the command line must agree
+    ``folder``, whose settings are this run's. An option given on the command line must agree
     with it (but --epochs may grow)."""
-    net, state, scale, kept = saved.load_last_checkpoint(sc, checkpoints, log)
+    net, state, scale, kept = checkpoints.load_last_checkpoint(sc, folder, log)
     kept.setdefault("dtype", "float64")  # checkpoints written before --dtype: every run was float64
     for key in kept:
         if key in args.given and getattr(args, key) != kept[key]:

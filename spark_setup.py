@@ -13,7 +13,8 @@ from errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, tell_user, user_s
 
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # What the executors import: shipped with the job.
-HELPER_MODULES = ("errors", "nn_math", "hadoop_fs", "scaling", "data_io", "run_settings", "executor_tasks", "saved")
+HELPER_MODULES = ("errors", "nn_math", "hadoop_fs", "scaling", "data_io", "run_settings", "executor_tasks",
+                  "checkpoints", "model_file", "run_report", "training")
 
 
 def quiet_spark_logs(conf):

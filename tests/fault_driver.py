@@ -16,9 +16,10 @@ from pyspark import TaskContext  # noqa: E402
 
 import executor_tasks  # noqa: E402
 import main_task  # noqa: E402
+import training  # noqa: E402
 from data_io import load_data_set  # noqa: E402
 from run_settings import Settings, choose_network  # noqa: E402
-from saved import TrainingState  # noqa: E402
+from checkpoints import TrainingState  # noqa: E402
 from spark_setup import start_spark  # noqa: E402
 
 marker, images, labels = sys.argv[1:4]
@@ -41,9 +42,9 @@ settings = Settings.from_options(vars(args))
 data = load_data_set(sc, images, labels, args.block_size)
 net, theta, scale = choose_network(sc, args, data)
 data = data._replace(scaling=scale)
-clean = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
+clean = training.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
 executor_tasks.sample_map = sample_map_failing_once  # epoch_sums looks the map step up at call time
-faulty = main_task.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
+faulty = training.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
 print(json.dumps({"clean": clean.history["cost"], "faulty": faulty.history["cost"],
                   "same_model": bool(np.array_equal(clean.theta, faulty.theta))}))
 sc.stop()

@@ -14,7 +14,7 @@ import nn_math
 from conftest import ROOT, read_output, spark_submit, submit_command
 from errors import DataError, Diverged
 from executor_tasks import Sums, combine_sums
-from saved import model_from_lines
+from model_file import model_from_lines
 
 pytestmark = pytest.mark.spark
 

@@ -1,0 +1,121 @@
+"""The training state and its checkpoints: what training carries from one epoch to the next, written
+every --checkpoint-every epochs and read back by --resume.
+
+A checkpoint is two lines of JSON, a header with the SHA-256 of the second, the payload: the
+state, the network, its input scaling and the settings that define the run. Written through
+the Hadoop FileSystem API (hadoop_fs.py) as a file complete once renamed, the last two kept.
+Floats are written by JSON's repr, so they read back bit for bit; nothing is pickled.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import nn_math
+from errors import DataError
+from hadoop_fs import delete_path, list_names, read_text, rename_path, write_text
+from scaling import Scaling
+
+
+def empty_history():
+    """Per epoch: cost, accuracy, lr, sample (rows), seconds; and (epoch, test accuracy) pairs."""
+    return {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": []}
+
+
+@dataclass
+class TrainingState:
+    """Everything training carries from one epoch to the next, and a checkpoint saves.
+
+    theta: the flat parameters (nn_math.layer_views); moments: the optimizer's arrays and
+    counters (nn_math.Optimizer); lr: the last epoch's learning rate; previous_cost: its cost.
+    """
+
+    theta: np.ndarray
+    moments: dict
+    lr: float
+    epoch: int = 0
+    previous_cost: float = None
+    history: dict = field(default_factory=empty_history)
+
+    @classmethod
+    def start(cls, theta, settings):
+        """Before the first epoch: fresh moments and the initial learning rate of run_settings.Settings."""
+        return cls(theta, settings.optimizer.initial_moments(theta), settings.schedule.lr)
+
+    def to_json(self):
+        """A JSON-ready dict (the checkpoint's payload keys)."""
+        moments = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.moments.items()}
+        return {"epoch": self.epoch, "theta": self.theta.tolist(), "optimizer": moments, "lr": self.lr,
+                "previous_cost": self.previous_cost, "history": self.history}
+
+    @classmethod
+    def from_json(cls, data):
+        moments = {k: np.array(v) if isinstance(v, list) else v for k, v in data["optimizer"].items()}
+        history = dict(data["history"])
+        history["test_accuracy"] = [tuple(pair) for pair in history["test_accuracy"]]
+        return cls(theta=np.array(data["theta"], dtype=np.float64), moments=moments, lr=data["lr"],
+                   epoch=data["epoch"], previous_cost=data["previous_cost"], history=history)
+
+
+CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"
+CHECKPOINT_NAME = re.compile(r"epoch-(\d{6})\.json")
+
+
+def checkpoint_text(state, net, scale, settings):
+    """A checkpoint as two lines: a header with the payload's SHA-256, then the payload
+    (the training state, the network, its input scaling and the settings that define the run)."""
+    payload = json.dumps({**state.to_json(), "network": net._asdict(), "scaling": scale.to_json(),
+                          "settings": settings})
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return json.dumps({"format": CHECKPOINT_FORMAT, "sha256": digest, "length": len(payload)}) + "\n" + payload + "\n"
+
+
+def checkpoint_from_text(text, path):
+    """(Network, TrainingState, Scaling, settings) from checkpoint_text's output; DataError if truncated or
+    corrupt. A checkpoint from before the scaling was saved has pixels' (divisor None: from the data)."""
+    header, _, payload = text.partition("\n")
+    payload = payload.rstrip("\n")
+    try:
+        header = json.loads(header)
+    except ValueError:
+        raise DataError(f"{path}: not a checkpoint (its first line is not a JSON header)") from None
+    if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(f"{path}: not a checkpoint of format {CHECKPOINT_FORMAT}")
+    if len(payload) != header.get("length") or hashlib.sha256(payload.encode("utf-8")).hexdigest() != header.get(
+            "sha256"):
+        raise DataError(f"{path}: checkpoint is truncated or corrupt ({len(payload)} of {header.get('length')} "
+                        "characters, or a checksum mismatch)")
+    data = json.loads(payload)
+    scale = Scaling.from_json(data["scaling"]) if "scaling" in data else Scaling("pixels", 0.0, None)
+    return nn_math.Network(**data["network"]), TrainingState.from_json(data), scale, data["settings"]
+
+
+def save_checkpoint(sc, folder, state, net, scale, settings, keep=2):
+    """Write epoch-NNNNNN.json under ``folder`` (complete once renamed), keep the newest ``keep``."""
+    name = f"epoch-{state.epoch:06d}.json"
+    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, scale, settings))
+    rename_path(sc, f"{folder}/{name}.incomplete", f"{folder}/{name}")
+    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
+    for old in complete[:-keep]:
+        delete_path(sc, f"{folder}/{old}")
+
+
+def load_last_checkpoint(sc, folder, log=print):
+    """(Network, TrainingState, Scaling, settings) of the newest readable complete checkpoint under
+    ``folder``: one that cannot be read (truncated, corrupt) is passed over with a log line for the
+    one before it. DataError for the newest one's fault if none can be read."""
+    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
+    if not complete:
+        raise DataError(f"{folder}: no complete checkpoint to resume from")
+    faults = []
+    for name in reversed(complete):
+        path = f"{folder}/{name}"
+        try:
+            return checkpoint_from_text(read_text(sc, path), path)
+        except DataError as e:
+            faults.append(e)
+            log(f"passing over a checkpoint that cannot be used: {e}")
+    raise faults[0]
