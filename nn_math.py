@@ -369,7 +369,7 @@ def optimizer_state(name, theta):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def optimizer_step(name, theta, grad, lr, state, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
+def optimizer_step(name, theta, grad, lr, state, momentum, beta1, beta2, eps=1e-8):
     """One update of theta by gradient ``grad``: returns (new theta, new state); no input changes.
 
     sgd:      theta - lr g
@@ -395,7 +395,7 @@ class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0
     """An optimizer's settings: its name (OPTIMIZERS) and the hyperparameters it reads.
 
     Its moments are what it carries from step to step: {} (sgd), {"v"} (momentum),
-    {"t", "m", "v"} (adam). Field names after ``name`` are the command-line options.
+    {"t", "m", "v"} (adam). Its defaults are the options' (option_table.py reads them).
     """
 
     __slots__ = ()
@@ -429,7 +429,7 @@ class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0
 SCHEDULES = ("bold-driver", "constant", "step", "exponential")
 
 
-def bold_driver(lr, cost, previous_cost, up=1.05, down=0.5):
+def bold_driver(lr, cost, previous_cost, up, down):
     """Next learning rate: ``lr * up`` if the cost fell, ``lr * down`` if not.
 
     The first epoch has no previous cost (None) and keeps ``lr``.
@@ -439,7 +439,7 @@ def bold_driver(lr, cost, previous_cost, up=1.05, down=0.5):
     return lr * up if cost < previous_cost else lr * down
 
 
-def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay=0.5, step=10, up=1.05, down=0.5):
+def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up, down):
     """The learning rate of epoch ``epoch`` (1-based).
 
     bold-driver: from the last rate ``lr`` and whether the cost fell (``bold_driver``);
@@ -459,7 +459,7 @@ def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay=0.5, step
 class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down",
                           defaults=(0.5, 10, 1.05, 0.5))):
     """A learning-rate schedule's settings: its name (SCHEDULES), the initial rate and the
-    factors it reads. Field names after ``name`` are the command-line options."""
+    factors it reads. Its defaults are the options' (option_table.py reads them)."""
 
     __slots__ = ()
 

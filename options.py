@@ -42,7 +42,3 @@ label_column = checked(lambda text: text if text in ("first", "last") else int(t
                        lambda v: isinstance(v, str) or v >= 1, "first, last or a column number >= 1")
 layers = checked(lambda text: [int(n) for n in text.split(",")], lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128")
 
-
-def block_size_option(option):
-    option("--block-size", type=count, default=1024,
-           help="rows per RDD element; 1 = the original's one row per element (default: %(default)s)")

@@ -22,7 +22,8 @@ import model_file
 import run_report
 from data_io import load_data_set
 from errors import EXIT_BAD_INPUT, DataError
-from options import OneLineParser, block_size_option, label_column
+import option_table
+from options import OneLineParser, label_column
 from run_settings import resolved
 from spark_setup import run_with_spark
 
@@ -36,8 +37,7 @@ def parse_args(argv):
     labels.add_argument("--labels", metavar="FILE", help="the rows' labels: also write metrics as training does")
     labels.add_argument("--label-column", type=label_column, metavar="first|last|N",
                         help="the label is this column (1-based) of INPUT: also write metrics")
-    block_size_option(parser.add_argument)
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists")
+    option_table.add_to(parser, ("block-size", "overwrite"), defaults=True)
     return parser.parse_args(argv)
 
 

@@ -1,9 +1,6 @@
 """What a training run follows and where it starts: its settings, as one record built once from
-the command line's options (or, with --resume, from those a checkpoint kept), its network and
+the options' values (option_table.py; with --resume, those a checkpoint kept), its network and
 its first weights (fresh, from --init-model, or the checkpoint's training state).
-
-The optimizer's and the schedule's settings are nn_math's own records; their fields are named
-after the options, so a new hyperparameter is a field there and an option in main_task.py.
 """
 
 from collections import namedtuple
@@ -11,44 +8,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import nn_math
 import checkpoints
 import model_file
+import nn_math
 from errors import DataError
+from option_table import RUN_DEFINING
 from scaling import Scaling
-
-NETWORK_OPTIONS = ("hidden", "activation", "loss", "init", "scale")
-OPTIMIZER_OPTIONS = ("optimizer", *nn_math.Optimizer._fields[1:])
-SCHEDULE_OPTIONS = ("lr_schedule", *nn_math.Schedule._fields[1:])
-# What defines a run: a checkpoint keeps these, and --resume continues with them (--epochs may grow).
-RUN_DEFINING = (*NETWORK_OPTIONS, *OPTIMIZER_OPTIONS, *SCHEDULE_OPTIONS, "l1", "l2", "dropout", "sample_fraction",
-                "seed", "local_steps", "dtype")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How to train: the rule for each step, what each epoch samples, how long and what to record."""
+    """How to train: the rule for each step, what each epoch samples, how long and what to record.
+    Its values come from option_table.py, where their defaults are."""
 
     optimizer: nn_math.Optimizer
     schedule: nn_math.Schedule
-    l1: float = 0.0
-    l2: float = 0.0
-    dropout: float = 0.0
-    sample_fraction: float = 0.7
-    seed: int = 42
-    local_steps: int = 1  # > 1: model averaging
-    dtype: str = "float32"  # of the blocks, the broadcast weights and the matrix products
-    epochs: int = 100
-    eval_every: int = 0
-    checkpoint_every: int = 0
+    l1: float
+    l2: float
+    dropout: float
+    sample_fraction: float
+    seed: int
+    local_steps: int  # > 1: model averaging
+    dtype: str  # of the blocks, the broadcast weights and the matrix products
+    epochs: int
+    eval_every: int
+    checkpoint_every: int
 
     @classmethod
-    def from_options(cls, options):
-        """From a dict of option values (argparse's dests), every field's option present."""
-        optimizer = nn_math.Optimizer(*(options[key] for key in OPTIMIZER_OPTIONS))
-        schedule = nn_math.Schedule(*(options[key] for key in SCHEDULE_OPTIONS))
+    def from_values(cls, v):
+        """From the options' values, {name: value} (option_table.with_defaults)."""
+        optimizer = nn_math.Optimizer(v["optimizer"], momentum=v["momentum"], beta1=v["beta1"], beta2=v["beta2"])
+        schedule = nn_math.Schedule(v["lr_schedule"], lr=v["lr"], lr_decay=v["lr_decay"], lr_step=v["lr_step"],
+                                    bold_up=v["bold_up"], bold_down=v["bold_down"])
         plain = cls.__dataclass_fields__.keys() - {"optimizer", "schedule"}
-        return cls(optimizer, schedule, **{key: options[key] for key in plain})
+        return cls(optimizer, schedule, **{key: v[key] for key in plain})
 
     @property
     def penalised(self):
@@ -67,20 +60,15 @@ def run_defining(options, net):
 Start = namedtuple("Start", "net scaling settings state options")
 
 
-def option_values(args):
-    """The command line's option values as a dict (argparse's dests)."""
-    return {key: value for key, value in vars(args).items() if key not in ("given", "paths")}
-
-
 def starting_point(sc, args, data, checkpoint_folder=None, log=print):
     """The Start of a run on the training DataSet ``data``: fresh, from --init-model or --resume
     (from the folder ``checkpoint_folder``)."""
     if args.resume:
         net, state, scale, options = resume(sc, args, checkpoint_folder, data, log)
-        return Start(net, resolved(scale, data), Settings.from_options(options), state, options)
+        return Start(net, resolved(scale, data), Settings.from_values(options), state, options)
     net, theta, scale = choose_network(sc, args, data, log)
-    options = option_values(args)
-    settings = Settings.from_options(options)
+    options = args.values
+    settings = Settings.from_values(options)
     return Start(net, resolved(scale, data), settings, checkpoints.TrainingState.start(theta, settings), options)
 
 
@@ -98,20 +86,14 @@ def choose_network(sc, args, data, log=print):
         for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
                                            ("activation", args.activation, net.activation),
                                            ("loss", args.loss, net.loss), ("scale", args.scale, scale.kind)):
-            if value is not None and value != model_value:
+            if option in args.given and value != model_value:
                 shown = [",".join(map(str, v)) if isinstance(v, list) else v for v in (value, model_value)]
                 raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
         check_shape(net, data, f"{args.init_model}: a model for")
         return net, theta, scale
-    net = nn_math.Network([data.width, *hidden_sizes(args), data.classes],
-                          args.activation or "tanh", args.loss or "sse")
+    net = nn_math.Network([data.width, *args.hidden, data.classes], args.activation, args.loss)
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
-    return net, theta, Scaling.choose(args.scale or "auto", data.moments)
-
-
-def hidden_sizes(args):
-    """The hidden layers' sizes the options ask for: --hidden, or the original's one layer of 64."""
-    return args.hidden or [64]
+    return net, theta, Scaling.choose(args.scale, data.moments)
 
 
 def check_shape(net, data, what):
@@ -132,4 +114,4 @@ def resume(sc, args, folder, data, log):
             raise DataError(f"--resume: the checkpoint was made with --{key.replace('_', '-')} {kept[key]}, "
                             f"this run has {getattr(args, key)}")
     check_shape(net, data, "--resume: the checkpoint's network takes")
-    return net, state, scale, {**option_values(args), **kept}
+    return net, state, scale, {**args.values, **kept}

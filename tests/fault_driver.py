@@ -38,7 +38,7 @@ def sample_map_failing_once(block, scale, k, seed, epoch, fraction, dtype):
 
 sc = start_spark()
 args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
-settings = Settings.from_options(vars(args))
+settings = Settings.from_values(args.values)
 data = load_data_set(sc, images, labels, args.block_size)
 net, theta, scale = choose_network(sc, args, data)
 data = data._replace(scaling=scale)

@@ -8,6 +8,7 @@ import pytest
 from test_nn_math import random_problem
 
 import nn_math
+import option_table
 import checkpoints
 import model_file
 from nn_math import Network
@@ -48,7 +49,8 @@ def test_a_model_with_a_weight_that_is_not_finite_is_named_by_its_line(value):
 
 def test_training_state_reads_back_bit_for_bit():
     theta = np.random.default_rng(1).normal(size=30) * np.pi
-    state = checkpoints.TrainingState.start(theta, Settings(nn_math.Optimizer("adam"), nn_math.Schedule("constant", 0.1)))
+    settings = Settings.from_values(option_table.with_defaults({"optimizer": "adam", "lr": 0.1}))
+    state = checkpoints.TrainingState.start(theta, settings)
     state.moments["m"] += theta / 7
     state.epoch, state.lr, state.previous_cost = 3, 0.1 * 1.05 ** 2, 1 / 3
     state.history["cost"].append(1 / 3)

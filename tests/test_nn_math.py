@@ -193,22 +193,23 @@ def test_dropout_is_off_at_evaluation():
 
 def test_optimizer_steps_by_hand():
     theta, g, lr = np.array([1.0, 2.0]), np.array([0.5, -1.0]), 0.1
-    new, state = nn_math.optimizer_step("sgd", theta, g, lr, nn_math.optimizer_state("sgd", theta))
+    new, state = nn_math.Optimizer("sgd").step(theta, g, lr, nn_math.optimizer_state("sgd", theta))
     np.testing.assert_allclose(new, [0.95, 2.1])
     np.testing.assert_array_equal(theta, [1.0, 2.0])  # inputs are not modified
 
     state = nn_math.optimizer_state("momentum", theta)
-    first, state = nn_math.optimizer_step("momentum", theta, g, lr, state, momentum=0.9)
+    first, state = nn_math.Optimizer("momentum", momentum=0.9).step(theta, g, lr, state)
     np.testing.assert_allclose(first, [0.95, 2.1])            # v = -0.1 g = [-0.05, 0.1]
-    second, state = nn_math.optimizer_step("momentum", first, g, lr, state, momentum=0.9)
+    second, state = nn_math.Optimizer("momentum", momentum=0.9).step(first, g, lr, state)
     np.testing.assert_allclose(state["v"], [-0.095, 0.19])    # v = 0.9 v - 0.1 g
     np.testing.assert_allclose(second, [0.855, 2.29])
 
     state = nn_math.optimizer_state("adam", theta)
-    first, state = nn_math.optimizer_step("adam", theta, g, lr, state)
+    adam = nn_math.Optimizer("adam", beta1=0.9, beta2=0.999)
+    first, state = adam.step(theta, g, lr, state)
     # m = 0.1 g, v = 0.001 g^2; bias-corrected m^ = g, v^ = g^2: the step is lr * sign(g)
     np.testing.assert_allclose(first, [0.9, 2.1], rtol=1e-7)
-    second, state = nn_math.optimizer_step("adam", first, -g, lr, state)
+    second, state = adam.step(first, -g, lr, state)
     # with gradient -g: m = 0.9 (0.1 g) - 0.1 g = -0.01 g, m^ = m / (1 - 0.9^2) = m / 0.19;
     # v = 0.999 (0.001 g^2) + 0.001 g^2 = 0.001999 g^2, v^ = v / (1 - 0.999^2) = g^2
     assert state["t"] == 2
@@ -219,18 +220,18 @@ def test_optimizer_steps_by_hand():
 
 def test_learning_rate_schedules_by_hand():
     def rate(schedule, epoch, **kw):
-        return nn_math.learning_rate(schedule, epoch, 0.1, None, None, None, **kw)
+        return nn_math.Schedule(schedule, 0.1, **kw).rate(epoch, None, None, None)
     assert [rate("constant", e) for e in (1, 50)] == [0.1, 0.1]
-    assert [rate("step", e, decay=0.5, step=10) for e in (1, 10, 11, 20, 21)] == pytest.approx(
+    assert [rate("step", e, lr_decay=0.5, lr_step=10) for e in (1, 10, 11, 20, 21)] == pytest.approx(
         [0.1, 0.1, 0.05, 0.05, 0.025])
-    assert [rate("exponential", e, decay=0.9) for e in (1, 2, 3)] == pytest.approx([0.1, 0.09, 0.081])
+    assert [rate("exponential", e, lr_decay=0.9) for e in (1, 2, 3)] == pytest.approx([0.1, 0.09, 0.081])
     lr, previous, rates = 0.1, None, []
     for epoch, cost in enumerate([1.0, 0.9, 0.95, 0.94], 1):
-        lr = nn_math.learning_rate("bold-driver", epoch, 0.1, lr, cost, previous)
+        lr = nn_math.Schedule("bold-driver", 0.1, bold_up=1.05, bold_down=0.5).rate(epoch, lr, cost, previous)
         previous = cost
         rates.append(lr)
     assert rates == pytest.approx([0.1, 0.105, 0.0525, 0.055125])
-    assert nn_math.bold_driver(0.1, 1.0, 1.0) == pytest.approx(0.05)  # no fall is no reward
+    assert nn_math.bold_driver(0.1, 1.0, 1.0, up=1.05, down=0.5) == pytest.approx(0.05)  # no fall, no reward
     assert nn_math.bold_driver(0.1, 0.5, 1.0, up=1.2, down=0.3) == pytest.approx(0.12)
 
 

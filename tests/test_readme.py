@@ -24,3 +24,10 @@ def test_the_dataproc_command_ships_every_module_the_jobs_import():
         listed = re.search(r"--py-files=(\S+)", f.read()).group(1).split(",")
     imported = set().union(*map(modules_imported_by, SCRIPTS)) - {f"{script}.py" for script in SCRIPTS}
     assert sorted(listed) == sorted(imported)
+
+
+def test_the_modules_the_job_ships_are_those_the_dataproc_command_lists():
+    import spark_setup
+    with open(os.path.join(ROOT, "README.md")) as f:
+        listed = re.search(r"--py-files=(\S+)", f.read()).group(1).split(",")
+    assert sorted(f"{name}.py" for name in spark_setup.HELPER_MODULES) == sorted(listed)

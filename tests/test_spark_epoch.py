@@ -114,7 +114,7 @@ def test_training_lowers_the_cost_and_follows_the_bold_driver(sc, train_set):
     assert history["cost"][-1] < history["cost"][0]
     lr = 0.1
     for i, cost in enumerate(history["cost"]):
-        lr = nn_math.bold_driver(lr, cost, history["cost"][i - 1] if i else None)
+        lr = nn_math.bold_driver(lr, cost, history["cost"][i - 1] if i else None, up=1.05, down=0.5)
         assert history["lr"][i] == pytest.approx(lr)
 
 
@@ -165,8 +165,10 @@ def single_process_training(X, labels, net, args):
         error, grad = nn_math.backprop(theta, net, X[rows], np.eye(net.sizes[-1])[labels[rows]], masks)
         cost = error / len(rows) + nn_math.penalty(theta, net.sizes, args.l1, args.l2)
         grad = grad / len(rows) + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
-        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step)
-        theta, state = nn_math.optimizer_step(args.optimizer, theta, grad, lr, state, args.momentum)
+        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
+                                   args.bold_up, args.bold_down)
+        theta, state = nn_math.optimizer_step(args.optimizer, theta, grad, lr, state, args.momentum, args.beta1,
+                                              args.beta2)
         previous = cost
         costs.append(cost)
     return theta, costs
@@ -255,7 +257,8 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
                          for layer, width in enumerate(net.sizes[1:-1], 1)]
                 _, grad = nn_math.backprop(local_theta, net, X[chosen], Y[chosen], masks)
                 local_theta, local_state = nn_math.optimizer_step(args.optimizer, local_theta, grad / chosen.size,
-                                                                  args.lr, local_state)
+                                                                  args.lr, local_state, args.momentum, args.beta1,
+                                                                  args.beta2)
                 n += chosen.size
             results.append((n, local_theta, local_state))
         total = sum(n for n, _, _ in results)
