@@ -411,12 +411,16 @@ def combine_not_pixels(a, b):
 
 
 def image_split(split, lines, splits, fmt, n_classes, block_size, width):
-    """A split of a features file -> its blocks of up to ``block_size`` rows (make_block), each
-    marked with its "split", rows and lines numbered within the split. ``splits``: the (file,
-    starts the file) of each split.
+    """Parse one split of a features input into blocks (make_block) of up to ``block_size`` rows.
 
-    The last block also carries the split's data_lines report ("lines", "blank", "last",
-    "header"); a split with no data line yields one empty block to carry it.
+    A task sees only its own split, so it numbers rows and lines from the split's start and
+    marks every block with the split's number; the driver later adds the rows and lines of the
+    splits before it (load_data_set). ``splits`` gives each split's file and whether the split
+    starts that file (where a header or a byte-order mark can be).
+
+    The split's last block also carries data_lines's report of the split ("lines", "blank",
+    "last", "header"), which the driver needs to number lines and to judge blank lines. A
+    split without a single data line still yields one empty block, to carry that report.
     """
     path, starts = splits[split]
     report, chunk, held, rows = {}, [], None, 0
@@ -440,9 +444,11 @@ REPORT_KEYS = ("lines", "blank", "last", "header")  # data_lines's report of a s
 
 
 def block_check(block):
-    """A freshly parsed block's share of its split's check: {"split", "rows", "error", "moments"
-    (scaling.Moments of the features), "top" (largest class or -1)}, and the split's report
-    ("lines", "blank", "last", "header") if the block carries it."""
+    """What the driver needs to know of a freshly parsed block, as a dict: its "split", its
+    number of "rows", its parse "error" or None, the "moments" of its features (scaling.Moments),
+    its largest class ("top", -1 without a label column) and the values that keep it from being
+    pixels ("not_pixels"). The split's last block adds the split's report ("lines", "blank",
+    "last", "header"). merge_checks adds these up split by split."""
     check = {"split": block["split"], "rows": 0, "error": block.get("error"), "moments": None, "top": -1}
     check.update({key: block[key] for key in REPORT_KEYS if key in block}, not_pixels=block.get("not_pixels"))
     if check["error"] is None and len(block["X"]):
