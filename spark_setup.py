@@ -107,12 +107,12 @@ def stop_on_signals(sc=None):
         if not _signals:
             _signals.append(signum)
             logging.getLogger("py4j").setLevel(logging.CRITICAL)  # no connection errors on the way out
-            if sc is not None:  # from a thread of its own: py4j gives each thread its own connection, and
-                threading.Thread(target=cancel_jobs, args=(sc,), daemon=True).start()  # this one's is busy
-        if in_java_call(frame):
-            signal.setitimer(signal.ITIMER_REAL, 0.2)  # look again soon (SIGALRM)
-            return
-        raise Stopped(_signals[0])
+        if not in_java_call(frame):
+            raise Stopped(_signals[0])
+        # Cancel the jobs again at every look: a call into the JVM may have started the next one.
+        if sc is not None:  # from a thread of its own: py4j gives each thread its own connection, and
+            threading.Thread(target=cancel_jobs, args=(sc,), daemon=True).start()  # this one's is busy
+        signal.setitimer(signal.ITIMER_REAL, 0.2)  # look again soon (SIGALRM)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
         signal.signal(signum, handler)
 
