@@ -37,7 +37,8 @@ def test_saved_model_reloads_with_identical_predictions(activation, loss):
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
 def test_a_model_with_a_weight_that_is_not_finite_is_named_by_its_line(value):
     net = Network([3, 4, 2], "tanh", "sse")
-    lines = model_file.model_to_lines(net, np.linspace(-1, 1, nn_math.parameter_count(net.sizes)), Scaling("none", 0.0, 1.0))
+    theta = np.linspace(-1, 1, nn_math.parameter_count(net.sizes))
+    lines = model_file.model_to_lines(net, theta, Scaling("none", 0.0, 1.0))
     row = json.loads(lines[3])
     lines[3] = json.dumps(row).replace(repr(row["W"][1]), value)
     with pytest.raises(ValueError, match=rf"^model: line 4: not a valid model file: {value} is not a finite weight$"):
