@@ -27,8 +27,8 @@ matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
 
 import data_io  # noqa: E402
-import nn_math  # noqa: E402
 import model_file  # noqa: E402
+import nn_math  # noqa: E402
 from errors import DataError  # noqa: E402
 from options import OneLineParser  # noqa: E402
 from scaling import Scaling, moments_of  # noqa: E402

@@ -29,18 +29,17 @@ from functools import partial
 
 import numpy as np
 
+import checkpoints
 import executor_tasks
 import memory_check
-import nn_math
-import onnx_export
-import output_folder
-import checkpoints
 import model_file
+import onnx_export
+import option_table
+import output_folder
 import run_report
 import training
 from data_io import cached_bytes, load_data_set, peek_shape
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
-import option_table
 from run_settings import run_defining, starting_point
 from spark_setup import run_with_spark
 

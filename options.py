@@ -2,7 +2,6 @@
 option types that check a value as they parse it."""
 
 import argparse
-
 import sys
 
 from errors import EXIT_BAD_INPUT, EXIT_CODES, tell_user

@@ -19,6 +19,7 @@ import socket
 import threading
 import uuid
 
+from checkpoints import CHECKPOINT_NAME
 from errors import DataError
 from hadoop_fs import (
     delete_path,
@@ -32,7 +33,6 @@ from hadoop_fs import (
     rename_path,
     write_bytes,
 )
-from checkpoints import CHECKPOINT_NAME
 
 STAGING = "._incomplete-"
 HEARTBEAT = "_heartbeat"

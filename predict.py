@@ -17,12 +17,12 @@ as training writes them.
 import sys
 
 import executor_tasks
-import output_folder
 import model_file
+import option_table
+import output_folder
 import run_report
 from data_io import load_data_set
 from errors import EXIT_BAD_INPUT, DataError
-import option_table
 from options import OneLineParser, label_column
 from run_settings import resolved
 from spark_setup import run_with_spark

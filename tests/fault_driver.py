@@ -17,9 +17,9 @@ from pyspark import TaskContext  # noqa: E402
 import executor_tasks  # noqa: E402
 import main_task  # noqa: E402
 import training  # noqa: E402
+from checkpoints import TrainingState  # noqa: E402
 from data_io import load_data_set  # noqa: E402
 from run_settings import Settings, choose_network  # noqa: E402
-from checkpoints import TrainingState  # noqa: E402
 from spark_setup import start_spark  # noqa: E402
 
 marker, images, labels = sys.argv[1:4]

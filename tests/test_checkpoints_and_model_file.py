@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from test_nn_math import random_problem
 
-import nn_math
-import option_table
 import checkpoints
 import model_file
+import nn_math
+import option_table
 from nn_math import Network
 from run_settings import Settings
 from scaling import Scaling

@@ -13,9 +13,9 @@ import pytest
 
 import generate_plots
 import main_task
+import model_file
 import nn_math
 import predict
-import model_file
 import scaling
 from conftest import SMALL_TEST, load_csv, read_output, spark_submit
 from errors import DataError
