@@ -1,22 +1,31 @@
-"""Reading the job's inputs: CSV files into cached blocks of rows, checked while parsed.
+"""Reading the job's inputs into data sets: features and labels into cached blocks of rows,
+checked while parsed (csv_reading.py reads the files; blocks.py holds the block's conversions).
 
 Every path is a Hadoop path (hadoop_fs.py). No math here (nn_math.py) and no training
-(main_task.py). Functions that run in Spark tasks are shipped with this module
+(training.py). Functions that run in Spark tasks are shipped with this module
 (SparkContext.addPyFile).
 """
 
 import functools
-import threading
-import warnings
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
 
-import hadoop_fs
 import scaling
-from errors import DataError, as_error, first_error
+from blocks import block_moments, feature_matrix
+from csv_reading import (
+    check_splits,
+    data_lines,
+    open_input,
+    parse_values,
+    per_file,
+    reject_rows,
+    shifted,
+    text_lines,
+)
+from errors import DataError, as_error
 
 # blocks: the RDD of blocks the epochs map (placed, over ``cached``); rows; width: features per row;
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
@@ -27,6 +36,7 @@ DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached
                      defaults=(None,))
 
 
+
 def cached_bytes(sc, rdd):
     """(bytes in memory, bytes on disk) of a persisted RDD's cached partitions."""
     for info in sc._jsc.sc().getRDDStorageInfo():
@@ -34,120 +44,6 @@ def cached_bytes(sc, rdd):
             return int(info.memSize()), int(info.diskSize())
     return 0, 0
 
-
-# ------------------------------------------------------------------ reading
-
-BOM = "\ufeff"  # UTF-8 byte-order mark, as Excel's "CSV UTF-8" starts a file
-
-
-def split_values(line, sep):
-    """The value strings of one line: comma-separated, or whitespace-separated if sep is None."""
-    return [v.strip() for v in line.split(sep)] if sep else line.split()
-
-
-def is_numbers(line):
-    """True if every value of a line (comma- or whitespace-separated) is a number."""
-    values = split_values(line, "," if "," in line else None)
-    try:
-        [float(v) for v in values]
-    except ValueError:
-        return False
-    return bool(values)
-
-
-def detect_format(path, first_lines, label_column=None):
-    """How a file is written, from its first two lines (a byte-order mark dropped).
-
-    Returns {"sep": "," or None (whitespace), "width": values per line, "header": True if line 1
-    is a header (not numbers, when line 2 is), "label_column": 0-based column of the label, or None}.
-    """
-    lines = [first_lines[0].lstrip(BOM), *first_lines[1:2]]
-    if not lines[0].strip():
-        raise DataError(f"{path}: line 1: empty line")
-    header = len(lines) > 1 and not is_numbers(lines[0]) and is_numbers(lines[1])
-    row = lines[1] if header else lines[0]
-    sep = "," if "," in row else None
-    values = split_values(row, sep)
-    fmt = {"sep": sep, "width": len(values), "header": header, "label_column": None}
-    if label_column is not None:
-        column = {"first": 1, "last": len(values)}.get(label_column, label_column)
-        if not 1 <= int(column) <= len(values):
-            raise DataError(f"{path}: --label-column {label_column}: the rows have {len(values)} values")
-        fmt["label_column"] = int(column) - 1
-    return fmt
-
-
-# An input's files, in the order they are read: paths (as shown in messages) and sizes in bytes.
-Input = namedtuple("Input", "files sizes fmt")
-
-
-def open_input(sc, path, label_column=None):
-    """The Input a Hadoop path names (a file, folder, glob or comma-separated list, files in sorted
-    order), with detect_format of its first file; one-line errors for a missing or empty file."""
-    files = hadoop_fs.input_files(sc, path)
-    lines = hadoop_fs.first_lines(sc, files[0][0], 2)
-    if not lines:
-        raise DataError(f"{files[0][0]}: empty file")
-    return Input([name for name, _ in files], [size for _, size in files],
-                 detect_format(files[0][0], lines, label_column))
-
-
-def data_lines(lines, fmt, file_start, report):
-    """Yield a split's data lines as (line, index) pairs, index counted from the split's first
-    line: the header and blank lines left out. ``file_start``: the split begins a file, so its
-    first line may be a header (when the first file has one) or start with a byte-order mark.
-
-    Once exhausted, ``report`` holds {"lines": the split's number of lines, "blank": the number of
-    its first blank line or None, "last": the number of its last data line or 0, "header": 1 if
-    it skipped a header line}, numbered within the split. Whether a blank line is allowed (only
-    after the last data line of its file) is decided once every split has reported (check_splits).
-    """
-    report.update(lines=0, blank=None, last=0, header=0)
-    for index, line in enumerate(lines):
-        report["lines"] = index + 1
-        if index == 0 and file_start:
-            line = line.lstrip(BOM)
-            if fmt["header"] and not is_numbers(line):
-                report["header"] = 1
-                continue
-        if line.strip():
-            report["last"] = index + 1
-            yield line, index
-        elif report["blank"] is None:
-            report["blank"] = index + 1
-
-
-def shifted(error, path, lines_before):
-    """A (line, message) error numbered within its split -> numbered within its file.
-
-    Every message of a split's parse starts "<path>: line <n>: ".
-    """
-    line, message = error
-    prefix = f"{path}: line {line}: "
-    assert message.startswith(prefix), message
-    return line + lines_before, f"{path}: line {line + lines_before}: {message[len(prefix):]}"
-
-
-def check_splits(splits, reports):
-    """Raise the first error of an input read in splits: the earliest line of the first file that
-    has one, numbered within that file. ``splits``: the (file, starts the file) of each split, as
-    split_files gives them; ``reports``: one per split, in the input's order, {"lines", "blank",
-    "last" (data_lines), "error": (line, message) or None}, numbered within the split.
-    """
-    files = []  # per file: its errors, its splits' first blank lines and last data lines
-    for (path, starts), report in zip(splits, reports):
-        if starts or not files:
-            files.append({"path": path, "errors": [], "blanks": [], "lasts": [], "before": 0})
-        file = files[-1]
-        if report["error"] is not None:
-            file["errors"].append(shifted(report["error"], path, file["before"]))
-        if report["blank"] is not None:
-            file["blanks"].append(report["blank"] + file["before"])
-        if report["last"]:
-            file["lasts"].append(report["last"] + file["before"])
-        file["before"] += report["lines"]
-    for file in files:
-        first_error(file["errors"] + [blank_line_error(file["path"], file["blanks"], file["lasts"])])
 
 
 def not_pixels_of_input(splits, checks):
@@ -163,116 +59,11 @@ def not_pixels_of_input(splits, checks):
     return found
 
 
-def blank_line_error(path, first_blanks, last_datas):
-    """(line, message) for the first blank line that has data after it, or None (blank lines at
-    the end of a file, as many editors leave, are ignored)."""
-    blanks = [b for b in first_blanks if b is not None]
-    if blanks and min(blanks) < max(last_datas, default=0):
-        return (min(blanks), f"{path}: line {min(blanks)}: empty line")
-    return None
-
-
-def locate_bad_line(lines, first_line, path, fmt):
-    """The DataError for the first line of ``lines`` that is not ``width`` numbers."""
-    for i, line in enumerate(lines):
-        number = first_line + i
-        where = f"{path}: line {number}"
-        if not line.strip():
-            return DataError(f"{where}: empty line", number)
-        values = split_values(line, fmt["sep"])
-        if len(values) != fmt["width"]:
-            return DataError(f"{where}: expected {fmt['width']} values, found {len(values)}", number)
-        for value in values:
-            try:
-                float(value)
-            except ValueError:
-                return DataError(f"{where}: {value[:20]!r} is not a number", number)
-    return DataError(f"{path}: line {first_line}: cannot be read as numbers (nor can {len(lines) - 1} lines after "
-                     "it, as one table)", first_line)
-
-
-def parse_rows(lines, first_line, path, fmt):
-    """Lines of numbers -> (len(lines), width) float64, every value finite.
-
-    ``first_line`` is the 1-based line number of lines[0], for error messages.
-    """
-    try:
-        rows = np.loadtxt(lines, delimiter=fmt["sep"], dtype=np.float64, ndmin=2, comments=None)
-    except ValueError:
-        rows = None
-    if rows is None or rows.shape != (len(lines), fmt["width"]):
-        raise locate_bad_line(lines, first_line, path, fmt)
-    _reject_rows(~np.isfinite(rows), rows, first_line, path, "is not a finite number")
-    return rows
-
-
-def parse_values(lines, first_line, path, fmt):
-    """Lines of numbers -> (len(lines), width) int16 when every value is written as a whole number
-    that fits (NumPy parses those about eight times faster than floats), else parse_rows's float64."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", DeprecationWarning)  # NumPy 1.x would read "1.5" as 1, with a warning
-            rows = np.loadtxt(lines, delimiter=fmt["sep"], dtype=np.int16, ndmin=2, comments=None)
-    except (ValueError, DeprecationWarning):  # a float, a value out of int16's range, a bad line: the full check
-        rows = None
-    if rows is None or rows.shape != (len(lines), fmt["width"]):
-        return parse_rows(lines, first_line, path, fmt)
-    return rows
-
-
-def _reject_rows(bad, rows, first_line, path, what, columns=None):
-    """Raise a DataError naming the first True of ``bad`` (same shape as rows), if any.
-    ``columns``: the file's column number of each column of rows (default 1, 2, ...)."""
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        column = columns[j] if columns is not None else j + 1
-        raise DataError(f"{path}: line {first_line + i}: value {rows[i, j]:g} (column {column}) {what}",
-                        first_line + i)
-
-
-def feature_matrix(rows):
-    """Parsed feature rows -> (the matrix a block stores (n, d), its unit).
-
-    Values that are whole steps of 1/unit in [0, 255 / unit] (integers 0-255: unit 1; the seed
-    layout's k/255: unit 255) are kept as uint8 k: a quarter of float32's bytes, and every epoch
-    moves the cached blocks into Python. Other data is kept as float32 (unit None).
-    """
-    if rows.dtype.kind == "i":  # parse_values's whole numbers
-        if rows.size and rows.min() >= 0 and rows.max() <= 255:
-            return rows.astype(np.uint8), 1
-        return rows.astype(np.float32), None
-    for unit in (1, 255):
-        steps = np.rint(rows * unit)
-        if steps.size and steps.min() >= 0 and steps.max() <= 255 and np.array_equal(steps / unit, rows):
-            return steps.astype(np.uint8), unit
-    return rows.astype(np.float32), None
-
-
-def raw_features(block):
-    """A block's stored features -> the file's values, (n, d) float64."""
-    if block["unit"] is not None:
-        return block["X"] / float(block["unit"])
-    return block["X"].astype(np.float64)
-
-
-def block_moments(block):
-    """scaling.Moments of a block's raw features."""
-    if block["unit"] is not None:
-        return scaling.moments_of_steps(block["X"], block["unit"])
-    return scaling.moments_of(block["X"])
-
-
-def network_inputs(block, scale, rows=slice(None), dtype=np.float64):
-    """The network's inputs (n, d) of ``dtype`` for the ``rows`` of a block (a scaling.Scaling)."""
-    if block["unit"] is not None:
-        return scale.apply_to_steps(block["X"][rows], block["unit"], dtype)
-    return scale.apply(block["X"][rows], dtype)
-
 
 def label_vector(rows, first_line, path, fmt, columns=None):
     """Parsed label rows -> class numbers (n,) int64: a class per line, or one-hot rows."""
     if rows.shape[1] == 1:
-        _reject_rows((rows < 0) | (rows != np.round(rows)), rows, first_line, path,
+        reject_rows((rows < 0) | (rows != np.round(rows)), rows, first_line, path,
                      "is not a class number 0, 1, 2, ...", columns)
         return rows[:, 0].astype(np.int64)
     one_hot = ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
@@ -283,6 +74,7 @@ def label_vector(rows, first_line, path, fmt, columns=None):
     return rows.argmax(axis=1)
 
 
+
 def split_label_column(rows, first_line, path, fmt):
     """(features (n, d), class numbers (n,)) of rows that hold a label column; else (rows, None)."""
     c = fmt["label_column"]
@@ -290,6 +82,7 @@ def split_label_column(rows, first_line, path, fmt):
         return rows, None
     labels = label_vector(rows[:, c:c + 1], first_line, path, fmt, columns=[c + 1])
     return np.delete(rows, c, axis=1), labels
+
 
 
 def label_split(split, lines, splits, fmt, n_classes):
@@ -312,6 +105,7 @@ def label_split(split, lines, splits, fmt, n_classes):
     yield labels, report
 
 
+
 def read_labels(sc, path, n_classes=None):
     """All labels of an input, in the order of its files and lines, as (n,) int64; the number of
     classes; the label count of each file; the header lines skipped: one Spark job.
@@ -332,15 +126,6 @@ def read_labels(sc, path, n_classes=None):
     return labels, n_classes, source.files, counts, sum(report["header"] for report in reports)
 
 
-def per_file(splits, counts):
-    """Counts per split -> their sums per file, in the order of the files."""
-    sums = []
-    for (_, starts), count in zip(splits, counts):
-        if starts or not sums:
-            sums.append(0)
-        sums[-1] += count
-    return sums
-
 
 def classes_of(path, one_hot_width, largest):
     """The number of classes training labels define: their one-hot width, or the largest class + 1."""
@@ -348,6 +133,7 @@ def classes_of(path, one_hot_width, largest):
     if n_classes < 2:
         raise DataError(f"{path}: every label is 0: at least two classes are needed")
     return n_classes
+
 
 
 def check_classes(path, labels, n_classes, lines_before):
@@ -358,6 +144,7 @@ def check_classes(path, labels, n_classes, lines_before):
         line = int(outside[0]) + 1 + lines_before
         raise DataError(f"{path}: line {line}: class {labels[outside[0]]} is outside the "
                         f"{n_classes} classes of the training labels", line)
+
 
 
 def make_block(chunk, start, path, fmt, n_classes):
@@ -380,10 +167,12 @@ def make_block(chunk, start, path, fmt, n_classes):
     return block
 
 
+
 # The two ways a set of values is read as pixels (scaling.Scaling.choose's rule), and the values
 # that break each: a set is pixels if either holds for every value.
 NOT_PIXEL = {"outside [0, 1]": lambda X: (X < 0) | (X > 1),
              "not a whole number in 0-255": lambda X: (X < 0) | (X > 255) | (X != np.round(X))}
+
 
 
 def not_pixel_values(features, chunk, path, fmt):
@@ -402,12 +191,14 @@ def not_pixel_values(features, chunk, path, fmt):
     return found
 
 
+
 def combine_not_pixels(a, b):
     """not_pixel_values of two parts of a split: counts add, the first is the earlier line's."""
     both = dict(b or {})
     for way, (count, first) in (a or {}).items():
         both[way] = (count + both[way][0], min(first, both[way][1])) if way in both else (count, first)
     return both
+
 
 
 def image_split(split, lines, splits, fmt, n_classes, block_size, width):
@@ -440,7 +231,9 @@ def image_split(split, lines, splits, fmt, n_classes, block_size, width):
     yield held
 
 
+
 REPORT_KEYS = ("lines", "blank", "last", "header")  # data_lines's report of a split
+
 
 
 def block_check(block):
@@ -455,6 +248,7 @@ def block_check(block):
         check.update(rows=len(block["X"]), moments=block_moments(block),
                      top=-1 if block["labels"] is None else int(block["labels"].max()))
     return check
+
 
 
 def merge_checks(checks):
@@ -474,9 +268,11 @@ def merge_checks(checks):
     return [merged[split] for split in sorted(merged)]
 
 
+
 def split_checks(blocks):
     """A partition's freshly parsed blocks -> merge_checks of them: one check per split it holds."""
     return merge_checks(map(block_check, blocks))
+
 
 
 def placed(blocks, rows_before, labels_bc):
@@ -494,7 +290,9 @@ def placed(blocks, rows_before, labels_bc):
                    "labels": block["labels"] if labels is None else labels[start:start + len(block["X"])]}
 
 
+
 PARTITION_BYTES = 512 * 2 ** 20  # of float32 rows, at the most, in one partition
+
 
 
 def partition_count(rows, width, cores):
@@ -507,34 +305,6 @@ def partition_count(rows, width, cores):
     needed = -(-rows * width * 4 // PARTITION_BYTES)
     return cores * max(1, -(-needed // cores))
 
-
-# Held while the shared Hadoop configuration carries one input's minimum split size.
-SPLIT_SETTING = threading.Lock()
-
-
-def text_lines(sc, source, partitions):
-    """(the lines of an Input's files, in their order, read in about ``partitions`` splits of even
-    size; the (file, starts the file) of each split).
-
-    sc.textFile cuts at the file system's block size (32 MB on local disk), which leaves
-    uneven splits; a minimum split size of size / partitions, set while the splits are
-    listed, makes them even. Each file is an RDD of its own, in a union, so the order of the
-    files is the Input's (not the file system's listing order) and every split knows its file.
-    """
-    conf, key = sc._jsc.hadoopConfiguration(), "mapreduce.input.fileinputformat.split.minsize"
-    with SPLIT_SETTING:  # the labels are listed in a thread beside the features: one at a time
-        before = conf.get(key)
-        conf.set(key, str(max(1, -(-sum(source.sizes) // partitions))))
-        try:
-            files = [sc.textFile(path) for path in source.files]
-            counts = [rdd.getNumPartitions() for rdd in files]  # lists the splits now, under this minimum
-        finally:
-            if before is None:
-                conf.unset(key)
-            else:
-                conf.set(key, before)
-    splits = [(path, i == 0) for path, count in zip(source.files, counts) for i in range(count)]
-    return (files[0] if len(files) == 1 else sc.union(files)), splits
 
 
 def parse_features(sc, source, block_size, n_classes, width):
@@ -559,6 +329,7 @@ def parse_features(sc, source, block_size, n_classes, width):
     return cached, merge_checks(cached.mapPartitions(split_checks).collect()), splits  # parses and caches
 
 
+
 def peek_shape(sc, image_path, label_path, label_column=None):
     """(features per row, classes) of a set from its first lines, before it is read: the classes of
     one-hot labels, or 2 (the fewest a set can have) until the labels are read."""
@@ -566,6 +337,7 @@ def peek_shape(sc, image_path, label_path, label_column=None):
     width = fmt["width"] - (fmt["label_column"] is not None)
     one_hot = open_input(sc, label_path).fmt["width"] if label_path is not None else 1
     return width, one_hot if one_hot > 1 else 2
+
 
 
 def check_pairs(features, rows, headers, labels, counts):
@@ -582,6 +354,7 @@ def check_pairs(features, rows, headers, labels, counts):
             raise DataError(f"{image_path}: line {line}: more images than labels ({n_labels} in {label_path})", line)
         if n_rows < n_labels:
             raise DataError(f"{image_path}: {n_rows} images, but {label_path} has {n_labels} labels")
+
 
 
 def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None, label_column=None):

@@ -2,7 +2,7 @@
 partition steps, evaluation over the test blocks, and predict.py's output lines.
 
 A block is {"start": global number of its first row, "X": (n, d) features as stored, "unit",
-"labels": (n,) class numbers} (data_io.py); data_io.network_inputs scales its features. In the
+"labels": (n,) class numbers} (blocks.py); blocks.network_inputs scales its features. In the
 epoch's chain each map step takes and returns a *batch*: the block's sampled
 rows, with what forward and backward propagation have added so far. Consecutive maps run fused
 in one Python task per partition, so the chain costs nothing over one big function. The driver
@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 import nn_math
-from data_io import network_inputs
+from blocks import network_inputs
 
 # -------------------------------------------------------------------- sums
 

@@ -26,6 +26,7 @@ import numpy as np
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
 
+import csv_reading  # noqa: E402
 import data_io  # noqa: E402
 import model_file  # noqa: E402
 import nn_math  # noqa: E402
@@ -85,7 +86,7 @@ def read_tuples(path, size):
 
 
 def read_csv_rows(path, reader):
-    """Every line of a (possibly .gz) CSV file, parsed by data_io's checks into reader's result."""
+    """Every line of a (possibly .gz) CSV file, parsed by the job's checks (csv_reading.py) into reader's result."""
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rt") as f:
@@ -95,12 +96,12 @@ def read_csv_rows(path, reader):
     if not lines:
         raise InputError(f"{path}: empty file")
     try:
-        fmt = data_io.detect_format(path, lines[:2])
-        lines[0] = lines[0].lstrip(data_io.BOM)
+        fmt = csv_reading.detect_format(path, lines[:2])
+        lines[0] = lines[0].lstrip(csv_reading.BOM)
         while not lines[-1].strip():  # blank lines at the end are ignored, as the job does
             lines.pop()
         rows = lines[fmt["header"]:]
-        return reader(data_io.parse_rows(rows, 1 + fmt["header"], path, fmt), 1 + fmt["header"], path, fmt)
+        return reader(csv_reading.parse_rows(rows, 1 + fmt["header"], path, fmt), 1 + fmt["header"], path, fmt)
     except DataError as e:
         raise InputError(str(e)) from None
 

@@ -71,8 +71,8 @@ def load(sc, images, labels, block_size, scale="auto", **options):
 
 def inputs_of(blocks, data):
     """The network inputs of a list of blocks of ``data``, rows in block order."""
-    import data_io
-    return np.concatenate([data_io.network_inputs(b, data.scaling) for b in blocks])
+    import blocks as stored
+    return np.concatenate([stored.network_inputs(b, data.scaling) for b in blocks])
 
 
 def load_csv(images_path, labels_path):

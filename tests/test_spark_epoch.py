@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-import data_io
 import executor_tasks
 import main_task
 import nn_math
 import training
+from blocks import raw_features
 from conftest import SMALL_TEST, SMALL_TRAIN, inputs_of, load, load_csv
 from run_settings import choose_network, starting_point
 
@@ -246,7 +246,7 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
     for epoch in range(1, epochs + 1):
         results = []
         for blocks in partitions:
-            X = np.concatenate([data_io.raw_features(b) / 255.0 for b in blocks])
+            X = np.concatenate([raw_features(b) / 255.0 for b in blocks])
             Y = np.eye(net.sizes[-1])[np.concatenate([b["labels"] for b in blocks])]
             rows = np.concatenate([b["start"] + np.arange(len(b["X"])) for b in blocks])
             keep, batch = nn_math.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
