@@ -1,11 +1,14 @@
-"""A block of rows as the cache stores it, and what is computed from it.
+"""The block: consecutive rows of a data set, the unit the cache keeps and every epoch maps.
 
-A block is {"start": the global number of its first row, "X": (n, d) features as stored,
-"unit", "labels": (n,) class numbers or None}. Features that are whole steps of 1/unit in
-[0, 255 / unit] are stored as uint8 steps (a quarter of float32's bytes, moved into Python every
-epoch); any other features as float32, unit None. NumPy only: executors import this, never the
-readers.
+A Block holds its rows' features as stored (uint8 steps of 1/unit when the values allow, a
+quarter of float32's bytes; float32 otherwise), their class numbers, and the number of its
+first row. A ParsedBlock is what parsing a split caches: a Block with its split's number, its
+parse error and what the driver needs to check the split. ``placed`` turns the cache's
+ParsedBlocks into the Blocks the epochs see. NumPy only: executors import this module, never
+the readers.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,7 +16,7 @@ import scaling
 
 
 def feature_matrix(rows):
-    """Parsed feature rows -> (the matrix a block stores (n, d), its unit).
+    """Parsed feature rows (n, d) -> (the matrix a block stores (n, d), its unit).
 
     Values that are whole steps of 1/unit in [0, 255 / unit] (integers 0-255: unit 1; the seed
     layout's k/255: unit 255) are kept as uint8 k: a quarter of float32's bytes, and every epoch
@@ -31,24 +34,89 @@ def feature_matrix(rows):
 
 
 
-def raw_features(block):
-    """A block's stored features -> the file's values, (n, d) float64."""
-    if block["unit"] is not None:
-        return block["X"] / float(block["unit"])
-    return block["X"].astype(np.float64)
+class Block(NamedTuple):
+    """Consecutive rows of a data set.
+
+    start: the number of the first row, counted from 0: within its split while the input is
+    being parsed, within the whole input once placed. stored: the features (n, d) as stored,
+    uint8 steps of 1/unit, or float32 when unit is None. labels: (n,) int64 class numbers, or
+    None (a set without labels, or labels still in their own file).
+    """
+
+    start: int
+    stored: np.ndarray
+    unit: int | None
+    labels: np.ndarray | None
+
+    @classmethod
+    def of_rows(cls, start, features, labels=None):
+        """The Block of parsed feature rows (n, d), stored as compactly as their values allow."""
+        stored, unit = feature_matrix(features)
+        return cls(start, stored, unit, labels)
+
+    @classmethod
+    def empty(cls, width):
+        return cls(0, np.empty((0, width), dtype=np.uint8), 1, None)
+
+    @property
+    def rows(self):
+        """The number of rows, n."""
+        return len(self.stored)
+
+    def row_numbers(self):
+        """The rows' numbers (n,): start, start + 1, ..."""
+        return self.start + np.arange(self.rows)
+
+    def raw(self):
+        """The features as the input wrote them, (n, d) float64."""
+        if self.unit is not None:
+            return self.stored / float(self.unit)
+        return self.stored.astype(np.float64)
+
+    def moments(self):
+        """scaling.Moments of the features as the input wrote them."""
+        if self.unit is not None:
+            return scaling.moments_of_steps(self.stored, self.unit)
+        return scaling.moments_of(self.stored)
+
+    def inputs(self, scale, rows=slice(None), dtype=np.float64):
+        """The network's inputs (m, d) of ``dtype`` for the block's ``rows`` (an index, a mask or
+        a slice), scaled by the scaling.Scaling ``scale``."""
+        if self.unit is not None:
+            return scale.apply_to_steps(self.stored[rows], self.unit, dtype)
+        return scale.apply(self.stored[rows], dtype)
 
 
 
-def block_moments(block):
-    """scaling.Moments of a block's raw features."""
-    if block["unit"] is not None:
-        return scaling.moments_of_steps(block["X"], block["unit"])
-    return scaling.moments_of(block["X"])
+class ParsedBlock(NamedTuple):
+    """A block as parsing a split caches it (data_io.image_split).
+
+    split: the split's number in the input. block: the Block, its start counted within the split
+    (empty if the rows could not be parsed). error: (line within the split, message) of the
+    first fault, or None. not_pixels: {way: (count, (line, message))} of the values that keep the
+    rows from being read as pixels (data_io.not_pixel_values), or None. report: on the split's
+    last block only, the split's line counts (csv_reading.data_lines's report), else None.
+    """
+
+    split: int
+    block: Block
+    error: tuple | None = None
+    not_pixels: dict | None = None
+    report: dict | None = None
 
 
 
-def network_inputs(block, scale, rows=slice(None), dtype=np.float64):
-    """The network's inputs (n, d) of ``dtype`` for the ``rows`` of a block (a scaling.Scaling)."""
-    if block["unit"] is not None:
-        return scale.apply_to_steps(block["X"][rows], block["unit"], dtype)
-    return scale.apply(block["X"][rows], dtype)
+def placed(parsed_blocks, rows_before, labels_bc):
+    """A partition's cached ParsedBlocks -> the Blocks the epochs see: empty blocks left out,
+    each block's start counted from the input's first row (``rows_before``: the rows of the
+    splits before each split), its labels taken from the label file's broadcast if there is one.
+
+    Runs in the same Python task as whatever maps the blocks next: a few slices per partition.
+    """
+    labels = labels_bc.value if labels_bc is not None else None
+    for parsed in parsed_blocks:
+        block = parsed.block
+        if block.rows:
+            start = rows_before[parsed.split] + block.start
+            own = labels[start:start + block.rows] if labels is not None else block.labels
+            yield block._replace(start=start, labels=own)

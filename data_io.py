@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 import scaling
-from blocks import block_moments, feature_matrix
+from blocks import Block, ParsedBlock, placed
 from csv_reading import (
     check_splits,
     data_lines,
@@ -31,9 +31,8 @@ from errors import DataError, as_error
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
 # RDD of parsed blocks (to unpersist); files: {"features": [paths], "labels": [paths]} in the order
 # read; headers: {"features": header lines skipped, "labels": ...}; not_pixels: not_pixels_of_input's;
-# scaling: the model's scaling.Scaling, once chosen.
-DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers not_pixels scaling",
-                     defaults=(None,))
+# scaling: the scaling.Scaling of its features into the network's inputs.
+DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers not_pixels scaling")
 
 
 
@@ -147,10 +146,10 @@ def check_classes(path, labels, n_classes, lines_before):
 
 
 
-def make_block(chunk, start, path, fmt, n_classes):
+def make_block(chunk, start, path, fmt, n_classes, split):
     """[(line, index), ...] of consecutive data lines of a split, the first its row ``start``, both
-    counted within the split -> {"start", "X" (n, d), "unit" (feature_matrix), "labels": (n,) class
-    numbers from the label column, or None}; or {"start", "error": (line, message)}.
+    counted within the split -> a ParsedBlock: the Block of the rows (labels from the label column,
+    or None), or the first fault as its error.
     """
     first_line = chunk[0][1] + 1
     try:
@@ -159,12 +158,12 @@ def make_block(chunk, start, path, fmt, n_classes):
         if labels is not None and n_classes is not None:
             check_classes(path, labels, n_classes, first_line - 1)
     except DataError as e:
-        return {"start": start, "error": as_error(e)}
-    X, unit = feature_matrix(features)
-    block = {"start": start, "X": X, "unit": unit, "labels": labels}
-    if unit is None:  # not stored as pixels: say which values keep the set from being read as pixels
-        block["not_pixels"] = not_pixel_values(features, chunk, path, fmt)
-    return block
+        return ParsedBlock(split, Block.empty(fmt["width"])._replace(start=start), error=as_error(e))
+    block = Block.of_rows(start, features, labels)
+    if block.unit is not None:
+        return ParsedBlock(split, block)
+    # Not stored as pixels: say which values keep the set from being read as pixels.
+    return ParsedBlock(split, block, not_pixels=not_pixel_values(features, chunk, path, fmt))
 
 
 
@@ -202,16 +201,17 @@ def combine_not_pixels(a, b):
 
 
 def image_split(split, lines, splits, fmt, n_classes, block_size, width):
-    """Parse one split of a features input into blocks (make_block) of up to ``block_size`` rows.
+    """Parse one split of a features input into ParsedBlocks (make_block) of up to ``block_size`` rows.
 
-    A task sees only its own split, so it numbers rows and lines from the split's start and
-    marks every block with the split's number; the driver later adds the rows and lines of the
-    splits before it (load_data_set). ``splits`` gives each split's file and whether the split
-    starts that file (where a header or a byte-order mark can be).
+    A Spark task sees only its own split. So it numbers the rows and lines from the split's
+    start, and marks every block with the split's number; once every split has reported how
+    many rows and lines it holds, the driver adds those of the splits before it (load_data_set).
+    ``splits`` gives each split's file and whether the split starts that file (the only place a
+    header or a byte-order mark can be).
 
-    The split's last block also carries data_lines's report of the split ("lines", "blank",
-    "last", "header"), which the driver needs to number lines and to judge blank lines. A
-    split without a single data line still yields one empty block, to carry that report.
+    The split's last block also carries the split's report (csv_reading.data_lines's "lines",
+    "blank", "last", "header"): the driver needs it to number lines and to judge blank lines.
+    A split without a single data line still yields one empty block, to carry that report.
     """
     path, starts = splits[split]
     report, chunk, held, rows = {}, [], None, 0
@@ -220,34 +220,37 @@ def image_split(split, lines, splits, fmt, n_classes, block_size, width):
         if len(chunk) == block_size:
             if held is not None:
                 yield held
-            held, rows, chunk = dict(make_block(chunk, rows, path, fmt, n_classes), split=split), rows + len(chunk), []
+            held, rows, chunk = make_block(chunk, rows, path, fmt, n_classes, split), rows + len(chunk), []
     if chunk:
         if held is not None:
             yield held
-        held = dict(make_block(chunk, rows, path, fmt, n_classes), split=split)
+        held = make_block(chunk, rows, path, fmt, n_classes, split)
     if held is None:
-        held = {"split": split, "start": 0, "X": np.empty((0, width), dtype=np.uint8), "unit": 1, "labels": None}
-    held.update(report)
-    yield held
+        held = ParsedBlock(split, Block.empty(width))
+    yield held._replace(report=report)
+
+
+
+def block_check(parsed):
+    """What the driver needs to know of a freshly parsed block (a ParsedBlock), as a dict.
+
+    Its keys: "split" (the split's number), "rows", "error" (the parse error or None), "moments"
+    (scaling.Moments of the features, or None), "top" (the largest class of a label column, -1
+    without one) and "not_pixels" (the values that keep the rows from being pixels). The
+    split's last block adds the split's report: "lines", "blank", "last" and "header".
+    merge_checks adds these up split by split.
+    """
+    block = parsed.block
+    check = {"split": parsed.split, "rows": 0, "error": parsed.error, "moments": None, "top": -1,
+             "not_pixels": parsed.not_pixels, **(parsed.report or {})}
+    if parsed.error is None and block.rows:
+        check.update(rows=block.rows, moments=block.moments(),
+                     top=-1 if block.labels is None else int(block.labels.max()))
+    return check
 
 
 
 REPORT_KEYS = ("lines", "blank", "last", "header")  # data_lines's report of a split
-
-
-
-def block_check(block):
-    """What the driver needs to know of a freshly parsed block, as a dict: its "split", its
-    number of "rows", its parse "error" or None, the "moments" of its features (scaling.Moments),
-    its largest class ("top", -1 without a label column) and the values that keep it from being
-    pixels ("not_pixels"). The split's last block adds the split's report ("lines", "blank",
-    "last", "header"). merge_checks adds these up split by split."""
-    check = {"split": block["split"], "rows": 0, "error": block.get("error"), "moments": None, "top": -1}
-    check.update({key: block[key] for key in REPORT_KEYS if key in block}, not_pixels=block.get("not_pixels"))
-    if check["error"] is None and len(block["X"]):
-        check.update(rows=len(block["X"]), moments=block_moments(block),
-                     top=-1 if block["labels"] is None else int(block["labels"].max()))
-    return check
 
 
 
@@ -272,22 +275,6 @@ def merge_checks(checks):
 def split_checks(blocks):
     """A partition's freshly parsed blocks -> merge_checks of them: one check per split it holds."""
     return merge_checks(map(block_check, blocks))
-
-
-
-def placed(blocks, rows_before, labels_bc):
-    """Cached blocks -> the blocks the epochs see, {"start", "X", "unit", "labels"}: "start" counted
-    from the input's first row (``rows_before`` each split), labels from the label file's broadcast
-    (or the block's own label column); empty blocks left out.
-
-    Runs in the same Python task as whatever maps the blocks next: a few slices per partition.
-    """
-    labels = labels_bc.value if labels_bc is not None else None
-    for block in blocks:
-        if len(block["X"]):
-            start = rows_before[block["split"]] + block["start"]
-            yield {"start": start, "X": block["X"], "unit": block["unit"],
-                   "labels": block["labels"] if labels is None else labels[start:start + len(block["X"])]}
 
 
 
@@ -357,8 +344,9 @@ def check_pairs(features, rows, headers, labels, counts):
 
 
 
-def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=None, label_column=None):
-    """Parse a features input into cached blocks, checked as they are parsed: a DataSet.
+def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None, width=None, label_column=None):
+    """Parse a features input into cached blocks, checked as they are parsed: a DataSet, scaled
+    by ``scale`` (scaling.Scaling.of: a kind chosen from this set's features, or a Scaling).
 
     The labels come from ``label_path``, or from ``label_column`` of the features, or there are
     none (predict). ``n_classes`` and ``width`` come from the training set (or the model) when
@@ -396,4 +384,4 @@ def load_data_set(sc, image_path, label_path, block_size, n_classes=None, width=
     return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
-                   not_pixels=not_pixels_of_input(splits, checks))
+                   not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments))

@@ -1,11 +1,11 @@
 """What runs on the executors: each epoch's chain of map steps and its sums, the model-averaging
 partition steps, evaluation over the test blocks, and predict.py's output lines.
 
-A block is {"start": global number of its first row, "X": (n, d) features as stored, "unit",
-"labels": (n,) class numbers} (blocks.py); blocks.network_inputs scales its features. In the
-epoch's chain each map step takes and returns a *batch*: the block's sampled
-rows, with what forward and backward propagation have added so far. Consecutive maps run fused
-in one Python task per partition, so the chain costs nothing over one big function. The driver
+The data sets' RDDs hold blocks.Block records: consecutive rows' features as stored, their
+labels and the number of the first row. In the epoch's chain of map steps a block becomes a
+Batch, its sampled rows, to which each step of forward and backward propagation adds what the
+next one needs. Consecutive maps run fused in one Python task per partition, so the chain costs
+nothing over one big function. The driver
 (main_task.py) calls the functions at the bottom of each section; the formulas are nn_math's.
 """
 
@@ -15,7 +15,6 @@ from typing import NamedTuple
 import numpy as np
 
 import nn_math
-from blocks import network_inputs
 
 # -------------------------------------------------------------------- sums
 
@@ -77,61 +76,75 @@ def combine_sums(a, b):
 
 # ------------------------------------------------- the epoch's map steps
 
+class Batch:
+    """A block's sampled rows on their way through the epoch's map steps.
+
+    rows: the rows' numbers (m,); Y: their one-hot targets (m, k); h: the input X (m, d), then
+    each hidden layer's output as forward propagation reaches it; gates: None for the input,
+    then each hidden layer's f'(z), dropout masked. Forward propagation then adds z (one layer's
+    pre-activation, while it is activated) and P, the network's outputs (m, k); backward
+    propagation replaces P by error, correct and delta, and fills grad, the block's dE/dtheta.
+    """
+
+    __slots__ = ("rows", "Y", "h", "gates", "z", "P", "error", "correct", "delta", "grad")
+
+    def __init__(self, rows, X, Y):
+        self.rows, self.Y, self.h, self.gates = rows, Y, [X], [None]
+
+
 def sample_map(block, scale, k, seed, epoch, fraction, dtype):
-    """Block -> batch of its sampled rows: {"h": [X (m, d) scaled], "gates": [None], "Y" (m, k) one-hot,
-    "rows" (m,)}, X and Y of ``dtype``."""
-    rows = block["start"] + np.arange(len(block["X"]))
+    """Block -> the Batch of its sampled rows, inputs and targets of ``dtype``."""
+    rows = block.row_numbers()
     keep = nn_math.sample_mask(seed, epoch, rows, fraction)
-    return {"h": [network_inputs(block, scale, keep, dtype)], "gates": [None],
-            "Y": nn_math.one_hot(block["labels"][keep], k, dtype), "rows": rows[keep]}
+    return Batch(rows[keep], block.inputs(scale, keep, dtype), nn_math.one_hot(block.labels[keep], k, dtype))
 
 
 def pre_activation_map(batch, theta_bc, sizes, layer):
     """Forward, layer ``layer``: adds z = h W + b, (m, d[layer+1])."""
     W, b = nn_math.layer_views(theta_bc.value, sizes)[layer]
-    batch["z"] = nn_math.pre_activation(batch["h"][-1], W, b)
+    batch.z = nn_math.pre_activation(batch.h[-1], W, b)
     return batch
 
 
 def activation_map(batch, net, layer, dropout, seed, epoch):
     """Forward, layer ``layer``: z becomes a hidden layer's output h and gate f'(z), dropout
     masked, or the network's outputs P (m, k)."""
-    z = batch.pop("z")
+    z, batch.z = batch.z, None
     if layer == net.layers - 1:
-        batch["P"] = nn_math.activate(net.activations[-1], z)
+        batch.P = nn_math.activate(net.activations[-1], z)
         return batch
     mask = None
     if dropout:
-        mask = nn_math.dropout_mask(seed, epoch, batch["rows"], layer + 1, z.shape[1], dropout, z.dtype)
+        mask = nn_math.dropout_mask(seed, epoch, batch.rows, layer + 1, z.shape[1], dropout, z.dtype)
     h, gate = nn_math.hidden_layer(net.activation, z, mask)
-    batch["h"].append(h)
-    batch["gates"].append(gate)
+    batch.h.append(h)
+    batch.gates.append(gate)
     return batch
 
 
 def output_delta_map(batch, net):
     """Backward, output layer: P becomes the batch's error E, correct count and output delta;
     adds the gradient vector to fill, float64 like theta."""
-    P, Y = batch.pop("P"), batch["Y"]
+    P, Y, batch.P = batch.P, batch.Y, None
     loss = nn_math.LOSSES[net.loss]
-    batch["error"], batch["correct"] = loss.error(P, Y), nn_math.count_correct(P, Y)
-    batch["delta"] = loss.output_delta(P, Y)
-    batch["grad"] = np.empty(nn_math.parameter_count(net.sizes))
+    batch.error, batch.correct = loss.error(P, Y), nn_math.count_correct(P, Y)
+    batch.delta = loss.output_delta(P, Y)
+    batch.grad = np.empty(nn_math.parameter_count(net.sizes))
     return batch
 
 
 def backward_map(batch, theta_bc, sizes, layer):
-    """Backward, layer ``layer``: its dE/dW and dE/db into batch["grad"], then the delta below it."""
-    nabla_W, nabla_b = nn_math.layer_views(batch["grad"], sizes)[layer]
-    nabla_W[...], nabla_b[...] = nn_math.layer_gradients(batch["h"][layer], batch["delta"])
+    """Backward, layer ``layer``: its dE/dW and dE/db into batch.grad, then the delta below it."""
+    nabla_W, nabla_b = nn_math.layer_views(batch.grad, sizes)[layer]
+    nabla_W[...], nabla_b[...] = nn_math.layer_gradients(batch.h[layer], batch.delta)
     if layer > 0:
         W = nn_math.layer_views(theta_bc.value, sizes)[layer][0]
-        batch["delta"] = nn_math.hidden_delta(batch["delta"], W, batch["gates"][layer])
+        batch.delta = nn_math.hidden_delta(batch.delta, W, batch.gates[layer])
     return batch
 
 
 def batch_sums(batch):
-    return Sums(batch["error"], batch["correct"], len(batch["Y"]), batch["grad"])
+    return Sums(batch.error, batch.correct, len(batch.Y), batch.grad)
 
 
 def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np.float64):
@@ -173,8 +186,8 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     blocks = list(blocks)
     theta, moments = theta_bc.value, moments_bc.value
     steps, optimizer = settings.local_steps, settings.optimizer
-    picks = [nn_math.local_batches(settings.seed, epoch, b["start"] + np.arange(len(b["X"])),
-                                   settings.sample_fraction, steps) for b in blocks]
+    picks = [nn_math.local_batches(settings.seed, epoch, b.row_numbers(), settings.sample_fraction, steps)
+             for b in blocks]
     error = correct = count = 0
     for step in range(steps):
         # The step's mini-batch: its rows of every block, stacked, so that one forward and
@@ -184,9 +197,9 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
         chosen = [(block, picked) for block, picked in chosen if picked.size]
         if not chosen:
             continue
-        rows = np.concatenate([block["start"] + picked for block, picked in chosen])  # global row numbers
-        X = np.concatenate([network_inputs(block, scale, picked, settings.dtype) for block, picked in chosen])
-        labels = np.concatenate([block["labels"][picked] for block, picked in chosen])
+        rows = np.concatenate([block.start + picked for block, picked in chosen])  # global row numbers
+        X = np.concatenate([block.inputs(scale, picked, settings.dtype) for block, picked in chosen])
+        labels = np.concatenate([block.labels[picked] for block, picked in chosen])
         Y = nn_math.one_hot(labels, net.sizes[-1], settings.dtype)
         masks = [nn_math.dropout_mask(settings.seed, epoch, rows, layer, width, settings.dropout, settings.dtype)
                  for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
@@ -216,8 +229,8 @@ def averaging_sums(sc, data, net, state, settings, epoch, lr):
 
 def block_predictions(block, scale, theta_bc, net):
     """(predicted classes (n,), true classes (n,)) of one block, in the broadcast theta's dtype."""
-    X = network_inputs(block, scale, dtype=theta_bc.value.dtype)
-    return nn_math.predict(theta_bc.value, net, X), block["labels"]
+    X = block.inputs(scale, dtype=theta_bc.value.dtype)
+    return nn_math.predict(theta_bc.value, net, X), block.labels
 
 
 def partition_evaluation(blocks, scale, theta_bc, net, k, examples):
@@ -258,9 +271,9 @@ def evaluate(sc, data, theta, net, examples=0, dtype=np.float64):
 
 def block_lines(block, scale, theta_bc, net, header):
     """(the block's first row, its output lines as one text): "line,class,scores..." per row."""
-    P = nn_math.forward(theta_bc.value, net, network_inputs(block, scale))[2]
-    lines = block["start"] + 1 + header + np.arange(len(P))
-    return block["start"], "\n".join(f"{line},{c}," + ",".join(map(repr, p))
+    P = nn_math.forward(theta_bc.value, net, block.inputs(scale))[2]
+    lines = block.row_numbers() + 1 + header
+    return block.start, "\n".join(f"{line},{c}," + ",".join(map(repr, p))
                                       for line, c, p in zip(lines.tolist(), P.argmax(axis=1).tolist(), P.tolist()))
 
 

@@ -40,7 +40,7 @@ import run_report
 import training
 from data_io import cached_bytes, load_data_set, peek_shape
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
-from run_settings import run_defining, starting_point
+from run_settings import read_earlier, run_defining, starting_point
 from spark_setup import run_with_spark
 
 # ------------------------------------------------------------- command line
@@ -87,11 +87,11 @@ def run(sc, args, log=print):
 
 def train_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``: load, train, evaluate, write."""
+    earlier = read_earlier(sc, args, staging.resume_from, log)  # a checkpoint or model: checked before the data
     started = time.perf_counter()
-    train_set, test_set = load_sets(sc, args, log)
+    train_set, test_set = load_sets(sc, args, earlier, log)
     load_seconds = time.perf_counter() - started
-    start = starting_point(sc, args, train_set, staging.resume_from, log)
-    train_set, test_set = train_set._replace(scaling=start.scaling), test_set._replace(scaling=start.scaling)
+    start = starting_point(args, train_set, earlier)
     cached = cached_bytes(sc, train_set.cached)
     log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log)
     # Training, its checkpoints in the staging folder; a run that diverged still writes its outputs.
@@ -114,16 +114,18 @@ def train_and_write(sc, args, staging, log):
     return summary
 
 
-def load_sets(sc, args, log):
-    """(training DataSet, test DataSet), after checking that the network will fit (memory_check)."""
-    if not (args.init_model or args.resume):  # a network that was trained before fitted then
+def load_sets(sc, args, earlier, log):
+    """(training DataSet, test DataSet), scaled as the Earlier run ``earlier`` was or as --scale
+    chooses from the training set; a fresh network is first checked to fit (memory_check)."""
+    if earlier is None:  # a network that was trained before fitted then
         width, classes = peek_shape(sc, args.train_images, args.train_labels, args.label_column)
         memory_check.check(sc, [width, *args.hidden, classes], args.optimizer, np.dtype(args.dtype).itemsize,
                            args.block_size)
     log(f"loading {args.train_images} and {args.test_images} ...")
-    train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size, label_column=args.label_column)
-    test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size, n_classes=train_set.classes,
-                             width=train_set.width, label_column=args.label_column)
+    train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size,
+                              earlier.scaling if earlier else args.scale, label_column=args.label_column)
+    test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size, train_set.scaling,
+                             n_classes=train_set.classes, width=train_set.width, label_column=args.label_column)
     return train_set, test_set
 
 

@@ -24,7 +24,6 @@ import run_report
 from data_io import load_data_set
 from errors import EXIT_BAD_INPUT, DataError
 from options import OneLineParser, label_column
-from run_settings import resolved
 from spark_setup import run_with_spark
 
 
@@ -57,9 +56,8 @@ def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
     net, theta, scale = model_file.read_model(sc, args.model_dir, log)
-    data = load_data_set(sc, args.input, args.labels, args.block_size, n_classes=net.sizes[-1], width=net.sizes[0],
-                         label_column=args.label_column)
-    data = data._replace(scaling=resolved(scale, data))
+    data = load_data_set(sc, args.input, args.labels, args.block_size, scale, n_classes=net.sizes[-1],
+                         width=net.sizes[0], label_column=args.label_column)
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
         f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}

@@ -13,7 +13,6 @@ import model_file
 import nn_math
 from errors import DataError
 from option_table import RUN_DEFINING
-from scaling import Scaling
 
 
 @dataclass(frozen=True)
@@ -59,41 +58,47 @@ def run_defining(options, net):
 # the settings as a dict of option values (the summary's).
 Start = namedtuple("Start", "net scaling settings state options")
 
+# What a run continues from, read before its data: --resume's checkpoint or --init-model's model.
+# net, scaling (the saved scaling.Scaling), state (a TrainingState), options (as for Start) and
+# source (how check_shape names it).
+Earlier = namedtuple("Earlier", "net scaling state options source")
 
-def starting_point(sc, args, data, checkpoint_folder=None, log=print):
-    """The Start of a run on the training DataSet ``data``: fresh, from --init-model or --resume
-    (from the folder ``checkpoint_folder``)."""
+
+def read_earlier(sc, args, checkpoint_folder=None, log=print):
+    """The Earlier of a run with --resume (the last checkpoint in ``checkpoint_folder``) or
+    --init-model, or None for a fresh run: read and checked against the options before any data."""
     if args.resume:
-        net, state, scale, options = resume(sc, args, checkpoint_folder, data, log)
-        return Start(net, resolved(scale, data), Settings.from_values(options), state, options)
-    net, theta, scale = choose_network(sc, args, data, log)
-    options = args.values
-    settings = Settings.from_values(options)
-    return Start(net, resolved(scale, data), settings, checkpoints.TrainingState.start(theta, settings), options)
-
-
-def resolved(scale, data):
-    """A saved Scaling with its divisor (None in files written before the scaling was saved) chosen
-    from the data, as those versions did."""
-    return Scaling.choose(scale.kind, data.moments) if scale.divisor is None else scale
-
-
-def choose_network(sc, args, data, log=print):
-    """(Network, initial theta, Scaling): from --init-model, or from the options, --init and
-    --scale (the training set's statistics)."""
+        net, state, scale, options = resume(sc, args, checkpoint_folder, log)
+        return Earlier(net, scale, state, options, "--resume: the checkpoint's network takes")
     if args.init_model:
-        net, theta, scale = model_file.read_model(sc, args.init_model, log)
-        for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
-                                           ("activation", args.activation, net.activation),
-                                           ("loss", args.loss, net.loss), ("scale", args.scale, scale.kind)):
-            if option in args.given and value != model_value:
-                shown = [",".join(map(str, v)) if isinstance(v, list) else v for v in (value, model_value)]
-                raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
-        check_shape(net, data, f"{args.init_model}: a model for")
-        return net, theta, scale
+        net, theta, scale = initial_model(sc, args, log)
+        state = checkpoints.TrainingState.start(theta, Settings.from_values(args.values))
+        return Earlier(net, scale, state, args.values, f"{args.init_model}: a model for")
+    return None
+
+
+def starting_point(args, data, earlier):
+    """The Start of a run on the training DataSet ``data`` (scaled as it will be trained): from
+    ``earlier`` (read_earlier's), or a fresh network of the options' shape and --init weights."""
+    if earlier is not None:
+        check_shape(earlier.net, data, earlier.source)
+        return Start(earlier.net, data.scaling, Settings.from_values(earlier.options), earlier.state, earlier.options)
     net = nn_math.Network([data.width, *args.hidden, data.classes], args.activation, args.loss)
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
-    return net, theta, Scaling.choose(args.scale, data.moments)
+    settings = Settings.from_values(args.values)
+    return Start(net, data.scaling, settings, checkpoints.TrainingState.start(theta, settings), args.values)
+
+
+def initial_model(sc, args, log=print):
+    """(Network, theta, Scaling) of --init-model, which must agree with the network options given."""
+    net, theta, scale = model_file.read_model(sc, args.init_model, log)
+    for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
+                                       ("activation", args.activation, net.activation),
+                                       ("loss", args.loss, net.loss), ("scale", args.scale, scale.kind)):
+        if option in args.given and value != model_value:
+            shown = [",".join(map(str, v)) if isinstance(v, list) else v for v in (value, model_value)]
+            raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
+    return net, theta, scale
 
 
 def check_shape(net, data, what):
@@ -103,7 +108,7 @@ def check_shape(net, data, what):
                         f"the data has {data.width} and {data.classes}")
 
 
-def resume(sc, args, folder, data, log):
+def resume(sc, args, folder, log):
     """(Network, TrainingState, Scaling, options) of the last complete checkpoint in the folder
     ``folder``, whose settings are this run's. An option given on the command line must agree
     with it (but --epochs may grow)."""
@@ -113,5 +118,4 @@ def resume(sc, args, folder, data, log):
         if key in args.given and getattr(args, key) != kept[key]:
             raise DataError(f"--resume: the checkpoint was made with --{key.replace('_', '-')} {kept[key]}, "
                             f"this run has {getattr(args, key)}")
-    check_shape(net, data, "--resume: the checkpoint's network takes")
     return net, state, scale, {**args.values, **kept}

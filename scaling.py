@@ -72,6 +72,16 @@ class Scaling(namedtuple("Scaling", "kind shift divisor")):
             return cls("standardize", moments.mean, np.where(std > 0, std, 1.0))
         return cls("none", 0.0, 1.0)
 
+    @classmethod
+    def of(cls, how, moments):
+        """The scaling of a data set with features of ``moments``: ``how`` is a kind, chosen from
+        the moments (a training set), or a Scaling, used as it is (the training set's, a model's).
+        A saved Scaling without its divisor (model files written before the divisor was saved)
+        has it chosen from these moments, as those versions did."""
+        if isinstance(how, str):
+            return cls.choose(how, moments)
+        return cls.choose(how.kind, moments) if how.divisor is None else how
+
     def apply(self, X, dtype=np.float64):
         """Network inputs (n, d) of ``dtype`` from raw features X (n, d), computed in float64."""
         return ((np.asarray(X, dtype=np.float64) - self.shift) / self.divisor).astype(dtype, copy=False)

@@ -20,8 +20,8 @@ from spark_setup import start_spark  # noqa: E402
 def load(sc, train_images, train_labels, test_images, test_labels):
     """Seconds to load both sets as main_task.py does; the cached blocks are dropped after."""
     started = time.perf_counter()
-    train = load_data_set(sc, train_images, train_labels, 1024)
-    test = load_data_set(sc, test_images, test_labels, 1024, n_classes=train.classes, width=train.width)
+    train = load_data_set(sc, train_images, train_labels, 1024, "auto")
+    test = load_data_set(sc, test_images, test_labels, 1024, train.scaling, n_classes=train.classes, width=train.width)
     seconds = time.perf_counter() - started
     train.cached.unpersist()
     test.cached.unpersist()

@@ -62,17 +62,14 @@ def small_seed(tmp_path_factory):
 
 
 def load(sc, images, labels, block_size, scale="auto", **options):
-    """data_io.load_data_set, with the scaling the job would choose for it (as a training set)."""
+    """data_io.load_data_set, scaled as the job scales a training set (--scale ``scale``)."""
     import data_io
-    from scaling import Scaling
-    data = data_io.load_data_set(sc, images, labels, block_size, **options)
-    return data._replace(scaling=Scaling.choose(scale, data.moments))
+    return data_io.load_data_set(sc, images, labels, block_size, scale, **options)
 
 
 def inputs_of(blocks, data):
     """The network inputs of a list of blocks of ``data``, rows in block order."""
-    import blocks as stored
-    return np.concatenate([stored.network_inputs(b, data.scaling) for b in blocks])
+    return np.concatenate([b.inputs(data.scaling) for b in blocks])
 
 
 def load_csv(images_path, labels_path):

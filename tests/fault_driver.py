@@ -19,7 +19,7 @@ import main_task  # noqa: E402
 import training  # noqa: E402
 from checkpoints import TrainingState  # noqa: E402
 from data_io import load_data_set  # noqa: E402
-from run_settings import Settings, choose_network  # noqa: E402
+from run_settings import starting_point  # noqa: E402
 from spark_setup import start_spark  # noqa: E402
 
 marker, images, labels = sys.argv[1:4]
@@ -29,7 +29,7 @@ sample_map = executor_tasks.sample_map
 def sample_map_failing_once(block, scale, k, seed, epoch, fraction, dtype):
     """Fail the task that holds row 0 in epoch 2, on its first attempt only."""
     context = TaskContext.get()
-    if epoch == 2 and block["start"] == 0 and context.attemptNumber() == 0:
+    if epoch == 2 and block.start == 0 and context.attemptNumber() == 0:
         with open(marker, "a") as f:
             f.write(f"failed: stage {context.stageId()} partition {context.partitionId()}\n")
         raise RuntimeError("injected failure")
@@ -38,10 +38,9 @@ def sample_map_failing_once(block, scale, k, seed, epoch, fraction, dtype):
 
 sc = start_spark()
 args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
-settings = Settings.from_values(args.values)
-data = load_data_set(sc, images, labels, args.block_size)
-net, theta, scale = choose_network(sc, args, data)
-data = data._replace(scaling=scale)
+data = load_data_set(sc, images, labels, args.block_size, args.scale)
+start = starting_point(args, data, None)
+net, theta, settings = start.net, start.state.theta, start.settings  # both runs start from these
 clean = training.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
 executor_tasks.sample_map = sample_map_failing_once  # epoch_sums looks the map step up at call time
 faulty = training.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)

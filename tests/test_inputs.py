@@ -36,10 +36,10 @@ def plain(small_compact):
 def contents(sc, images, labels, **options):
     """(network inputs, labels, first rows of the blocks, the format) of a loaded set, its rows numbered 0..n-1."""
     data = load(sc, images, labels, 64, **options)
-    blocks = sorted(data.blocks.collect(), key=lambda b: b["start"])
+    blocks = sorted(data.blocks.collect(), key=lambda b: b.start)
     data.cached.unpersist()
-    assert [b["start"] for b in blocks] == np.cumsum([0] + [len(b["X"]) for b in blocks[:-1]]).tolist()  # rows 0..n-1
-    return (inputs_of(blocks, data), np.concatenate([b["labels"] for b in blocks]), [b["start"] for b in blocks],
+    assert [b.start for b in blocks] == np.cumsum([0] + [b.rows for b in blocks[:-1]]).tolist()  # rows 0..n-1
+    return (inputs_of(blocks, data), np.concatenate([b.labels for b in blocks]), [b.start for b in blocks],
             data.format)
 
 
@@ -78,7 +78,7 @@ def test_splits_are_even_and_bad_lines_in_a_later_split_are_named_exactly(sc, tm
     # Each split numbers its lines from its own start; the driver makes them the file's.
     images, labels = plain
     good = load(sc, write(tmp_path / "i.csv", images), write(tmp_path / "l.csv", labels), 64)
-    rows_per_partition = [sum(len(b["X"]) for b in part) for part in good.blocks.glom().collect()]
+    rows_per_partition = [sum(b.rows for b in part) for part in good.blocks.glom().collect()]
     good.cached.unpersist()
     assert len(rows_per_partition) == sc.defaultParallelism == 2 and sum(rows_per_partition) == ROWS
     assert max(rows_per_partition) - min(rows_per_partition) <= 4  # split by bytes: even to a few rows
@@ -164,9 +164,9 @@ def test_tabular_data_is_standardized_by_the_training_statistics(sc, tmp_path):
     assert data.scaling.kind == "standardize"  # chosen from the data: these are not pixels
     np.testing.assert_allclose(data.scaling.shift, X.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(data.scaling.divisor, X.std(axis=0), rtol=1e-12)
-    blocks = sorted(data.blocks.collect(), key=lambda b: b["start"])
+    blocks = sorted(data.blocks.collect(), key=lambda b: b.start)
     np.testing.assert_allclose(inputs_of(blocks, data), (X - X.mean(axis=0)) / X.std(axis=0), atol=1e-6)
-    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), y)
+    np.testing.assert_array_equal(np.concatenate([b.labels for b in blocks]), y)
     data.cached.unpersist()
 
 
@@ -277,7 +277,7 @@ def test_the_labels_read_beside_the_features_leave_their_splits_alone(sc, small_
     try:
         def layout(labels):
             data = load(sc, small_compact[0], labels, 256)
-            blocks = data.blocks.glom().map(lambda part: [(b["start"], len(b["X"])) for b in part]).collect()
+            blocks = data.blocks.glom().map(lambda part: [(b.start, b.rows) for b in part]).collect()
             data.cached.unpersist()
             return blocks
         alone = layout(None)

@@ -7,9 +7,8 @@ import executor_tasks
 import main_task
 import nn_math
 import training
-from blocks import raw_features
 from conftest import SMALL_TEST, SMALL_TRAIN, inputs_of, load, load_csv
-from run_settings import choose_network, starting_point
+from run_settings import starting_point
 
 pytestmark = pytest.mark.spark
 
@@ -46,11 +45,11 @@ def train_set(sc, small_compact):
 def test_loaded_blocks_match_the_files(train_set, small_compact):
     X, labels = load_csv(small_compact[0], small_compact[1])
     assert (train_set.rows, train_set.width, train_set.classes) == (SMALL_TRAIN, 784, 10)
-    blocks = sorted(train_set.blocks.collect(), key=lambda b: b["start"])
-    assert all(len(b["X"]) <= 128 for b in blocks)
-    assert all(b["X"].dtype == np.uint8 for b in blocks)  # whole pixel values: a byte each
+    blocks = sorted(train_set.blocks.collect(), key=lambda b: b.start)
+    assert all(b.rows <= 128 for b in blocks)
+    assert all(b.stored.dtype == np.uint8 for b in blocks)  # whole pixel values: a byte each
     np.testing.assert_array_equal(inputs_of(blocks, train_set), X)
-    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), labels)
+    np.testing.assert_array_equal(np.concatenate([b.labels for b in blocks]), labels)
 
 
 @pytest.mark.parametrize("epoch", [1, 2])
@@ -77,7 +76,7 @@ def settings(*options):
 
 def start(sc, args, data):
     """(Network, Settings, TrainingState) before the first epoch, as the job starts a run."""
-    start = starting_point(sc, args, data)
+    start = starting_point(args, data, None)
     return start.net, start.settings, start.state
 
 
@@ -146,9 +145,9 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
     assert plain.classes == packed.classes == 2 and plain.rows == packed.rows == 500
     assert packed.blocks.getNumPartitions() >= sc.defaultParallelism  # a .gz is one split: spread out
     X, labels = load_csv(paths[0], paths[1])
-    blocks = sorted(packed.blocks.collect(), key=lambda b: b["start"])
+    blocks = sorted(packed.blocks.collect(), key=lambda b: b.start)
     np.testing.assert_array_equal(inputs_of(blocks, packed), X)
-    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), labels)
+    np.testing.assert_array_equal(np.concatenate([b.labels for b in blocks]), labels)
     plain.cached.unpersist()
     packed.cached.unpersist()
 
@@ -197,7 +196,7 @@ def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
     test_set = load(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
     theta, history = run_training(sc, train_set, "--epochs", "4", "--eval-every", "2", test_set=test_set)
     assert [epoch for epoch, _ in history["test_accuracy"]] == [2, 4]
-    net, _, _ = choose_network(sc, settings("--hidden", "32"), train_set)
+    net = starting_point(settings("--hidden", "32"), train_set, None).net
     X, labels = load_csv(small_compact[2], small_compact[3])
     assert history["test_accuracy"][-1][1] == pytest.approx(np.mean(nn_math.predict(theta, net, X) == labels))
     assert 0 < history["test_accuracy"][0][1] < 1
@@ -246,9 +245,9 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
     for epoch in range(1, epochs + 1):
         results = []
         for blocks in partitions:
-            X = np.concatenate([raw_features(b) / 255.0 for b in blocks])
-            Y = np.eye(net.sizes[-1])[np.concatenate([b["labels"] for b in blocks])]
-            rows = np.concatenate([b["start"] + np.arange(len(b["X"])) for b in blocks])
+            X = np.concatenate([b.raw() / 255.0 for b in blocks])
+            Y = np.eye(net.sizes[-1])[np.concatenate([b.labels for b in blocks])]
+            rows = np.concatenate([b.start + np.arange(b.rows) for b in blocks])
             keep, batch = nn_math.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
             local_theta, local_state, n = theta, dict(optimizer, t=t), 0
             for step in range(args.local_steps):
@@ -275,7 +274,7 @@ def test_local_steps_match_a_single_process_replay(sc, train_set):
     net, state = train(sc, args, train_set)
     partitions = [p for p in train_set.blocks.glom().collect() if p]
     assert len(partitions) >= 2  # the average is over more than one model
-    theta = choose_network(sc, args, train_set)[1]
+    theta = starting_point(args, train_set, None).state.theta
     expected_theta, expected_state = replay_model_averaging(partitions, net, args, theta,
                                                             nn_math.optimizer_state("adam", theta), 2)
     np.testing.assert_allclose(state.theta, expected_theta, rtol=1e-9, atol=1e-12)
@@ -288,10 +287,10 @@ def test_a_comma_separated_list_reads_several_files_as_one(sc, small_compact):
     doubled = load(sc, f"{small_compact[0]},{small_compact[0]}",
                                       f"{small_compact[1]},{small_compact[1]}", block_size=500)
     X, labels = load_csv(small_compact[0], small_compact[1])
-    blocks = sorted(doubled.blocks.collect(), key=lambda b: b["start"])
+    blocks = sorted(doubled.blocks.collect(), key=lambda b: b.start)
     assert doubled.rows == 2 * SMALL_TRAIN
     np.testing.assert_array_equal(inputs_of(blocks, doubled), np.vstack([X, X]))
-    np.testing.assert_array_equal(np.concatenate([b["labels"] for b in blocks]), np.concatenate([labels] * 2))
+    np.testing.assert_array_equal(np.concatenate([b.labels for b in blocks]), np.concatenate([labels] * 2))
     doubled.cached.unpersist()
 
 
