@@ -1,6 +1,6 @@
 # make demo: virtual environment, CSVs from the bundled IDX files, a full-MNIST run, plots.
-# make test: the test suite on Spark 4, then what differs between Spark versions on Spark 3.5 (what CI runs;
-# the class archive holds Spark 4's classes, so the Spark 3.5 run goes without it).
+# make test: the test suite on Spark 4 and, side by side with it, what differs between Spark versions on
+# Spark 3.5 (what CI runs; tools/run_tests.sh).
 VENV   ?= .venv
 VENV35 ?= .venv35
 PYTHON := $(VENV)/bin/python
@@ -34,8 +34,7 @@ demo: $(VENV)/.installed $(JSA) $(DATA)/.generated
 	    --test-labels $(DATA)/mnist_labels_test.csv
 
 test: $(VENV)/.installed $(JSA) $(VENV35)/.installed
-	$(PYTHON) -m pytest -q
-	SPARK_SUBMIT_OPTS=-XX:TieredStopAtLevel=1 $(VENV35)/bin/python -m pytest -q -m spark35
+	tools/run_tests.sh $(PYTHON) $(VENV35)/bin/python
 
 # Speed and scale, side by side in one run (about 12 minutes): docs/benchmarks.md and .png.
 # Keras, the peer it is measured against, goes in a virtual environment of the benchmark's own.
