@@ -3,9 +3,9 @@
 A Block holds its rows' features as stored (uint8 steps of 1/unit when the values allow, a
 quarter of float32's bytes; float32 otherwise), their class numbers, and the number of its
 first row. A ParsedBlock is what parsing a split caches: a Block with its split's number, its
-parse error and what the driver needs to check the split. ``placed`` turns the cache's
-ParsedBlocks into the Blocks the epochs see. NumPy only: executors import this module, never
-the readers.
+parse error and what the driver needs to check the split. ``aligned`` then cuts the parsed rows
+into the Blocks the epochs see, each holding the same rows whatever the files and partitions.
+NumPy only: executors import this module, never the readers.
 """
 
 from typing import NamedTuple
@@ -106,17 +106,83 @@ class ParsedBlock(NamedTuple):
 
 
 
-def placed(parsed_blocks, rows_before, labels_bc):
-    """A partition's cached ParsedBlocks -> the Blocks the epochs see: empty blocks left out,
-    each block's start counted from the input's first row (``rows_before``: the rows of the
-    splits before each split), its labels taken from the label file's broadcast if there is one.
-
-    Runs in the same Python task as whatever maps the blocks next: a few slices per partition.
-    """
-    labels = labels_bc.value if labels_bc is not None else None
+def runs_of(parsed_blocks, rows_before, labels):
+    """A partition's cached ParsedBlocks -> lists of Blocks of consecutive rows (a partition may
+    hold the blocks of several splits), each block's start counted from the input's first row
+    (``rows_before``: the rows of the splits before each split), its labels taken from ``labels``
+    (the label file's, (n,)) if there are any; empty blocks left out."""
+    run = []
     for parsed in parsed_blocks:
         block = parsed.block
-        if block.rows:
-            start = rows_before[parsed.split] + block.start
-            own = labels[start:start + block.rows] if labels is not None else block.labels
-            yield block._replace(start=start, labels=own)
+        if not block.rows:
+            continue
+        start = rows_before[parsed.split] + block.start
+        block = block._replace(start=start, labels=labels[start:start + block.rows] if labels is not None else
+                               block.labels)
+        if run and run[-1].start + run[-1].rows != start:
+            yield run
+            run = []
+        run.append(block)
+    if run:
+        yield run
+
+
+def joined(blocks, unit):
+    """Blocks of consecutive rows -> one Block, its features stored with ``unit``: as they are if
+    every block has that unit, else as float32 values (unit None)."""
+    if all(block.unit == unit for block in blocks):
+        stored = np.concatenate([block.stored for block in blocks])
+    else:
+        stored = np.concatenate([block.raw().astype(np.float32) for block in blocks])
+    labels = None if blocks[0].labels is None else np.concatenate([block.labels for block in blocks])
+    return Block(blocks[0].start, stored, unit, labels)
+
+
+def aligned(index, parsed_blocks, rows_before, labels_bc, rows, block_size, unit):
+    """Partition ``index``'s cached ParsedBlocks -> its rows cut into blocks of the input's rows
+    k * block_size .. (k + 1) * block_size - 1, as ("whole", Block) or, for the part of such a
+    block that lies in this partition when the rest is in another, ("piece", (index, Block)).
+
+    Why: a block's gradient is one matrix product over its rows, whose rounding depends on which
+    rows it holds. Blocks that hold the same rows whatever the files, splits and partitions give
+    the same sums, so a table, a CSV file and any partitioning of them train the same run. Every
+    block stores its features with ``unit``, the input's (joined).
+    """
+    labels = labels_bc.value if labels_bc is not None else None
+    for run in runs_of(parsed_blocks, rows_before, labels):
+        whole = joined(run, unit)
+        first, end = whole.start, whole.start + whole.rows
+        cuts = [first, *range(-(-first // block_size) * block_size, end, block_size), end]
+        for a, b in zip(cuts, cuts[1:]):
+            if b > a:
+                piece = whole._replace(start=a, stored=whole.stored[a - first:b - first],
+                                       labels=None if whole.labels is None else whole.labels[a - first:b - first])
+                complete = a % block_size == 0 and (b - a == block_size or b == rows)
+                yield ("whole", piece) if complete else ("piece", (index, piece))
+
+
+def assemble(pieces, block_size):
+    """The (partition, Block) pieces of every partition -> {partition: [Blocks]}: the pieces of
+    each block joined, and given to the partition that held most of its rows."""
+    by_block = {}
+    for index, piece in sorted(pieces, key=lambda pair: pair[1].start):
+        by_block.setdefault(piece.start // block_size, []).append((index, piece))
+    placed = {}
+    for parts in by_block.values():
+        index = max(parts, key=lambda pair: pair[1].rows)[0]
+        placed.setdefault(index, []).append(joined([piece for _, piece in parts], parts[0][1].unit))
+    return placed
+
+
+def pieces_of(items):
+    """``aligned``'s items -> the pieces among them, (partition, Block), for the driver to assemble."""
+    return [piece for kind, piece in items if kind == "piece"]
+
+
+def whole_blocks(index, items, assembled_bc):
+    """A partition of ``aligned``'s items -> the Blocks the epochs see: its whole blocks, then the
+    blocks assemble() joined from pieces and gave to this partition."""
+    for kind, block in items:
+        if kind == "whole":
+            yield block
+    yield from assembled_bc.value.get(index, [])

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 import scaling
-from blocks import Block, ParsedBlock, placed
+from blocks import Block, ParsedBlock, aligned, assemble, pieces_of, whole_blocks
 from csv_reading import (
     check_splits,
     data_lines,
@@ -27,7 +27,7 @@ from csv_reading import (
 )
 from errors import DataError, as_error
 
-# blocks: the RDD of blocks the epochs map (placed, over ``cached``); rows; width: features per row;
+# blocks: the RDD of blocks the epochs map (aligned_blocks's, over ``cached``); rows; width: features per row;
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
 # RDD of parsed blocks (to unpersist); files: {"features": [paths], "labels": [paths]} in the order
 # read; headers: {"features": header lines skipped, "labels": ...}; not_pixels: not_pixels_of_input's;
@@ -236,15 +236,16 @@ def block_check(parsed):
 
     Its keys: "split" (the split's number), "rows", "error" (the parse error or None), "moments"
     (scaling.Moments of the features, or None), "top" (the largest class of a label column, -1
-    without one) and "not_pixels" (the values that keep the rows from being pixels). The
+    without one), "not_pixels" (the values that keep the rows from being pixels) and "units"
+    (the set of the block's unit, empty if it has no rows). The
     split's last block adds the split's report: "lines", "blank", "last" and "header".
     merge_checks adds these up split by split.
     """
     block = parsed.block
     check = {"split": parsed.split, "rows": 0, "error": parsed.error, "moments": None, "top": -1,
-             "not_pixels": parsed.not_pixels, **(parsed.report or {})}
+             "not_pixels": parsed.not_pixels, "units": set(), **(parsed.report or {})}
     if parsed.error is None and block.rows:
-        check.update(rows=block.rows, moments=block.moments(),
+        check.update(rows=block.rows, moments=block.moments(), units={block.unit},
                      top=-1 if block.labels is None else int(block.labels.max()))
     return check
 
@@ -261,12 +262,13 @@ def merge_checks(checks):
     merged = {}
     for check in checks:
         known = merged.setdefault(check["split"], dict(check, rows=0, error=None, moments=None, top=-1,
-                                                                  not_pixels=None))
+                                                       not_pixels=None, units=set()))
         known.update({key: check[key] for key in REPORT_KEYS if key in check})
         known["rows"] += check["rows"]
         known["error"] = min([e for e in (known["error"], check["error"]) if e is not None], default=None)
         known["moments"] = scaling.combine_moments(known["moments"], check["moments"])
         known["top"] = max(known["top"], check["top"])
+        known["units"] = known["units"] | check["units"]
         known["not_pixels"] = combine_not_pixels(known["not_pixels"], check["not_pixels"])
     return [merged[split] for split in sorted(merged)]
 
@@ -314,6 +316,30 @@ def parse_features(sc, source, block_size, n_classes, width):
     # CPU per epoch on full MNIST.
     cached = cached.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     return cached, merge_checks(cached.mapPartitions(split_checks).collect()), splits  # parses and caches
+
+
+
+def aligned_blocks(sc, parsed, checks, labels, block_size):
+    """(the RDD of Blocks the epochs map, the persisted RDD under it): the parsed input's rows in
+    blocks of the input's rows k * block_size .. (k + 1) * block_size - 1 (blocks.aligned), whatever
+    the files, splits and partitions; one Spark job, after which the parse's cache is dropped.
+
+    ``checks``: merge_checks's of the parse, one per split; ``labels``: the label file's (n,), or
+    None. The parts of a block that lie in different partitions are joined on the driver (at most
+    two per run of consecutive rows in a partition) and handed to the partitions in a broadcast.
+    """
+    from pyspark import StorageLevel
+    rows_before = np.cumsum([0] + [check["rows"] for check in checks[:-1]], dtype=np.int64).tolist()
+    units = set().union(*(check["units"] for check in checks))
+    labels_bc = sc.broadcast(labels) if labels is not None else None
+    cut = parsed.mapPartitionsWithIndex(partial(aligned, rows_before=rows_before, labels_bc=labels_bc,
+                                       rows=sum(check["rows"] for check in checks), block_size=block_size,
+                                       unit=units.pop() if len(units) == 1 else None))
+    cut = cut.persist(StorageLevel.MEMORY_AND_DISK_DESER)  # as parse_features's cache
+    pieces = cut.mapPartitions(pieces_of).collect()  # cuts and caches
+    parsed.unpersist()  # (the labels' broadcast stays: a lost partition is cut again from the files)
+    assembled = sc.broadcast(assemble(pieces, block_size))
+    return cut.mapPartitionsWithIndex(partial(whole_blocks, assembled_bc=assembled)), cut
 
 
 
@@ -365,7 +391,7 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
     labels, label_files, counts, label_headers = None, [], [], 0
     with ThreadPoolExecutor(1) as pool:
         # The labels' job runs beside the features' (Spark runs jobs of several threads side by
-        # side): the features' blocks take their labels only once both are read (placed).
+        # side): the features' blocks take their labels only once both are read (aligned_blocks).
         reading = pool.submit(read_labels, sc, label_path, n_classes) if label_path is not None else None
         cached, checks, splits = parse_features(sc, source, block_size, n_classes, features)
         if reading is not None:
@@ -378,9 +404,7 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
     if fmt["label_column"] is not None and n_classes is None:
         n_classes = classes_of(image_path, 0, max(check["top"] for check in checks))
     moments = functools.reduce(scaling.combine_moments, [check["moments"] for check in checks], None)
-    rows_before = np.cumsum([0] + [check["rows"] for check in checks[:-1]], dtype=np.int64).tolist()
-    blocks = cached.mapPartitions(partial(placed, rows_before=rows_before,
-                                          labels_bc=sc.broadcast(labels) if labels is not None else None))
+    blocks, cached = aligned_blocks(sc, cached, checks, labels, block_size)
     return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},

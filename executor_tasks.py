@@ -24,7 +24,7 @@ class Sums(NamedTuple):
 
     vector: the gradient dE/dtheta (data-parallel), or rows x the packed theta and moments a
     partition ends with (model averaging; nn_math.Optimizer.pack). error_lo and vector_lo carry
-    the rounding errors of combining partitions (see combine).
+    the rounding errors of adding blocks and partitions (see combine).
     """
 
     error: float
@@ -34,19 +34,14 @@ class Sums(NamedTuple):
     error_lo: float = 0.0
     vector_lo: object = 0.0
 
-    def add(self, other):
-        """Within a partition: the sum of two blocks' sums; the vector is added in place."""
-        vector = self.vector
-        vector += other.vector
-        return self._replace(error=self.error + other.error, correct=self.correct + other.correct,
-                             rows=self.rows + other.rows)
-
     def combine(self, other):
-        """Across partitions: the sum, keeping the rounding error of every addition.
+        """The sum, keeping the rounding error of every addition: of two blocks' sums within a
+        partition, and of two partitions' across them.
 
-        treeAggregate combines partitions in whatever order their results arrive; with the
-        error carried (nn_math.two_sum) the total does not depend on that order, so a run
-        repeats bit for bit.
+        treeAggregate combines partitions in whatever order their results arrive, and which
+        blocks share a partition depends on how the input was split; with the error carried
+        (nn_math.two_sum) the total depends on neither, so a run repeats bit for bit, on any
+        partitioning.
         """
         error, error_lo = nn_math.two_sum(self.error, other.error)
         vector, vector_lo = nn_math.two_sum(self.vector, other.vector)
@@ -60,15 +55,9 @@ class Sums(NamedTuple):
         return (self.vector + self.vector_lo) / self.rows
 
 
-def add_sums(total, part):
-    """treeAggregate's seqOp; None is the empty sum."""
-    if total is None:
-        return part
-    return total if part is None else total.add(part)
-
-
 def combine_sums(a, b):
-    """treeAggregate's combOp; None is the empty sum."""
+    """treeAggregate's seqOp and combOp: blocks into a partition's sum, partitions' sums into the
+    total. None is the empty sum."""
     if a is None or b is None:
         return b if a is None else a
     return a.combine(b)
@@ -159,7 +148,7 @@ def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np
     batches = batches.map(partial(output_delta_map, net=net))
     for layer in reversed(range(net.layers)):
         batches = batches.map(partial(backward_map, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
-    return batches.map(batch_sums).treeAggregate(None, add_sums, combine_sums)
+    return batches.map(batch_sums).treeAggregate(None, combine_sums, combine_sums)
 
 
 def gradient_sums(sc, data, net, state, settings, epoch):
@@ -219,7 +208,7 @@ def averaging_sums(sc, data, net, state, settings, epoch, lr):
     try:
         steps = partial(partition_local_steps, scale=data.scaling, theta_bc=theta_bc, moments_bc=moments_bc, net=net,
                         settings=settings, epoch=epoch, lr=lr)
-        return data.blocks.mapPartitions(steps).treeAggregate(None, add_sums, combine_sums)
+        return data.blocks.mapPartitions(steps).treeAggregate(None, combine_sums, combine_sums)
     finally:
         theta_bc.destroy()
         moments_bc.destroy()

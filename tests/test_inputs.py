@@ -81,7 +81,8 @@ def test_splits_are_even_and_bad_lines_in_a_later_split_are_named_exactly(sc, tm
     rows_per_partition = [sum(b.rows for b in part) for part in good.blocks.glom().collect()]
     good.cached.unpersist()
     assert len(rows_per_partition) == sc.defaultParallelism == 2 and sum(rows_per_partition) == ROWS
-    assert max(rows_per_partition) - min(rows_per_partition) <= 4  # split by bytes: even to a few rows
+    # Split by bytes, even to a few rows; the block the split cuts goes whole to one side.
+    assert max(rows_per_partition) - min(rows_per_partition) <= 64 + 4
     bad_images = images[:289] + ["abc" + images[289][images[289].index(","):]] + images[290:]
     with pytest.raises(DataError, match=r"i2.csv: line 290: 'abc' is not a number$"):
         load(sc, write(tmp_path / "i2.csv", bad_images), write(tmp_path / "l.csv", labels), 64)

@@ -91,20 +91,38 @@ def run_training(sc, data, *options, test_set=None):
     return state.theta, state.history
 
 
-def test_one_row_blocks_and_other_partitions_give_the_same_histories(sc, train_set, small_compact):
+def test_one_row_blocks_give_the_same_histories_to_rounding(sc, train_set, small_compact):
     theta, history = run_training(sc, train_set)
     one_row = load(sc, small_compact[0], small_compact[1], block_size=1)
     assert one_row.blocks.count() == SMALL_TRAIN
-    theta_1, history_1 = run_training(sc, one_row)
-    reshuffled = train_set._replace(blocks=train_set.blocks.repartition(5).cache())
-    theta_5, history_5 = run_training(sc, reshuffled)
-    for other_theta, other in ((theta_1, history_1), (theta_5, history_5)):
-        assert other["sample"] == history["sample"]
-        np.testing.assert_allclose(other["cost"], history["cost"], rtol=1e-9)
-        np.testing.assert_allclose(other["accuracy"], history["accuracy"], rtol=1e-9)
-        np.testing.assert_allclose(other["lr"], history["lr"], rtol=1e-9)
-        np.testing.assert_allclose(other_theta, theta, rtol=1e-7, atol=1e-10)
+    theta_1, history_1 = run_training(sc, one_row)  # other matrix products: the same to rounding
+    assert history_1["sample"] == history["sample"]
+    for key in ("cost", "accuracy", "lr"):
+        np.testing.assert_allclose(history_1[key], history[key], rtol=1e-9)
+    np.testing.assert_allclose(theta_1, theta, rtol=1e-7, atol=1e-10)
     one_row.cached.unpersist()
+
+
+def test_other_files_splits_and_partitions_give_the_same_run_bit_for_bit(sc, train_set, small_compact, tmp_path):
+    theta, history = run_training(sc, train_set)
+    blocks = sorted(train_set.blocks.collect(), key=lambda b: b.start)
+    assert [b.start for b in blocks] == list(range(0, SMALL_TRAIN, 128))  # rows k * 128 .. whatever the splits
+    # The same rows in part files of uneven sizes (other splits and partitions), and the same
+    # blocks spread over five partitions.
+    for kind, path in (("images", small_compact[0]), ("labels", small_compact[1])):
+        lines = open(path).read().splitlines(keepends=True)
+        (tmp_path / kind).mkdir()
+        for i, (a, b) in enumerate(((0, 700), (700, 2345), (2345, SMALL_TRAIN))):
+            (tmp_path / kind / f"part-{i:05d}").write_text("".join(lines[a:b]))
+    parts = load(sc, str(tmp_path / "images"), str(tmp_path / "labels"), block_size=128)
+    rows_per_partition = lambda data: [sum(b.rows for b in part) for part in data.blocks.glom().collect()]  # noqa: E731
+    assert rows_per_partition(parts) != rows_per_partition(train_set)
+    reshuffled = train_set._replace(blocks=train_set.blocks.repartition(5).cache())
+    for other in (parts, reshuffled):
+        other_theta, other_history = run_training(sc, other)
+        assert other_history["cost"] == history["cost"] and other_history["lr"] == history["lr"]
+        assert np.array_equal(other_theta, theta)
+    parts.cached.unpersist()
     reshuffled.blocks.unpersist()
 
 
