@@ -174,9 +174,10 @@ def assemble(pieces, block_size):
     return placed
 
 
-def pieces_of(items):
-    """``aligned``'s items -> the pieces among them, (partition, Block), for the driver to assemble."""
-    return [piece for kind, piece in items if kind == "piece"]
+def for_the_driver(items):
+    """``aligned``'s items -> what the driver needs of them: ("piece", (partition, Block)) as they
+    are, to assemble; ("moments", (start, scaling.Moments)) of each whole block."""
+    return [(kind, item) if kind == "piece" else ("moments", (item.start, item.moments())) for kind, item in items]
 
 
 def whole_blocks(index, items, assembled_bc):

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 import scaling
-from blocks import Block, ParsedBlock, aligned, assemble, pieces_of, whole_blocks
+from blocks import Block, ParsedBlock, aligned, assemble, for_the_driver, whole_blocks
 from csv_reading import (
     check_splits,
     data_lines,
@@ -26,6 +26,7 @@ from csv_reading import (
     text_lines,
 )
 from errors import DataError, as_error
+from scaling import NOT_PIXEL
 
 # blocks: the RDD of blocks the epochs map (aligned_blocks's, over ``cached``); rows; width: features per row;
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
@@ -167,13 +168,6 @@ def make_block(chunk, start, path, fmt, n_classes, split):
 
 
 
-# The two ways a set of values is read as pixels (scaling.Scaling.choose's rule), and the values
-# that break each: a set is pixels if either holds for every value.
-NOT_PIXEL = {"outside [0, 1]": lambda X: (X < 0) | (X > 1),
-             "not a whole number in 0-255": lambda X: (X < 0) | (X > 255) | (X != np.round(X))}
-
-
-
 def not_pixel_values(features, chunk, path, fmt):
     """{way: (how many values of the block break NOT_PIXEL's way, (line, message) naming the first)}
     for the features (n, d) of a block's lines ``chunk``, numbered within the split."""
@@ -234,18 +228,17 @@ def image_split(split, lines, splits, fmt, n_classes, block_size, width):
 def block_check(parsed):
     """What the driver needs to know of a freshly parsed block (a ParsedBlock), as a dict.
 
-    Its keys: "split" (the split's number), "rows", "error" (the parse error or None), "moments"
-    (scaling.Moments of the features, or None), "top" (the largest class of a label column, -1
-    without one), "not_pixels" (the values that keep the rows from being pixels) and "units"
-    (the set of the block's unit, empty if it has no rows). The
-    split's last block adds the split's report: "lines", "blank", "last" and "header".
+    Its keys: "split" (the split's number), "rows", "error" (the parse error or None), "top" (the
+    largest class of a label column, -1 without one), "not_pixels" (the values that keep the
+    rows from being pixels) and "units" (the set of the block's unit, empty if it has no rows).
+    The split's last block adds the split's report: "lines", "blank", "last" and "header".
     merge_checks adds these up split by split.
     """
     block = parsed.block
-    check = {"split": parsed.split, "rows": 0, "error": parsed.error, "moments": None, "top": -1,
+    check = {"split": parsed.split, "rows": 0, "error": parsed.error, "top": -1,
              "not_pixels": parsed.not_pixels, "units": set(), **(parsed.report or {})}
     if parsed.error is None and block.rows:
-        check.update(rows=block.rows, moments=block.moments(), units={block.unit},
+        check.update(rows=block.rows, units={block.unit},
                      top=-1 if block.labels is None else int(block.labels.max()))
     return check
 
@@ -261,12 +254,11 @@ def merge_checks(checks):
     split is repartitioned)."""
     merged = {}
     for check in checks:
-        known = merged.setdefault(check["split"], dict(check, rows=0, error=None, moments=None, top=-1,
+        known = merged.setdefault(check["split"], dict(check, rows=0, error=None, top=-1,
                                                        not_pixels=None, units=set()))
         known.update({key: check[key] for key in REPORT_KEYS if key in check})
         known["rows"] += check["rows"]
         known["error"] = min([e for e in (known["error"], check["error"]) if e is not None], default=None)
-        known["moments"] = scaling.combine_moments(known["moments"], check["moments"])
         known["top"] = max(known["top"], check["top"])
         known["units"] = known["units"] | check["units"]
         known["not_pixels"] = combine_not_pixels(known["not_pixels"], check["not_pixels"])
@@ -307,8 +299,6 @@ def parse_features(sc, source, block_size, n_classes, width):
                                                   block_size=block_size, width=width))
     if cached.getNumPartitions() > target:  # several files: at least a split each
         cached = cached.coalesce(target)  # narrow: parsed where read, no shuffle
-    elif cached.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file is one split
-        cached = cached.repartition(sc.defaultParallelism)
     # Spills to local disk rather than recomputing when executors run short of memory. The
     # blocks are pickled bytes already; "deserialized" keeps those byte arrays as they are in
     # the JVM. The serialized level would pass them through Java serialization (and, on Spark 4,
@@ -320,9 +310,11 @@ def parse_features(sc, source, block_size, n_classes, width):
 
 
 def aligned_blocks(sc, parsed, checks, labels, block_size):
-    """(the RDD of Blocks the epochs map, the persisted RDD under it): the parsed input's rows in
-    blocks of the input's rows k * block_size .. (k + 1) * block_size - 1 (blocks.aligned), whatever
-    the files, splits and partitions; one Spark job, after which the parse's cache is dropped.
+    """(the RDD of Blocks the epochs map, the persisted RDD under it, the scaling.Moments of the
+    features): the parsed input's rows in blocks of the input's rows k * block_size .. (k + 1) *
+    block_size - 1 (blocks.aligned), whatever the files, splits and partitions; one Spark job,
+    after which the parse's cache is dropped. The moments are combined block by block in the
+    order of the rows, so they too are the same whatever the partitioning.
 
     ``checks``: merge_checks's of the parse, one per split; ``labels``: the label file's (n,), or
     None. The parts of a block that lie in different partitions are joined on the driver (at most
@@ -335,11 +327,17 @@ def aligned_blocks(sc, parsed, checks, labels, block_size):
     cut = parsed.mapPartitionsWithIndex(partial(aligned, rows_before=rows_before, labels_bc=labels_bc,
                                        rows=sum(check["rows"] for check in checks), block_size=block_size,
                                        unit=units.pop() if len(units) == 1 else None))
+    if cut.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file or one table file: one split
+        cut = cut.repartition(sc.defaultParallelism)  # whole blocks, spread over the cores
     cut = cut.persist(StorageLevel.MEMORY_AND_DISK_DESER)  # as parse_features's cache
-    pieces = cut.mapPartitions(pieces_of).collect()  # cuts and caches
+    found = cut.mapPartitions(for_the_driver).collect()  # cuts and caches
     parsed.unpersist()  # (the labels' broadcast stays: a lost partition is cut again from the files)
-    assembled = sc.broadcast(assemble(pieces, block_size))
-    return cut.mapPartitionsWithIndex(partial(whole_blocks, assembled_bc=assembled)), cut
+    assembled = assemble([item for kind, item in found if kind == "piece"], block_size)
+    moments = [item for kind, item in found if kind == "moments"]
+    moments += [(block.start, block.moments()) for blocks in assembled.values() for block in blocks]
+    moments = functools.reduce(scaling.combine_moments, [m for _, m in sorted(moments, key=lambda pair: pair[0])], None)
+    blocks = cut.mapPartitionsWithIndex(partial(whole_blocks, assembled_bc=sc.broadcast(assembled)))
+    return blocks, cut, moments
 
 
 
@@ -403,8 +401,7 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
                     per_file(splits, [check["header"] for check in checks]), label_files, counts)
     if fmt["label_column"] is not None and n_classes is None:
         n_classes = classes_of(image_path, 0, max(check["top"] for check in checks))
-    moments = functools.reduce(scaling.combine_moments, [check["moments"] for check in checks], None)
-    blocks, cached = aligned_blocks(sc, cached, checks, labels, block_size)
+    blocks, cached, moments = aligned_blocks(sc, cached, checks, labels, block_size)
     return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},

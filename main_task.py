@@ -171,7 +171,7 @@ def write_results(sc, staging, start, train_set, test_set, load_seconds, cached,
 
 def why_not_pixels(not_pixels):
     """The values that kept a training set from being read as pixels, in words: of the two ways
-    (data_io.NOT_PIXEL), the one fewer values break, and its first such value."""
+    (scaling.NOT_PIXEL), the one fewer values break, and its first such value."""
     way, (count, first) = min(not_pixels.items(), key=lambda item: item[1][0])
     return f"{first}, {way}" + (f", and {count - 1:,} more such values" if count > 1 else "")
 

@@ -53,6 +53,12 @@ def combine_moments(a, b):
                    min(a.low, b.low), max(a.high, b.high), a.integers and b.integers)
 
 
+# The two ways a set of values is read as pixels (Scaling.choose's rule), and the values that
+# break each: a set is pixels if either holds for every value.
+NOT_PIXEL = {"outside [0, 1]": lambda X: (X < 0) | (X > 1),
+             "not a whole number in 0-255": lambda X: (X < 0) | (X > 255) | (X != np.round(X))}
+
+
 class Scaling(namedtuple("Scaling", "kind shift divisor")):
     """x' = (x - shift) / divisor; shift and divisor are floats or (d,) arrays."""
 
