@@ -49,11 +49,25 @@ def detect_format(path, first_lines, label_column=None):
     values = split_values(row, sep)
     fmt = {"sep": sep, "width": len(values), "header": header, "label_column": None}
     if label_column is not None:
-        column = {"first": 1, "last": len(values)}.get(label_column, label_column)
-        if not 1 <= int(column) <= len(values):
-            raise DataError(f"{path}: --label-column {label_column}: the rows have {len(values)} values")
-        fmt["label_column"] = int(column) - 1
+        names = [name.strip('"') for name in split_values(lines[0], sep)] if header else None
+        fmt["label_column"] = label_index(path, label_column, names, len(values))
     return fmt
+
+
+
+def label_index(path, label_column, names, width):
+    """The 0-based column --label-column names: a header's column of that name (a name wins over
+    first, last or a number), else first, last or a number from 1. ``names``: the header's, or None."""
+    if names is not None and str(label_column) in names:
+        return names.index(str(label_column))
+    if label_column in ("first", "last"):
+        return 0 if label_column == "first" else width - 1
+    if isinstance(label_column, int):
+        if not 1 <= label_column <= width:
+            raise DataError(f"{path}: --label-column {label_column}: the rows have {width} values")
+        return label_column - 1
+    where = f"its header: {', '.join(names)}" if names else "it has no header line to name its columns"
+    raise DataError(f"{path}: --label-column {label_column}: no such column ({where})")
 
 
 

@@ -13,6 +13,7 @@ from functools import partial
 
 import numpy as np
 
+import hadoop_fs
 import scaling
 from blocks import Block, ParsedBlock, aligned, assemble, for_the_driver, whole_blocks
 from csv_reading import (
@@ -27,6 +28,7 @@ from csv_reading import (
 )
 from errors import DataError, as_error
 from scaling import NOT_PIXEL
+from table_reading import check_files, not_pixels_of_files, read_layout, table_format, table_split
 
 # blocks: the RDD of blocks the epochs map (aligned_blocks's, over ``cached``); rows; width: features per row;
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
@@ -341,9 +343,13 @@ def aligned_blocks(sc, parsed, checks, labels, block_size):
 
 
 
-def peek_shape(sc, image_path, label_path, label_column=None):
-    """(features per row, classes) of a set from its first lines, before it is read: the classes of
-    one-hot labels, or 2 (the fewest a set can have) until the labels are read."""
+def peek_shape(sc, image_path, label_path, label_column=None, features=None, fmt=None):
+    """(features per row, classes) of a set from its first lines (a table: its columns and first
+    row), before it is read: the classes of one-hot labels, or 2 (the fewest a set can have)
+    until the labels are read."""
+    table, layout = input_kind(sc, image_path, label_path, label_column, features, fmt)
+    if table is not None:
+        return layout.width, 2
     fmt = open_input(sc, image_path, label_column).fmt
     width = fmt["width"] - (fmt["label_column"] is not None)
     one_hot = open_input(sc, label_path).fmt["width"] if label_path is not None else 1
@@ -406,3 +412,54 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
                    not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments))
+
+
+
+def load_table_set(sc, path, fmt, layout, block_size, scale, n_classes=None, width=None):
+    """A table input (table_reading.py: Parquet or ORC files with the table_reading.Layout
+    ``layout``) as a DataSet, its blocks the same as CSV rows of the same values would give.
+    ``n_classes`` and ``width`` come from the training set (or the model) when loading another set."""
+    from pyspark import StorageLevel
+    files = [shown for shown, _ in hadoop_fs.input_files(sc, path)]
+    if width is not None and layout.width != width:
+        raise DataError(f"{files[0]}: {layout.width} features per row, the training set has {width}")
+    places = {hadoop_fs.qualified(sc, shown): (i, shown) for i, shown in enumerate(files)}
+    records = sc.binaryFiles(",".join(files), minPartitions=sc.defaultParallelism)
+    parsed = records.flatMap(partial(table_split, files=places, fmt=fmt, layout=layout, block_size=block_size,
+                                     n_classes=n_classes)).persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
+    check_files(checks)
+    rows = sum(check["rows"] for check in checks)
+    if rows == 0:
+        raise DataError(f"{files[0]}: no rows")
+    if layout.label is not None and n_classes is None:
+        n_classes = classes_of(files[0], 0, max(check["top"] for check in checks))
+    blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size)
+    return DataSet(blocks, rows, layout.width, n_classes, {"header": 0, "table": fmt, "label_column": layout.label},
+                   moments, cached, files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
+                   not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments))
+
+
+
+def input_kind(sc, path, label_path, label_column, features, fmt):
+    """(the table format, its table_reading.Layout) of a table input, or (None, None) for CSV files:
+    told apart by ``fmt`` (--format) or by the files' names."""
+    files = [shown for shown, _ in hadoop_fs.input_files(sc, path)]
+    table = table_format(files, fmt)
+    if table in (None, "csv"):
+        if features:
+            raise DataError(f"{path}: --features names columns of a table (Parquet, ORC), not of CSV files")
+        return None, None
+    if label_path is not None:
+        raise DataError(f"{path}: a {table} table keeps its labels in a column: give --label-column, not "
+                        f"a labels file ({label_path})")
+    return table, read_layout(sc, files, table, label_column, features)
+
+
+def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,
+               width=None):
+    """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set)."""
+    table, layout = input_kind(sc, path, label_path, label_column, features, fmt)
+    if table is None:
+        return load_data_set(sc, path, label_path, block_size, scale, n_classes, width, label_column)
+    return load_table_set(sc, path, table, layout, block_size, scale, n_classes, width)

@@ -38,7 +38,7 @@ import option_table
 import output_folder
 import run_report
 import training
-from data_io import cached_bytes, load_data_set, peek_shape
+from data_io import cached_bytes, load_input, peek_shape
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from run_settings import read_earlier, run_defining, starting_point
 from spark_setup import run_with_spark
@@ -117,15 +117,16 @@ def train_and_write(sc, args, staging, log):
 def load_sets(sc, args, earlier, log):
     """(training DataSet, test DataSet), scaled as the Earlier run ``earlier`` was or as --scale
     chooses from the training set; a fresh network is first checked to fit (memory_check)."""
+    read = {"label_column": args.label_column, "features": args.features, "fmt": args.format}
     if earlier is None:  # a network that was trained before fitted then
-        width, classes = peek_shape(sc, args.train_images, args.train_labels, args.label_column)
+        width, classes = peek_shape(sc, args.train_images, args.train_labels, **read)
         memory_check.check(sc, [width, *args.hidden, classes], args.optimizer, np.dtype(args.dtype).itemsize,
                            args.block_size)
     log(f"loading {args.train_images} and {args.test_images} ...")
-    train_set = load_data_set(sc, args.train_images, args.train_labels, args.block_size,
-                              earlier.scaling if earlier else args.scale, label_column=args.label_column)
-    test_set = load_data_set(sc, args.test_images, args.test_labels, args.block_size, train_set.scaling,
-                             n_classes=train_set.classes, width=train_set.width, label_column=args.label_column)
+    train_set = load_input(sc, args.train_images, args.train_labels, args.block_size,
+                           earlier.scaling if earlier else args.scale, **read)
+    test_set = load_input(sc, args.test_images, args.test_labels, args.block_size, train_set.scaling,
+                          n_classes=train_set.classes, width=train_set.width, **read)
     return train_set, test_set
 
 

@@ -16,8 +16,9 @@ import argparse
 from typing import NamedTuple
 
 import nn_math
-from options import OneLineParser, at_least_zero, checked, count, label_column, layers, positive, rate, whole
+from options import OneLineParser, at_least_zero, checked, count, label_column, layers, names, positive, rate, whole
 from scaling import SCALES
+from table_reading import FORMATS
 
 OPTIMIZER_DEFAULTS, SCHEDULE_DEFAULTS = nn_math.Optimizer._field_defaults, nn_math.Schedule._field_defaults
 
@@ -51,8 +52,14 @@ fraction = checked(float, lambda v: 0 < v <= 1, "a number in (0, 1]")
 seed = checked(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
 
 OPTIONS = (
-    Option("label-column", label_column, None, INPUTS, "the label is this column (1-based) of each row: one file "
-           "holds a set's features and labels", False, "labelCol", "string", "first|last|N"),
+    Option("label-column", label_column, None, INPUTS, "the label is this column of each row (first, last, its "
+           "number from 1, or a table's column name): one input holds a set's features and labels", False,
+           "labelCol", "string", "first|last|N|NAME"),
+    Option("features", names, None, INPUTS, "a table's features: one column of ML vectors or of arrays, or "
+           "numeric columns a,b,c (default: every numeric column but the label, in the table's order)", False,
+           "featuresCol", "list<string>", "COLUMNS"),
+    Option("format", ("csv", *FORMATS), None, INPUTS, "how to read the inputs (default: from the files' names: "
+           ".parquet and .orc files are tables, anything else CSV)", False, "inputFormat", "string"),
     Option("scale", ("auto", *SCALES), "auto", INPUTS, "inputs: pixels (/255, or as they are in [0, 1]), "
            "standardize (per feature, by the training set's mean and standard deviation) or none; auto is pixels "
            "if every value looks like one", True, "scaling", "string"),

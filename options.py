@@ -37,7 +37,9 @@ at_least_zero = checked(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
 count = checked(int, lambda v: v >= 1, "an integer >= 1")
 whole = checked(int, lambda v: v >= 0, "an integer >= 0")
 rate = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
-label_column = checked(lambda text: text if text in ("first", "last") else int(text),
-                       lambda v: isinstance(v, str) or v >= 1, "first, last or a column number >= 1")
+label_column = checked(lambda text: int(text) if text.isdigit() else text, lambda v: v != "" and v != 0,
+                       "first, last, a column number >= 1 or a column's name")
+names = checked(lambda text: [name.strip() for name in text.split(",")], lambda v: all(v),
+                "column names like pixels or x1,x2,x3")
 layers = checked(lambda text: [int(n) for n in text.split(",")], lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128")
 

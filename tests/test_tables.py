@@ -1,0 +1,124 @@
+"""Tables in: Parquet written by real writers (pyarrow, Spark's VectorAssembler) train the same run
+as the CSV files holding the same rows, and bad tables are one line naming the file, the row and
+the column."""
+
+import numpy as np
+import pytest
+
+import main_task
+from conftest import read_output
+from errors import DataError
+
+pytestmark = pytest.mark.spark
+OPTIONS = ("--epochs", "3", "--hidden", "16", "--seed", "4")
+SAME = ("cost_history", "accuracy_history", "model", "confusion_matrix")
+
+
+def csv_rows(images, labels):
+    return np.loadtxt(images, delimiter=",", dtype=np.int64), np.loadtxt(labels, dtype=np.int64)
+
+
+def write_columns(path, X, y, label_type="int64"):
+    """pyarrow: one column per pixel (p0 ... p783, integers), then the label."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    columns = {f"p{j}": pa.array(X[:, j].astype(np.int16)) for j in range(X.shape[1])}
+    columns["label"] = pa.array(y.astype(label_type))
+    pq.write_table(pa.table(columns), path)
+    return str(path)
+
+
+def write_arrays(path, X, y):
+    """pyarrow: an id, one column of arrays of floats, the label as a double (MLlib's habit)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    features = pa.ListArray.from_arrays(np.arange(0, X.size + 1, X.shape[1]), pa.array(X.ravel().astype(np.float32)))
+    pq.write_table(pa.table({"id": np.arange(len(y)), "features": features, "label": y.astype(np.float64)}), path,
+                   row_group_size=700)
+    return str(path)
+
+
+def write_vectors(spark, path, columns_file):
+    """Spark: VectorAssembler's vectors (sparse for these mostly-zero rows) of the pixel columns of
+    ``columns_file``, with the label, in one Parquet file."""
+    from pyspark.ml.feature import VectorAssembler
+    frame = spark.read.parquet(columns_file)
+    names = [name for name in frame.columns if name != "label"]
+    assembled = VectorAssembler(inputCols=names, outputCol="features").transform(frame).select("features", "label")
+    assembled.coalesce(1).write.parquet(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tables(sc, small_compact, tmp_path_factory):
+    """{layout: (train, test)} of the small set's rows, in the CSV files' order."""
+    from pyspark.sql import SparkSession
+    folder = tmp_path_factory.mktemp("tables")
+    spark = SparkSession(sc)
+    sets = {"train": csv_rows(*small_compact[:2]), "test": csv_rows(*small_compact[2:])}
+    columns = [write_columns(folder / f"{name}-columns.parquet", *rows) for name, rows in sets.items()]
+    return {"columns": columns,
+            "arrays": [write_arrays(folder / f"{name}-arrays.parquet", *rows) for name, rows in sets.items()],
+            "vectors": [write_vectors(spark, folder / f"{name}-vectors", path) for name, path in zip(sets, columns)]}
+
+
+@pytest.fixture(scope="module")
+def csv_run(sc, small_compact, tmp_path_factory):
+    out = tmp_path_factory.mktemp("csv") / "out"
+    main_task.run(sc, main_task.parse_args([*small_compact, str(out), *OPTIONS]), log=lambda line: None)
+    return out
+
+
+def run_table(sc, train, test, out, *options):
+    said = []
+    main_task.run(sc, main_task.parse_args([train, test, str(out), "--label-column", "label", *options]),
+                  log=said.append)
+    return said
+
+
+@pytest.mark.parametrize("layout", ["columns", "arrays", pytest.param("vectors", marks=pytest.mark.spark35)])
+def test_a_table_of_the_same_rows_trains_the_same_run_as_the_csv_files(sc, tables, csv_run, tmp_path, layout):
+    features = () if layout == "columns" else ("--features", "features")
+    said = run_table(sc, *tables[layout], tmp_path / "out", *OPTIONS, *features)
+    assert any(line.startswith("loaded 3000 training and 1000 test rows of 784 values, 10 classes") for line in said)
+    for output in SAME:
+        assert read_output(tmp_path / "out", output) == read_output(csv_run, output), output
+
+
+def bad_table(folder, name, change):
+    """A small Parquet table (x1, x2: doubles; y: the label) with one thing wrong."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    columns = {"x1": [0.5, 1.5, 2.5, 3.5], "x2": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]}
+    columns = change(columns)
+    pq.write_table(pa.table(columns), folder / name)
+    return str(folder / name)
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("null.parquet", lambda c: dict(c, x2=[1.0, None, 3.0, 4.0]), r"null.parquet: row 2: 'x2' is null$"),
+    ("nan.parquet", lambda c: dict(c, x1=[0.5, 1.5, float("nan"), 3.5]), r"nan.parquet: row 3: 'x1' is NaN$"),
+    ("text.parquet", lambda c: dict(c, x1=["a", "b", "c", "d"]),
+     r"text.parquet: feature column 'x1' is string, not a number$"),
+    ("label.parquet", lambda c: dict(c, y=[0.0, 1.0, 0.5, 1.0]),
+     r"label.parquet: row 3: label 0.5 is not a class number 0, 1, 2, \.\.\.$"),
+    ("missing.parquet", lambda c: {"x1": c["x1"], "x2": c["x2"], "target": c["y"]},
+     r"missing.parquet: no column 'y' \(its columns: x1, x2, target\)$"),
+])
+def test_a_bad_table_is_one_line_naming_file_row_and_column(sc, tmp_path, name, change, message):
+    path = bad_table(tmp_path, name, change)
+    features = ("--features", "x1,x2") if name == "text.parquet" else ()
+    with pytest.raises(DataError, match=message):
+        main_task.run(sc, main_task.parse_args([path, path, str(tmp_path / "out"), "--label-column", "y",
+                                                "--epochs", "1", *features]), log=lambda line: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_vectors_of_different_lengths_are_one_line(sc, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "ragged.parquet"
+    pq.write_table(pa.table({"f": [[1.0, 2.0], [3.0, 4.0], [5.0], [6.0, 7.0]], "y": [0, 1, 0, 1]}), path)
+    with pytest.raises(DataError, match=r"ragged.parquet: row 3: 'f' has 1 values, the first row 2$"):
+        main_task.run(sc, main_task.parse_args([str(path), str(path), str(tmp_path / "out"), "--label-column", "y",
+                                                "--features", "f", "--epochs", "1"]), log=lambda line: None)
