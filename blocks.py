@@ -22,10 +22,14 @@ def feature_matrix(rows):
     layout's k/255: unit 255) are kept as uint8 k: a quarter of float32's bytes, and every epoch
     moves the cached blocks into Python. Other data is kept as float32 (unit None).
     """
-    if rows.dtype.kind == "i":  # parse_values's whole numbers
+    if rows.dtype.kind in "iu":  # parse_values's whole numbers, a table's integer columns
         if rows.size and rows.min() >= 0 and rows.max() <= 255:
-            return rows.astype(np.uint8), 1
+            return rows.astype(np.uint8, copy=False), 1
         return rows.astype(np.float32), None
+    if rows.dtype == np.float32:  # a table's floats: whole numbers 0-255 are exact in float32 too
+        if rows.size and rows.min() >= 0 and rows.max() <= 255 and np.array_equal(np.rint(rows), rows):
+            return rows.astype(np.uint8), 1
+        rows = rows.astype(np.float64)
     for unit in (1, 255):
         steps = np.rint(rows * unit)
         if steps.size and steps.min() >= 0 and steps.max() <= 255 and np.array_equal(steps / unit, rows):

@@ -4,6 +4,7 @@ Inputs, outputs and checkpoints all go through these; nothing touches the driver
 """
 
 import contextlib
+import io
 
 from errors import DataError
 
@@ -180,3 +181,45 @@ def first_lines(sc, path, n):
     finally:
         reader.close()
     return [line for line in lines if line is not None]
+
+
+class HadoopFile(io.RawIOBase):
+    """A file of any Hadoop file system as a seekable, read-only Python file, for pyarrow to read
+    a table's footer and first row on the driver: each read is one seek and read in the JVM."""
+
+    def __init__(self, sc, path):
+        super().__init__()
+        fs, jpath = hadoop_path(sc, path)
+        with one_line(path, "cannot be read"):
+            self.size = fs.getFileStatus(jpath).getLen()
+            self.stream = fs.open(jpath)
+        self.read_bytes = sc._jvm.org.apache.commons.io.IOUtils.toByteArray
+        self.position = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.position
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self.position = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence] + offset
+        return self.position
+
+    def readinto(self, buffer):
+        """Fill ``buffer`` (up to the end of the file) in pieces of at most CHUNK bytes."""
+        n = max(0, min(len(buffer), self.size - self.position))
+        self.stream.seek(self.position)
+        for start in range(0, n, CHUNK):
+            piece = bytes(self.read_bytes(self.stream, min(CHUNK, n - start)))
+            buffer[start:start + len(piece)] = piece
+        self.position += n
+        return n
+
+    def close(self):
+        if not self.closed:
+            self.stream.close()
+        super().close()

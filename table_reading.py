@@ -2,8 +2,8 @@
 glob or a list), their features in one column of ML vectors or of arrays, or in numeric columns,
 their label in a column named by --label-column.
 
-The driver learns the columns from Spark's reader (it reads only the files' footers) and
-resolves which are the label and the features (Layout). The executors read each file whole with
+The driver reads the first file's footer with pyarrow (through Hadoop: hadoop_fs.HadoopFile)
+and resolves which columns are the label and the features (Layout). The executors read each file whole with
 pyarrow (``sc.binaryFiles``: through Hadoop, so any Hadoop path) and cut its rows, in the file's
 own order, into the same blocks as CSV rows (blocks.Block). A file is the unit a task reads, so
 rows are numbered by file (in sorted order) and by their place in it, whatever the partitioning.
@@ -39,38 +39,50 @@ def table_format(files, forced=None):
     return None
 
 
-def spark_session(sc):
-    from pyspark.sql import SparkSession
-    return SparkSession(sc) if SparkSession.getActiveSession() is None else SparkSession.getActiveSession()
-
-
 def numeric(dtype):
-    from pyspark.sql.types import NumericType
-    return isinstance(dtype, NumericType)
+    """True for an Arrow type of numbers (integers, floats, decimals)."""
+    import pyarrow as pa
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
 
 
 def feature_kind(dtype):
-    """"vector", "array" or "columns" (a plain number) for a column's Spark type; None otherwise."""
-    from pyspark.ml.linalg import VectorUDT
-    from pyspark.sql.types import ArrayType
-    if isinstance(dtype, VectorUDT):
+    """"vector" (a pyspark.ml vector as Spark stores it: a struct of type, size, indices and
+    values), "array" (a list of numbers) or "columns" (a number) for an Arrow type; None otherwise."""
+    import pyarrow as pa
+    if pa.types.is_struct(dtype) and {dtype.field(i).name for i in range(dtype.num_fields)} == VECTOR_FIELDS:
         return "vector"
-    if isinstance(dtype, ArrayType) and numeric(dtype.elementType):
+    if (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)) and numeric(dtype.value_type):
         return "array"
     return "columns" if numeric(dtype) else None
 
 
-def read_layout(sc, files, fmt, label, features):
-    """The Layout of a table's files: ``label`` (a column name, or None: no labels), ``features``
-    (None: every numeric column but the label, in the table's order; else a list of names: one
-    vector or array column, or numeric columns). One-line errors name the file and the columns."""
-    from pyspark.sql.utils import AnalysisException
-    spark = spark_session(sc)
+VECTOR_FIELDS = {"type", "size", "indices", "values"}
+
+
+def open_table(sc, path, fmt):
+    """(the Arrow schema of a table file, a function giving the first row of a column as a
+    one-row pyarrow Table): read on the driver, the footer and the first page or stripe only."""
+    import hadoop_fs
+    source = hadoop_fs.HadoopFile(sc, path)
     try:
-        frame = spark.read.format(fmt).load(files)
-    except AnalysisException as e:
-        raise DataError(f"{files[0]}: cannot be read as {fmt} ({str(e).splitlines()[0]})") from None
-    types = {field.name: field.dataType for field in frame.schema.fields}
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+            table = pq.ParquetFile(source, buffer_size=2 ** 16, pre_buffer=False)  # page by page, not whole chunks
+            return table.schema_arrow, lambda name: next(table.iter_batches(batch_size=1, columns=[name]), None)
+        import pyarrow.orc as orc
+        table = orc.ORCFile(source)
+        return table.schema, lambda name: table.read_stripe(0, columns=[name]).slice(0, 1) if table.nstripes else None
+    except Exception as e:  # pyarrow's errors for a file that is not a table of that format
+        raise DataError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+def read_layout(sc, files, fmt, label, features):
+    """The Layout of a table's files, from the first file's footer: ``label`` (a column name, or
+    first, last or a number; None: no labels), ``features`` (None: every numeric column but the
+    label, in the table's order; else a list of names: one vector or array column, or numeric
+    columns). One-line errors name the file and the columns."""
+    schema, first_row = open_table(sc, files[0], fmt)
+    types = {field.name: field.type for field in schema}
     columns = list(types)
     there = f"(its columns: {', '.join(columns)})"
     if label is not None and label not in types:  # first, last or a number: the column in that place
@@ -80,7 +92,7 @@ def read_layout(sc, files, fmt, label, features):
         if name not in types:
             raise DataError(f"{files[0]}: no column {name!r} {there}")
     if label is not None and not numeric(types[label]):
-        raise DataError(f"{files[0]}: label column {label!r} is {types[label].simpleString()}, not a number")
+        raise DataError(f"{files[0]}: label column {label!r} is {types[label]}, not a number")
     names = features or [name for name in columns if name != label and numeric(types[name])]
     if not names:
         raise DataError(f"{files[0]}: no numeric feature columns {there}")
@@ -88,20 +100,21 @@ def read_layout(sc, files, fmt, label, features):
     for name, kind in zip(names, kinds):
         if kind is None or (kind != "columns" and len(names) > 1):
             what = "not a number" if kind is None else "a column of vectors or arrays: name it alone in --features"
-            raise DataError(f"{files[0]}: feature column {name!r} is {types[name].simpleString()}, {what}")
+            raise DataError(f"{files[0]}: feature column {name!r} is {types[name]}, {what}")
     kind = kinds[0]
-    width = len(names) if kind == "columns" else first_length(frame, names[0], kind, files[0])
+    width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, files[0])
     return Layout(kind, names, label, width, columns)
 
 
-def first_length(frame, name, kind, path):
-    """The length of the first vector or array of a column: the table's features per row."""
-    first = frame.select(name).head()
-    if first is None:
+def first_length(row, name, kind, path):
+    """The length of the first vector or array of a column (a one-row pyarrow Table or batch): the
+    table's features per row."""
+    if row is None or row.num_rows == 0:
         raise DataError(f"{path}: no rows")
-    if first[0] is None:
-        raise DataError(f"{path}: row 1: feature column {name!r} is null")
-    return first[0].size if kind == "vector" else len(first[0])
+    value = row.column(0)[0].as_py()
+    if value is None:
+        raise DataError(f"{path}: row 1: {name!r} is null", 1)
+    return (len(value["values"]) if value["type"] == 1 else value["size"]) if kind == "vector" else len(value)
 
 
 def arrow_table(data, fmt, columns):
@@ -118,7 +131,8 @@ def first_bad(mask):
 
 
 def column_values(column, name, path, first_row):
-    """A numeric Arrow column (n rows) -> (n,) int64 or float64; DataError at its first null or NaN."""
+    """A numeric Arrow column (n rows) -> (n,) NumPy values of its own type (booleans as int8);
+    DataError at its first null or NaN."""
     import pyarrow as pa
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if column.null_count:
@@ -126,8 +140,9 @@ def column_values(column, name, path, first_row):
         raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
     values = column.to_numpy(zero_copy_only=False)
     if values.dtype.kind in "iub":
-        return values.astype(np.int64)
-    values = values.astype(np.float64)
+        return values.astype(np.int8) if values.dtype.kind == "b" else values
+    if values.dtype.kind != "f" or values.dtype.itemsize < 4:  # decimals, half floats
+        values = values.astype(np.float64)
     if np.isnan(values).any():
         row = first_bad(np.isnan(values))
         raise DataError(f"{path}: row {first_row + row}: {name!r} is NaN", first_row + row)
@@ -167,7 +182,7 @@ def vector_values(column, name, path, first_row, width):
     kind = column.field("type").to_numpy(zero_copy_only=False)
     values = column.field("values")
     lengths = np.diff(np.asarray(values.offsets))
-    flat = values.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+    flat = values.flatten().to_numpy(zero_copy_only=False)
     if np.isnan(flat).any():
         row = int(np.searchsorted(np.cumsum(lengths), first_bad(np.isnan(flat)), side="right"))
         raise DataError(f"{path}: row {first_row + row}: {name!r} holds NaN", first_row + row)
@@ -176,7 +191,9 @@ def vector_values(column, name, path, first_row, width):
         row = first_bad(sizes != width)
         raise DataError(f"{path}: row {first_row + row}: {name!r} has {sizes[row]} values, the first row "
                         f"{width}", first_row + row)
-    X = np.zeros((len(column), width))
+    # Whole numbers 0-255 (pixels) go straight into bytes: a quarter of the memory of float64.
+    pixels = flat.size == 0 or (flat.min() >= 0 and flat.max() <= 255 and np.array_equal(np.rint(flat), flat))
+    X = np.zeros((len(column), width), dtype=np.uint8 if pixels else np.float64)
     rows = np.repeat(np.arange(len(column)), lengths)
     dense = kind[rows] == 1
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -189,15 +206,16 @@ def vector_values(column, name, path, first_row, width):
 
 
 def feature_rows(table, layout, path, first_row):
-    """The features (n, d) of a pyarrow Table's rows: int64 when every column holds whole numbers
-    as integers, float64 otherwise."""
+    """The features (n, d) of a pyarrow Table's rows, for blocks.feature_matrix: integers when
+    every column holds integers, floats otherwise."""
     if layout.kind == "vector":
         return vector_values(table.column(layout.names[0]), layout.names[0], path, first_row, layout.width)
     if layout.kind == "array":
         return list_values(table.column(layout.names[0]), layout.names[0], path, first_row, layout.width)
     columns = [column_values(table.column(name), name, path, first_row) for name in layout.names]
-    dtype = np.int64 if all(c.dtype == np.int64 for c in columns) else np.float64
-    return np.column_stack(columns).astype(dtype, copy=False)
+    if all(c.dtype.kind in "iu" for c in columns):
+        return np.column_stack(columns)  # NumPy's common integer type
+    return np.column_stack([c.astype(np.float64, copy=False) for c in columns])
 
 
 def label_values(table, layout, path, first_row, n_classes):
