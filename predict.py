@@ -1,14 +1,15 @@
 """Score new rows with a trained model: one output line per input row, in input order.
 
-    spark-submit predict.py MODEL_DIR INPUT OUTPUT_DIR [--labels FILE | --label-column first|last|N]
+    spark-submit predict.py MODEL_DIR INPUT OUTPUT_DIR [--labels FILE | --label-column first|last|N|NAME]
 
     spark-submit --master 'local[2]' predict.py output/run/model data/mnist_images_test.csv output/predict \\
         --labels data/mnist_labels_test.csv
 
 MODEL_DIR is the model/ folder of a main_task.py run. INPUT is read and checked as training
-reads its inputs (data_io.py) and scaled as the model's training set was. OUTPUT_DIR gets
-predictions/: "line,class,score 0,...,score k-1" per row, where line is the row's line number in
-INPUT and the scores are the network's outputs (softmax probabilities for cross-entropy, sigmoid
+reads its inputs (data_io.py: CSV files, or a table's Parquet or ORC files) and scaled as the
+model's training set was. OUTPUT_DIR gets predictions/: "line,class,score 0,...,score k-1" per
+row, where line is the row's line number in INPUT (a table's row: its place in the table, from 1)
+and the scores are the network's outputs (softmax probabilities for cross-entropy, sigmoid
 outputs for sse). Rows stream from the files to the output folder through the executors; nothing
 is collected on the driver. With labels, also metrics/, confusion_matrix/, tests/ and summary/,
 as training writes them.
@@ -21,22 +22,23 @@ import model_file
 import option_table
 import output_folder
 import run_report
-from data_io import load_data_set
+from data_io import load_input
 from errors import EXIT_BAD_INPUT, DataError
 from options import OneLineParser, label_column
 from spark_setup import run_with_spark
 
 
 def parse_args(argv):
-    parser = OneLineParser(prog="predict.py", description="Score the rows of a CSV file with a trained model.")
+    parser = OneLineParser(prog="predict.py", description="Score the rows of CSV files or a table with a model.")
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="the model/ folder of a training run")
-    parser.add_argument("input", metavar="INPUT", help="CSV file of features (any Hadoop path, plain or .gz)")
+    parser.add_argument("input", metavar="INPUT", help="CSV files of features (any Hadoop path, plain or .gz), or a "
+                        "table's Parquet or ORC files")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to create for the outputs")
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument("--labels", metavar="FILE", help="the rows' labels: also write metrics as training does")
     labels.add_argument("--label-column", type=label_column, metavar="first|last|N",
                         help="the label is this column (1-based) of INPUT: also write metrics")
-    option_table.add_to(parser, ("block-size", "overwrite"), defaults=True)
+    option_table.add_to(parser, ("features", "format", "block-size", "overwrite"), defaults=True)
     return parser.parse_args(argv)
 
 
@@ -56,8 +58,8 @@ def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
     net, theta, scale = model_file.read_model(sc, args.model_dir, log)
-    data = load_data_set(sc, args.input, args.labels, args.block_size, scale, n_classes=net.sizes[-1],
-                         width=net.sizes[0], label_column=args.label_column)
+    data = load_input(sc, args.input, args.labels, args.block_size, scale, args.label_column, args.features,
+                      args.format, n_classes=net.sizes[-1], width=net.sizes[0])
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
         f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}

@@ -255,7 +255,13 @@ def table_split(pair, files, fmt, layout, block_size, n_classes):
     The last block carries the report check_files reads."""
     split, path = files[pair[0]]
     columns = list(dict.fromkeys(layout.names + ([layout.label] if layout.label else [])))
-    table = arrow_table(pair[1], fmt, columns)
+    try:
+        table = arrow_table(pair[1], fmt, columns)
+    except Exception as e:  # pyarrow's errors: not a file of this format, or not of the first file's columns
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+        yield ParsedBlock(split, Block.empty(layout.width), error=(0, f"{path}: cannot be read as {fmt} ({reason})"),
+                          report={"lines": 0, "blank": None, "last": 0, "header": 0})
+        return
     held = None
     for start in range(0, table.num_rows, block_size):
         part = table.slice(start, block_size)

@@ -122,3 +122,25 @@ def test_vectors_of_different_lengths_are_one_line(sc, tmp_path):
     with pytest.raises(DataError, match=r"ragged.parquet: row 3: 'f' has 1 values, the first row 2$"):
         main_task.run(sc, main_task.parse_args([str(path), str(path), str(tmp_path / "out"), "--label-column", "y",
                                                 "--features", "f", "--epochs", "1"]), log=lambda line: None)
+
+
+def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, small_compact, tmp_path):
+    import predict
+
+    def predicted(features, *options):
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        summary = predict.run(sc, predict.parse_args([str(csv_run / "model"), features, str(out), *options]),
+                              log=lambda line: None)
+        return summary, read_output(out, "predictions")
+    from_csv = predicted(small_compact[2], "--labels", small_compact[3])
+    from_table = predicted(tables["vectors"][1], "--label-column", "label", "--features", "features")
+    assert from_table[1] == from_csv[1]  # the line field: the row's place in the table, from 1
+    assert from_table[0]["test_accuracy"] == from_csv[0]["test_accuracy"]
+
+
+def test_a_file_that_is_not_parquet_is_one_line(sc, small_compact, tmp_path):
+    path = tmp_path / "images.parquet"
+    path.write_bytes(open(small_compact[0], "rb").read()[:5000])
+    with pytest.raises(DataError, match=r"images.parquet: cannot be read as parquet \(ArrowInvalid: "):
+        main_task.run(sc, main_task.parse_args([str(path), str(path), str(tmp_path / "out"), "--label-column", "y"]),
+                      log=lambda line: None)
