@@ -60,8 +60,10 @@ def parse_args(argv):
     names = ("train_images", "test_images", "output_dir") if values["label_column"] else (
         "train_images", "train_labels", "test_images", "test_labels", "output_dir")
     if len(paths) != len(names):
+        hint = "" if values["label_column"] else "; a table, or CSV files that hold their labels, take TRAIN TEST " \
+            "OUTPUT_DIR with --label-column"
         parser.error(f"the following arguments are required: {' '.join(n.upper() for n in names)} "
-                     f"(given {len(paths)} paths)")
+                     f"(given {len(paths)} paths{hint})")
     if values["epochs"] == 0 and not (values["init_model"] or values["resume"]):
         parser.error("--epochs 0 trains nothing: it evaluates the model given with --init-model")
     files = {"train_labels": None, "test_labels": None, **dict(zip(names, paths))}

@@ -93,9 +93,10 @@ def read_layout(sc, files, fmt, label, features):
             raise DataError(f"{files[0]}: no column {name!r} {there}")
     if label is not None and not numeric(types[label]):
         raise DataError(f"{files[0]}: label column {label!r} is {types[label]}, not a number")
-    names = features or [name for name in columns if name != label and numeric(types[name])]
+    names = features or default_features(types, label)
     if not names:
-        raise DataError(f"{files[0]}: no numeric feature columns {there}")
+        raise DataError(f"{files[0]}: no numeric feature columns, nor one column of vectors or arrays {there}; "
+                        f"name them with --features")
     kinds = [feature_kind(types[name]) for name in names]
     for name, kind in zip(names, kinds):
         if kind is None or (kind != "columns" and len(names) > 1):
@@ -104,6 +105,17 @@ def read_layout(sc, files, fmt, label, features):
     kind = kinds[0]
     width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, files[0])
     return Layout(kind, names, label, width, columns)
+
+
+def default_features(types, label):
+    """The features when --features is not given: every numeric column but the label, in the
+    table's order; failing those, the table's one column of vectors or arrays (VectorAssembler's
+    output, for one)."""
+    numbers = [name for name, dtype in types.items() if name != label and numeric(dtype)]
+    if numbers:
+        return numbers
+    lists = [name for name, dtype in types.items() if name != label and feature_kind(dtype) in ("vector", "array")]
+    return lists if len(lists) == 1 else []
 
 
 def first_length(row, name, kind, path):

@@ -78,7 +78,8 @@ def run_table(sc, train, test, out, *options):
 
 @pytest.mark.parametrize("layout", ["columns", "arrays", pytest.param("vectors", marks=pytest.mark.spark35)])
 def test_a_table_of_the_same_rows_trains_the_same_run_as_the_csv_files(sc, tables, csv_run, tmp_path, layout):
-    features = () if layout == "columns" else ("--features", "features")
+    # Without --features: every numeric column but the label, or the one column of vectors.
+    features = ("--features", "features") if layout == "arrays" else ()
     said = run_table(sc, *tables[layout], tmp_path / "out", *OPTIONS, *features)
     assert any(line.startswith("loaded 3000 training and 1000 test rows of 784 values, 10 classes") for line in said)
     for output in SAME:
