@@ -74,6 +74,25 @@ def predict_and_write(sc, args, staging, log):
     return summary
 
 
+def register_model(spark, name, model_dir):
+    """Register the model of MODEL_DIR (a run's model/ folder, or the run's folder) as the Spark SQL
+    function ``name``(features), features an array of numbers or a pyspark.ml vector, returning a
+    struct of prediction (int) and probability (array<float>), as predict.py writes them
+    (sql_model.py). Returns the function, for DataFrames: frame.select(function("features"))."""
+    import sql_model
+    from spark_setup import ship_helper_modules
+    sc = spark.sparkContext
+    ship_helper_modules(sc)  # the executors import nn_math and sql_model
+    net, theta, scale = model_file.read_model(sc, model_dir, log=lambda line: None)
+    if scale.divisor is None:
+        raise DataError(f"{model_dir}: a model of the first file format keeps no input scaling (predict.py takes it "
+                        f"from the data); train it again to use it in SQL")
+    function = sql_model.model_function(sc, net, theta, scale)
+    spark.udf.register(name, function)
+    sql_model.accept_vectors(spark)
+    return function
+
+
 def main(argv=None):
     return run_with_spark("predict.py", run, parse_args(argv), {DataError: (EXIT_BAD_INPUT, str)})
 

@@ -28,6 +28,15 @@ def write_columns(path, X, y, label_type="int64"):
     return str(path)
 
 
+def write_orc(path, X, y):
+    """pyarrow's ORC writer: one column per pixel, then the label."""
+    import pyarrow as pa
+    import pyarrow.orc as orc
+    columns = {f"p{j}": pa.array(X[:, j].astype(np.int16)) for j in range(X.shape[1])}
+    orc.write_table(pa.table({**columns, "label": pa.array(y)}), str(path))
+    return str(path)
+
+
 def write_arrays(path, X, y):
     """pyarrow: an id, one column of arrays of floats, the label as a double (MLlib's habit)."""
     import pyarrow as pa
@@ -59,6 +68,7 @@ def tables(sc, small_compact, tmp_path_factory):
     columns = [write_columns(folder / f"{name}-columns.parquet", *rows) for name, rows in sets.items()]
     return {"columns": columns,
             "arrays": [write_arrays(folder / f"{name}-arrays.parquet", *rows) for name, rows in sets.items()],
+            "orc": [write_orc(folder / f"{name}.orc", *rows) for name, rows in sets.items()],
             "vectors": [write_vectors(spark, folder / f"{name}-vectors", path) for name, path in zip(sets, columns)]}
 
 
@@ -76,7 +86,7 @@ def run_table(sc, train, test, out, *options):
     return said
 
 
-@pytest.mark.parametrize("layout", ["columns", "arrays", pytest.param("vectors", marks=pytest.mark.spark35)])
+@pytest.mark.parametrize("layout", ["columns", "arrays", pytest.param("vectors", marks=pytest.mark.spark35), "orc"])
 def test_a_table_of_the_same_rows_trains_the_same_run_as_the_csv_files(sc, tables, csv_run, tmp_path, layout):
     # Without --features: every numeric column but the label, or the one column of vectors.
     features = ("--features", "features") if layout == "arrays" else ()
@@ -145,3 +155,24 @@ def test_a_file_that_is_not_parquet_is_one_line(sc, small_compact, tmp_path):
     with pytest.raises(DataError, match=r"images.parquet: cannot be read as parquet \(ArrowInvalid: "):
         main_task.run(sc, main_task.parse_args([str(path), str(path), str(tmp_path / "out"), "--label-column", "y"]),
                       log=lambda line: None)
+
+
+@pytest.mark.spark35
+def test_the_model_as_a_sql_function_gives_the_classes_predict_gives(sc, tables, csv_run, small_compact, tmp_path):
+    from pyspark.sql import SparkSession
+
+    import predict
+    spark = SparkSession(sc)
+    out = tmp_path / "predicted"
+    predict.run(sc, predict.parse_args([str(csv_run / "model"), small_compact[2], str(out)]), log=lambda line: None)
+    expected = [int(line.split(",")[1]) for line in read_output(out, "predictions")]
+    scores = [np.array(line.split(",")[2:], dtype=float) for line in read_output(out, "predictions")]
+    mnist_mlp = predict.register_model(spark, "mnist_mlp", str(csv_run / "model"))
+    spark.read.parquet(tables["arrays"][1]).createOrReplaceTempView("digits")
+    rows = spark.sql("SELECT id, mnist_mlp(features).prediction AS p, mnist_mlp(features).probability AS q "
+                     "FROM digits ORDER BY id").collect()
+    assert [row.p for row in rows] == expected
+    for row, score in zip(rows, scores):  # an sse network's sigmoid outputs, divided by their sum
+        np.testing.assert_allclose(row.q, score / score.sum(), rtol=1e-6)
+    vectors = spark.read.parquet(tables["vectors"][1])  # one file, one partition: the rows in order
+    assert [row.p for row in vectors.select(mnist_mlp("features").prediction.alias("p")).collect()] == expected
