@@ -22,10 +22,11 @@ import model_file
 import option_table
 import output_folder
 import run_report
+import sql_model
 from data_io import load_input
 from errors import EXIT_BAD_INPUT, DataError
 from options import OneLineParser, label_column
-from spark_setup import run_with_spark
+from spark_setup import run_with_spark, ship_helper_modules
 
 
 def parse_args(argv):
@@ -79,8 +80,6 @@ def register_model(spark, name, model_dir):
     function ``name``(features), features an array of numbers or a pyspark.ml vector, returning a
     struct of prediction (int) and probability (array<float>), as predict.py writes them
     (sql_model.py). Returns the function, for DataFrames: frame.select(function("features"))."""
-    import sql_model
-    from spark_setup import ship_helper_modules
     sc = spark.sparkContext
     ship_helper_modules(sc)  # the executors import nn_math and sql_model
     net, theta, scale = model_file.read_model(sc, model_dir, log=lambda line: None)
