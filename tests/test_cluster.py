@@ -14,8 +14,8 @@ from conftest import read_output, standalone_cluster, submit_command
 pytestmark = pytest.mark.spark
 SPARK_4 = int(pyspark.__version__.split(".")[0]) >= 4
 OPTIONS = ("--hidden", "32", "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.1")
-# Long enough to lose a worker midway: the kill comes at epoch 5, once every block is cached.
-KILL_OPTIONS = (*OPTIONS, "--epochs", "12", "--block-size", "200")
+# Long enough to lose a worker midway: the kill comes at epoch 4, once every block is cached.
+KILL_OPTIONS = (*OPTIONS, "--epochs", "8", "--block-size", "200")
 
 
 def run_here(sc, files, out, options):
@@ -50,10 +50,10 @@ def test_a_standalone_cluster_that_loses_a_worker_gives_the_same_run(sc, small_c
         lines = []
         for line in job.stdout:
             lines.append(line)
-            if line.startswith("epoch   5/"):
+            if line.startswith("epoch   4/"):
                 os.killpg(workers[1].pid, signal.SIGKILL)  # the worker and its executor
         assert job.wait() == 0, "".join(lines[-30:])
     assert any("2 cores" in line for line in lines)
-    assert any(line.startswith("epoch  12/") for line in lines)
+    assert any(line.startswith("epoch   8/") for line in lines)
     assert any("Lost executor" in line for line in lines)  # its cached blocks were rebuilt elsewhere
     assert_same_run(tmp_path / "hit", run_here(sc, small_compact, tmp_path / "clean", KILL_OPTIONS))

@@ -214,7 +214,7 @@ def test_model_files_are_read_strictly_by_predict(sc, small_compact, tmp_path):
 
 
 def test_killed_driver_resumes_from_its_last_checkpoint(sc, small_compact, tmp_path):
-    options = ["--epochs", "16", "--hidden", "256", "--optimizer", "momentum", "--lr", "0.05"]
+    options = ["--epochs", "12", "--hidden", "128", "--optimizer", "momentum", "--lr", "0.05"]
     main_task.run(sc, args_for(small_compact, tmp_path / "whole", *options), log=quiet)  # same as spark-submit's
     out = tmp_path / "killed"
     job = subprocess.Popen(submit_command(*small_compact, out, *options, "--checkpoint-every", "3"),
@@ -235,7 +235,7 @@ def test_killed_driver_resumes_from_its_last_checkpoint(sc, small_compact, tmp_p
         os.utime(staging / name, (time.time() - 60, time.time() - 60))
 
     said = []  # resumed in this process: the same as spark-submit's (the cluster tests check that)
-    main_task.run(sc, args_for(small_compact, out, "--epochs", "16", "--resume"), log=said.append)
+    main_task.run(sc, args_for(small_compact, out, "--epochs", "12", "--resume"), log=said.append)
     assert any("resuming after epoch 6" in line for line in said)
     assert not list(tmp_path.glob("killed._incomplete-*"))
     assert "epoch-000006.json" in visible(out / "checkpoints")
