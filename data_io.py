@@ -27,7 +27,7 @@ from csv_reading import (
     text_lines,
 )
 from errors import DataError, as_error
-from scaling import NOT_PIXEL
+from scaling import not_pixel_counts
 from table_reading import check_files, not_pixels_of_files, read_layout, table_format, table_split
 
 # blocks: the RDD of blocks the epochs map (aligned_blocks's, over ``cached``); rows; width: features per row;
@@ -175,14 +175,9 @@ def not_pixel_values(features, chunk, path, fmt):
     for the features (n, d) of a block's lines ``chunk``, numbered within the split."""
     c = fmt["label_column"]
     found = {}
-    for way, breaks in NOT_PIXEL.items():
-        bad = breaks(features)
-        count = int(bad.sum())
-        if count:
-            i, j = (int(k) for k in np.argwhere(bad)[0])
-            line = chunk[i][1] + 1
-            column = j + 1 + (c is not None and j >= c)
-            found[way] = (count, (line, f"{path}: line {line}: value {features[i, j]:g} (column {column})"))
+    for way, (count, (i, j)) in not_pixel_counts(features).items():
+        line, column = chunk[i][1] + 1, j + 1 + (c is not None and j >= c)
+        found[way] = (count, (line, f"{path}: line {line}: value {features[i, j]:g} (column {column})"))
     return found
 
 
@@ -381,10 +376,11 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
     The labels come from ``label_path``, or from ``label_column`` of the features, or there are
     none (predict). ``n_classes`` and ``width`` come from the training set (or the model) when
     loading another set. An input may be several files (a folder, a glob, a list): they are read
-    in sorted order, and features and labels pair file by file. One pass over the features, a
-    Spark job, also gives their Moments: each split is parsed with its lines and rows numbered
-    from its own start, and the driver, once every split has reported its counts, numbers them
-    within their file (lines) and the input (rows).
+    in sorted order, and features and labels pair file by file. One pass over the files, a Spark
+    job, parses and checks them: each split is parsed with its lines and rows numbered from its
+    own start, and the driver, once every split has reported its counts, numbers them within
+    their file (lines) and the input (rows). A second job cuts the cached rows into the blocks
+    the epochs see and gives the features' Moments (aligned_blocks).
     """
     source = open_input(sc, image_path, label_column)
     fmt = source.fmt

@@ -59,6 +59,17 @@ NOT_PIXEL = {"outside [0, 1]": lambda X: (X < 0) | (X > 1),
              "not a whole number in 0-255": lambda X: (X < 0) | (X > 255) | (X != np.round(X))}
 
 
+def not_pixel_counts(X):
+    """{way: (how many values of X (n, d) break NOT_PIXEL's way, (row, column) of the first)}; the
+    ways no value breaks are left out."""
+    found = {}
+    for way, breaks in NOT_PIXEL.items():
+        bad = breaks(X)
+        if bad.any():
+            found[way] = (int(bad.sum()), tuple(int(k) for k in np.argwhere(bad)[0]))
+    return found
+
+
 class Scaling(namedtuple("Scaling", "kind shift divisor")):
     """x' = (x - shift) / divisor; shift and divisor are floats or (d,) arrays."""
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from blocks import Block, ParsedBlock
 from errors import DataError, as_error, first_error
-from scaling import NOT_PIXEL
+from scaling import not_pixel_counts
 
 # The formats whose files the executors read with pyarrow, by the end of a file's name.
 FORMATS = {"parquet": (".parquet", ".parq"), "orc": (".orc",)}
@@ -248,15 +248,12 @@ def label_values(table, layout, path, first_row, n_classes):
 
 
 def not_pixel_values(X, names, path, first_row):
-    """scaling.NOT_PIXEL's {way: (count, (row, message naming the first value))} of features (n, d)."""
+    """{way: (count, (row, message naming the first value))} of features (n, d): the values that
+    break each way of being pixels (scaling.NOT_PIXEL)."""
     found = {}
-    for way, breaks in NOT_PIXEL.items():
-        bad = breaks(X)
-        count = int(bad.sum())
-        if count:
-            i, j = (int(k) for k in np.argwhere(bad)[0])
-            column = names[j] if len(names) == X.shape[1] else f"{names[0]}[{j}]"
-            found[way] = (count, (first_row + i, f"{path}: row {first_row + i}: value {X[i, j]:g} ({column})"))
+    for way, (count, (i, j)) in not_pixel_counts(X).items():
+        column = names[j] if len(names) == X.shape[1] else f"{names[0]}[{j}]"
+        found[way] = (count, (first_row + i, f"{path}: row {first_row + i}: value {X[i, j]:g} ({column})"))
     return found
 
 
