@@ -3,9 +3,9 @@ glob or a list), their features in one column of ML vectors or of arrays, or in 
 their label in a column named by --label-column.
 
 The driver reads the first file's footer with pyarrow (through Hadoop: hadoop_fs.HadoopFile)
-and resolves which columns are the label and the features (Layout). The executors read each file whole with
-pyarrow (``sc.binaryFiles``: through Hadoop, so any Hadoop path) and cut its rows, in the file's
-own order, into the same blocks as CSV rows (blocks.Block). A file is the unit a task reads, so
+and resolves which columns are the label and the features (Layout). The executors read each
+file whole with pyarrow (``sc.binaryFiles``: through Hadoop, so any Hadoop path) and cut its
+rows, in the file's own order, into the same blocks as CSV rows (blocks.Block). A file is the unit a task reads, so
 rows are numbered by file (in sorted order) and by their place in it, whatever the partitioning.
 """
 
