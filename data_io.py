@@ -342,7 +342,7 @@ def peek_shape(sc, image_path, label_path, label_column=None, features=None, fmt
     """(features per row, classes) of a set from its first lines (a table: its columns and first
     row), before it is read: the classes of one-hot labels, or 2 (the fewest a set can have)
     until the labels are read."""
-    table, layout = input_kind(sc, image_path, label_path, label_column, features, fmt)
+    table, layout, _ = input_kind(sc, image_path, label_path, label_column, features, fmt)
     if table is not None:
         return layout.width, 2
     fmt = open_input(sc, image_path, label_column).fmt
@@ -411,12 +411,12 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
 
 
 
-def load_table_set(sc, path, fmt, layout, block_size, scale, n_classes=None, width=None):
-    """A table input (table_reading.py: Parquet or ORC files with the table_reading.Layout
-    ``layout``) as a DataSet, its blocks the same as CSV rows of the same values would give.
-    ``n_classes`` and ``width`` come from the training set (or the model) when loading another set."""
+def load_table_set(sc, files, fmt, layout, block_size, scale, n_classes=None, width=None):
+    """A table input (table_reading.py: the Parquet or ORC ``files``, in sorted order, with the
+    table_reading.Layout ``layout``) as a DataSet, its blocks the same as CSV rows of the same
+    values would give. ``n_classes`` and ``width`` come from the training set (or the model)
+    when loading another set."""
     from pyspark import StorageLevel
-    files = [shown for shown, _ in hadoop_fs.input_files(sc, path)]
     if width is not None and layout.width != width:
         raise DataError(f"{files[0]}: {layout.width} features per row, the training set has {width}")
     places = {hadoop_fs.qualified(sc, shown): (i, shown) for i, shown in enumerate(files)}
@@ -438,24 +438,24 @@ def load_table_set(sc, path, fmt, layout, block_size, scale, n_classes=None, wid
 
 
 def input_kind(sc, path, label_path, label_column, features, fmt):
-    """(the table format, its table_reading.Layout) of a table input, or (None, None) for CSV files:
-    told apart by ``fmt`` (--format) or by the files' names."""
+    """(the table format, its table_reading.Layout, its files) of a table input, or (None, None,
+    files) for CSV files: told apart by ``fmt`` (--format) or by the files' names."""
     files = [shown for shown, _ in hadoop_fs.input_files(sc, path)]
     table = table_format(files, fmt)
     if table in (None, "csv"):
         if features:
             raise DataError(f"{path}: --features names columns of a table (Parquet, ORC), not of CSV files")
-        return None, None
+        return None, None, files
     if label_path is not None:
         raise DataError(f"{path}: a {table} table keeps its labels in a column: give --label-column, not "
                         f"a labels file ({label_path})")
-    return table, read_layout(sc, files, table, label_column, features)
+    return table, read_layout(sc, files, table, label_column, features), files
 
 
 def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,
                width=None):
     """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set)."""
-    table, layout = input_kind(sc, path, label_path, label_column, features, fmt)
+    table, layout, files = input_kind(sc, path, label_path, label_column, features, fmt)
     if table is None:
         return load_data_set(sc, path, label_path, block_size, scale, n_classes, width, label_column)
-    return load_table_set(sc, path, table, layout, block_size, scale, n_classes, width)
+    return load_table_set(sc, files, table, layout, block_size, scale, n_classes, width)

@@ -12,34 +12,33 @@ broadcast once. The features are an array of numbers or a pyspark.ml vector (den
 import numpy as np
 
 import nn_math
+from table_reading import vector_matrix
 
 PREDICTION = "struct<prediction: int, probability: array<float>>"
-
-
-def vector_matrix(kinds, sizes, indices, values, width):
-    """pyspark.ml vectors as Spark stores them, one row each: kind 1 dense (``values`` its
-    values) or 0 sparse (``sizes`` its length, ``indices`` and ``values`` its entries) -> (n, width)."""
-    X = np.zeros((len(kinds), width))
-    for i, (kind, size, index, value) in enumerate(zip(kinds, sizes, indices, values)):
-        if (len(value) if kind == 1 else size) != width:
-            raise ValueError(f"a vector of {len(value) if kind == 1 else size} values; the model takes {width}")
-        if kind == 1:
-            X[i] = value
-        else:
-            X[i, index] = value
-    return X
 
 
 def feature_matrix(features, width):
     """A batch of the function's argument (a pandas Series of arrays, or a DataFrame of vectors'
     fields) -> (n, width) float64."""
     if hasattr(features, "columns"):  # a struct: pyspark.ml vectors
-        return vector_matrix(features["type"].to_numpy(), features["size"].to_numpy(), features["indices"].to_numpy(),
-                             features["values"].to_numpy(), width)
+        return vectors(features, width)
     lengths = {len(row) for row in features}
     if lengths - {width}:
         raise ValueError(f"an array of {min(lengths - {width})} values; the model takes {width}")
     return np.stack(features.to_numpy()).astype(np.float64) if len(features) else np.zeros((0, width))
+
+
+def vectors(fields, width):
+    """A pandas DataFrame of pyspark.ml vectors' fields (type, size, indices, values) -> (n, width)."""
+    kinds = fields["type"].to_numpy().astype(np.int8)
+    values = [np.asarray(v, dtype=np.float64) for v in fields["values"]]
+    lengths = np.array([len(v) for v in values], dtype=np.int64)
+    sizes = np.where(kinds == 1, lengths, fields["size"].fillna(0).to_numpy().astype(np.int64))
+    if (sizes != width).any():
+        raise ValueError(f"a vector of {sizes[sizes != width][0]} values; the model takes {width}")
+    indices = [np.asarray(i, dtype=np.int64) for kind, i in zip(kinds, fields["indices"]) if kind == 0]
+    return vector_matrix(kinds, lengths, np.concatenate(values or [np.zeros(0)]),
+                         np.concatenate(indices or [np.zeros(0, dtype=np.int64)]), width)
 
 
 def probabilities(P, loss):

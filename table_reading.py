@@ -23,9 +23,8 @@ FORMATS = {"parquet": (".parquet", ".parq"), "orc": (".orc",)}
 
 # What the features are: kind "columns" (numeric columns, ``names``), "vector" (one column of
 # pyspark.ml vectors, ``names`` = [it]) or "array" (one column of arrays of numbers); label: the
-# label column's name, or None; width: features per row; columns: every column of the table, in
-# order, for messages.
-Layout = namedtuple("Layout", "kind names label width columns")
+# label column's name, or None; width: features per row.
+Layout = namedtuple("Layout", "kind names label width")
 
 
 def table_format(files, forced=None):
@@ -104,7 +103,7 @@ def read_layout(sc, files, fmt, label, features):
             raise DataError(f"{files[0]}: feature column {name!r} is {types[name]}, {what}")
     kind = kinds[0]
     width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, files[0])
-    return Layout(kind, names, label, width, columns)
+    return Layout(kind, names, label, width)
 
 
 def default_features(types, label):
@@ -205,15 +204,20 @@ def vector_values(column, name, path, first_row, width):
                         f"{width}", first_row + row)
     # Whole numbers 0-255 (pixels) go straight into bytes: a quarter of the memory of float64.
     pixels = flat.size == 0 or (flat.min() >= 0 and flat.max() <= 255 and np.array_equal(np.rint(flat), flat))
-    X = np.zeros((len(column), width), dtype=np.uint8 if pixels else np.float64)
-    rows = np.repeat(np.arange(len(column)), lengths)
-    dense = kind[rows] == 1
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    positions = np.arange(len(flat)) - starts  # each value's place in its own list
-    X[rows[dense], positions[dense]] = flat[dense]
-    if not dense.all():
-        indices = column.field("indices").flatten().to_numpy(zero_copy_only=False)
-        X[rows[~dense], indices] = flat[~dense]
+    return vector_matrix(kind, lengths, flat, column.field("indices").flatten().to_numpy(zero_copy_only=False),
+                         width, np.uint8 if pixels else np.float64)
+
+
+def vector_matrix(kinds, lengths, values, indices, width, dtype=np.float64):
+    """pyspark.ml vectors as Spark stores them -> a matrix (n, width) of ``dtype``. kinds (n,): 1
+    dense, 0 sparse; lengths (n,): how many values each row holds; values: every row's values,
+    one row after another; indices: the sparse rows' indices, likewise."""
+    X = np.zeros((len(kinds), width), dtype=dtype)
+    rows = np.repeat(np.arange(len(kinds)), lengths)
+    dense = kinds[rows] == 1
+    positions = np.arange(len(values)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # place in its row
+    X[rows[dense], positions[dense]] = values[dense]
+    X[rows[~dense], indices] = values[~dense]
     return X
 
 
