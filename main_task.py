@@ -1,12 +1,13 @@
 """Train a fully connected network on MNIST with PySpark RDDs: map steps, then a tree reduce.
 
     spark-submit main_task.py TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR [options]
-    spark-submit main_task.py TRAIN TEST OUTPUT_DIR --label-column first|last|N [options]
+    spark-submit main_task.py TRAIN TEST OUTPUT_DIR --label-column first|last|N|NAME [options]
 
     spark-submit --master 'local[2]' main_task.py data/mnist_images_train.csv \\
         data/mnist_labels_train.csv data/mnist_images_test.csv data/mnist_labels_test.csv output/run
 
-The inputs are parsed once into cached blocks of rows (data_io.py). The training loop is
+The inputs (CSV files, or a table's Parquet or ORC files) are parsed once into cached blocks of
+rows (data_io.py). The training loop is
 training.py's; each epoch is one Spark job, one of two kinds (executor_tasks.py):
   - data-parallel (the default, as the original): broadcast the weights theta; in chained map
     steps over each block, keep the epoch's sampled rows (a mask fixed by seed, epoch and row
@@ -49,11 +50,11 @@ def parse_args(argv):
     """The command line: the paths, and every option of option_table.OPTIONS (its value, or its
     default); ``given`` names the options the command line gave."""
     parser = option_table.training_parser(
-        "main_task.py", "Train a fully connected network on MNIST CSV files with Spark RDDs.")
+        "main_task.py", "Train a fully connected network on CSV files or tables with Spark RDDs.")
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR, or with --label-column "
-                             "TRAIN TEST OUTPUT_DIR: CSV files (any Hadoop path, plain or .gz), then the folder to "
-                             "create for the outputs")
+                             "TRAIN TEST OUTPUT_DIR: CSV files (any Hadoop path, plain or .gz) or tables (Parquet, "
+                             "ORC), then the folder to create for the outputs")
     given = vars(parser.parse_args(argv))
     paths = given.pop("paths")
     values = option_table.with_defaults(given)
