@@ -115,8 +115,13 @@ def _wait_for(condition, what, timeout=60):
 def standalone_cluster(folder, workers=2):
     """A Spark standalone master and ``workers`` one-core workers on 127.0.0.1, started with
     spark-class and stopped afterwards. Yields (master URL, {worker number: Popen})."""
+    # The daemons and the executors they start compile with the JVM's quick compiler only, as
+    # spark-submit does here (SPARK_SUBMIT_OPTS): on two cores, the optimising compiler's threads
+    # take the time of the Python workers and the tests around.
+    quick = "-XX:TieredStopAtLevel=1"
     env = dict(os.environ, SPARK_HOME=spark_home(), SPARK_LOCAL_IP="127.0.0.1", SPARK_WORKER_DIR=str(folder),
-               SPARK_NO_DAEMONIZE="1")
+               SPARK_NO_DAEMONIZE="1", SPARK_DAEMON_JAVA_OPTS=quick,
+               SPARK_WORKER_OPTS=f"-Dspark.executor.extraJavaOptions={quick}")
     spark_class = os.path.join(spark_home(), "bin", "spark-class")
     port, web = free_port(), free_port()
     processes = {}
@@ -134,8 +139,7 @@ def standalone_cluster(folder, workers=2):
         start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
               "--webui-port", str(web))
         url = f"spark://127.0.0.1:{port}"
-        _wait_for(lambda: alive_workers() == 0, "the standalone master")
-        for i in range(workers):
+        for i in range(workers):  # started beside the master: a worker retries until it is up
             start(i, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
                   "--memory", "1g", "--webui-port", str(free_port()), "--work-dir", str(folder))
         _wait_for(lambda: alive_workers() == workers, f"{workers} standalone workers")
