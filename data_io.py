@@ -418,9 +418,10 @@ def load_table_set(sc, files, fmt, layout, block_size, scale, n_classes=None, wi
     when loading another set."""
     from pyspark import StorageLevel
     if width is not None and layout.width != width:
-        raise DataError(f"{files[0]}: {layout.width} features per row, the training set has {width}")
-    places = {hadoop_fs.qualified(sc, shown): (i, shown) for i, shown in enumerate(files)}
-    records = sc.binaryFiles(",".join(files), minPartitions=sc.defaultParallelism)
+        shown = layout.names if len(layout.names) <= 5 else [*layout.names[:4], "..."]
+        raise DataError(f"{files[0]}: {layout.width} features per row (from {layout.kind} {', '.join(shown)}), the "
+                        f"training set has {width}; --features names the columns")
+    records, places = table_files(sc, files)
     parsed = records.flatMap(partial(table_split, files=places, fmt=fmt, layout=layout, block_size=block_size,
                                      n_classes=n_classes)).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
@@ -435,6 +436,13 @@ def load_table_set(sc, files, fmt, layout, block_size, scale, n_classes=None, wi
                    moments, cached, files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments))
 
+
+
+def table_files(sc, files):
+    """(the RDD of sc.binaryFiles: (qualified path, bytes) per file of a table, {qualified path:
+    (its place in ``files``, the path as the user gave it)}): each file read whole by one task."""
+    places = {hadoop_fs.qualified(sc, shown): (i, shown) for i, shown in enumerate(files)}
+    return sc.binaryFiles(",".join(files), minPartitions=sc.defaultParallelism), places
 
 
 def input_kind(sc, path, label_path, label_column, features, fmt):
@@ -453,9 +461,10 @@ def input_kind(sc, path, label_path, label_column, features, fmt):
 
 
 def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,
-               width=None):
-    """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set)."""
-    table, layout, files = input_kind(sc, path, label_path, label_column, features, fmt)
+               width=None, kind=None):
+    """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set). ``kind``:
+    input_kind's answer, when the caller has it already."""
+    table, layout, files = kind or input_kind(sc, path, label_path, label_column, features, fmt)
     if table is None:
         return load_data_set(sc, path, label_path, block_size, scale, n_classes, width, label_column)
     return load_table_set(sc, files, table, layout, block_size, scale, n_classes, width)

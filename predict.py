@@ -1,18 +1,20 @@
 """Score new rows with a trained model: one output line per input row, in input order.
 
     spark-submit predict.py MODEL_DIR INPUT OUTPUT_DIR [--labels FILE | --label-column first|last|N|NAME]
+                         [--features COLUMNS] [--keep COLUMNS] [--output-format csv|parquet]
 
     spark-submit --master 'local[2]' predict.py output/run/model data/mnist_images_test.csv output/predict \\
         --labels data/mnist_labels_test.csv
 
 MODEL_DIR is the model/ folder of a main_task.py run. INPUT is read and checked as training
 reads its inputs (data_io.py: CSV files, or a table's Parquet or ORC files) and scaled as the
-model's training set was. OUTPUT_DIR gets predictions/: "line,class,score 0,...,score k-1" per
-row, where line is the row's line number in INPUT (a table's row: its place in the table, from 1)
-and the scores are the network's outputs (softmax probabilities for cross-entropy, sigmoid
-outputs for sse). Rows stream from the files to the output folder through the executors; nothing
-is collected on the driver. With labels, also metrics/, confusion_matrix/, tests/ and summary/,
-as training writes them.
+model's training set was. OUTPUT_DIR gets predictions/. For CSV files: "line,class,score
+0,...,score k-1" per row, where line is the row's line number in INPUT and the scores are the
+network's outputs (softmax probabilities for cross-entropy, sigmoid outputs for sse). For a
+table: a Parquet table of the --keep columns, prediction and probability (table_output.py).
+--output-format csv|parquet chooses the other. Rows stream from the files to the output folder
+through the executors, in input order; nothing is collected on the driver. With labels, also
+metrics/, confusion_matrix/, tests/ and summary/, as training writes them.
 """
 
 import sys
@@ -23,9 +25,10 @@ import option_table
 import output_folder
 import run_report
 import sql_model
-from data_io import load_input
+import table_output
+from data_io import input_kind, load_input
 from errors import EXIT_BAD_INPUT, DataError
-from options import OneLineParser, label_column
+from options import OneLineParser, label_column, names
 from spark_setup import run_with_spark, ship_helper_modules
 
 
@@ -39,6 +42,11 @@ def parse_args(argv):
     labels.add_argument("--labels", metavar="FILE", help="the rows' labels: also write metrics as training does")
     labels.add_argument("--label-column", type=label_column, metavar="first|last|N",
                         help="the label is this column (1-based) of INPUT: also write metrics")
+    parser.add_argument("--keep", type=names, default=[], metavar="COLUMNS",
+                        help="a table's columns to copy into the predictions, before prediction and probability")
+    parser.add_argument("--output-format", choices=("csv", "parquet"),
+                        help="predictions/ as CSV lines or a Parquet table (default: parquet for a table, csv for "
+                        "CSV files)")
     option_table.add_to(parser, ("features", "format", "block-size", "overwrite"), defaults=True)
     return parser.parse_args(argv)
 
@@ -59,8 +67,11 @@ def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
     net, theta, scale = model_file.read_model(sc, args.model_dir, log)
-    data = load_input(sc, args.input, args.labels, args.block_size, scale, args.label_column, args.features,
-                      args.format, n_classes=net.sizes[-1], width=net.sizes[0])
+    kind = input_kind(sc, args.input, args.labels, args.label_column, args.features, args.format)
+    output_format = args.output_format or ("csv" if kind[0] is None else "parquet")
+    kept = table_output.kept_columns(sc, kind, args.keep, output_format, args.input)
+    data = load_input(sc, args.input, args.labels, args.block_size, scale, n_classes=net.sizes[-1],
+                      width=net.sizes[0], kind=kind)
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
         f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}
@@ -70,8 +81,12 @@ def predict_and_write(sc, args, staging, log):
         summary.update(run_report.metrics_record(confusion))
         outputs = run_report.metric_lines(confusion, examples, summary)
         log(f"accuracy {summary['test_accuracy']:.4f}, macro F1 {summary['macro_f1']:.4f}")
-    staging.publish(outputs, rdds={"predictions": executor_tasks.prediction_lines(sc, data, theta, net)})
-    log(f"predictions for {data.rows} rows in {output_dir}/predictions")
+    if output_format == "csv":
+        staging.publish(outputs, rdds={"predictions": executor_tasks.prediction_lines(sc, data, theta, net)})
+    else:
+        predictions = table_output.prediction_table(sc, data, kind, kept, (net, theta, data.scaling))
+        staging.publish(outputs, tables={"predictions": predictions})
+    log(f"predictions for {data.rows} rows in {output_dir}/predictions ({output_format})")
     return summary
 
 

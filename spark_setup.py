@@ -16,7 +16,7 @@ BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 # their modules' imports with them), and the driver's own modules besides, as --py-files lists them.
 HELPER_MODULES = ("errors", "nn_math", "hadoop_fs", "scaling", "csv_reading", "table_reading", "blocks", "data_io",
                   "options", "option_table", "run_settings", "executor_tasks", "checkpoints", "model_file",
-                  "run_report", "training", "output_folder", "memory_check", "onnx_export", "sql_model",
+                  "run_report", "training", "output_folder", "memory_check", "onnx_export", "sql_model", "table_output",
                   "spark_setup")  # a test checks the list
 
 

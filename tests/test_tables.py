@@ -144,9 +144,69 @@ def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, 
                               log=lambda line: None)
         return summary, read_output(out, "predictions")
     from_csv = predicted(small_compact[2], "--labels", small_compact[3])
-    from_table = predicted(tables["vectors"][1], "--label-column", "label", "--features", "features")
+    from_table = predicted(tables["vectors"][1], "--label-column", "label", "--features", "features",
+                           "--output-format", "csv")
     assert from_table[1] == from_csv[1]  # the line field: the row's place in the table, from 1
     assert from_table[0]["test_accuracy"] == from_csv[0]["test_accuracy"]
+
+
+def write_digits_folder(folder, X, y):
+    """pyarrow: the rows in two files of a folder, the second the larger (Spark's readers would
+    take it first), with an id, a name and an array of features."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    folder.mkdir()
+    for name, rows in (("part-0.parquet", slice(0, 300)), ("part-1.parquet", slice(300, None))):
+        ids = np.arange(len(y))[rows]
+        features = pa.ListArray.from_arrays(np.arange(0, X[rows].size + 1, X.shape[1]), pa.array(X[rows].ravel()))
+        pq.write_table(pa.table({"id": ids, "name": [f"digit-{i}" for i in ids], "features": features,
+                                 "label": y[rows]}), folder / name)
+    return str(folder)
+
+
+@pytest.mark.spark35
+def test_predictions_of_a_table_are_a_parquet_table_in_input_order(sc, csv_run, small_compact, tmp_path):
+    from pyspark.sql import SparkSession
+
+    import predict
+    X, y = csv_rows(*small_compact[2:])
+    digits = write_digits_folder(tmp_path / "digits", X, y)
+    model = str(csv_run / "model")
+    predict.run(sc, predict.parse_args([model, small_compact[2], str(tmp_path / "lines")]), log=lambda line: None)
+    lines = [line.split(",") for line in read_output(tmp_path / "lines", "predictions")]
+    scores = np.array([line[2:] for line in lines], dtype=np.float64)
+    predict.run(sc, predict.parse_args([model, digits, str(tmp_path / "table"), "--keep", "name,id",
+                                        "--features", "features"]),
+                log=lambda line: None)
+    predict.run(sc, predict.parse_args([model, small_compact[2], str(tmp_path / "csv-table"), "--output-format",
+                                        "parquet"]), log=lambda line: None)
+    spark = SparkSession(sc)
+    table = spark.read.parquet(str(tmp_path / "table" / "predictions"))
+    assert table.schema.simpleString() == "struct<name:string,id:bigint,prediction:int,probability:array<float>>"
+    csv_table = spark.read.parquet(str(tmp_path / "csv-table" / "predictions"))
+    assert csv_table.schema.simpleString() == "struct<line:bigint,prediction:int,probability:array<float>>"
+    for frame, first, numbers in ((table, "id", range(len(y))), (csv_table, "line", range(1, len(y) + 1))):
+        rows = frame.collect()  # part files in order, and the rows in each: the input's order
+        assert [row[first] for row in rows] == list(numbers)
+        assert [row.prediction for row in rows] == [int(line[1]) for line in lines]
+        # An sse network's sigmoid outputs, divided by their sum: probabilities.
+        np.testing.assert_allclose([row.probability for row in rows], scores / scores.sum(axis=1, keepdims=True),
+                                   rtol=1e-6)
+    assert [row.name for row in table.collect()] == [f"digit-{i}" for i in range(len(y))]
+
+
+@pytest.mark.parametrize("keep, options, message", [
+    ("ident", (), r"part-0.parquet: --keep: no column 'ident' \(its columns: id, name, features, label\)$"),
+    ("id", ("--output-format", "csv"), r"--keep copies a table's columns into Parquet predictions; CSV lines "),
+])
+def test_keep_with_a_missing_column_or_csv_lines_is_one_line(sc, csv_run, small_compact, tmp_path, keep, options,
+                                                             message):
+    import predict
+    digits = write_digits_folder(tmp_path / "digits", *csv_rows(*small_compact[2:]))
+    with pytest.raises(DataError, match=message):
+        predict.run(sc, predict.parse_args([str(csv_run / "model"), digits, str(tmp_path / "out"), "--keep", keep,
+                                            "--features", "features", *options]), log=lambda line: None)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_file_that_is_not_parquet_is_one_line(sc, small_compact, tmp_path):
