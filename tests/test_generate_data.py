@@ -39,6 +39,7 @@ def full_compact(tmp_path_factory):
     return write_data(tmp_path_factory.mktemp("full"))
 
 
+@pytest.mark.other_run
 def test_full_data_round_trip_matches_known_counts(full_compact):
     train_images, train_labels, test_images, test_labels = full_compact
     assert count_lines(train_images) == 60000 and count_lines(test_images) == 10000
