@@ -27,6 +27,7 @@ from csv_reading import (
     text_lines,
 )
 from errors import DataError, as_error
+from frame_reading import catalog_table, frame_format, frame_layout, json_frame, parsed_of_frame
 from scaling import not_pixel_counts
 from table_reading import check_files, not_pixels_of_files, read_layout, table_format, table_split
 
@@ -36,6 +37,12 @@ from table_reading import check_files, not_pixels_of_files, read_layout, table_f
 # read; headers: {"features": header lines skipped, "labels": ...}; not_pixels: not_pixels_of_input's;
 # scaling: the scaling.Scaling of its features into the network's inputs.
 DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers not_pixels scaling")
+
+# What an input is (input_kind): format: None for CSV files, a table format (parquet, orc: read as
+# files by pyarrow; json, table: through a DataFrame); layout: a table's table_reading.Layout; files:
+# the input's files in sorted order (a catalog table read through a DataFrame: its name); frame:
+# that DataFrame, or None.
+InputKind = namedtuple("InputKind", "format layout files frame", defaults=(None, None, None))
 
 
 
@@ -338,13 +345,12 @@ def aligned_blocks(sc, parsed, checks, labels, block_size):
 
 
 
-def peek_shape(sc, image_path, label_path, label_column=None, features=None, fmt=None):
+def peek_shape(sc, image_path, label_path, kind, label_column=None):
     """(features per row, classes) of a set from its first lines (a table: its columns and first
-    row), before it is read: the classes of one-hot labels, or 2 (the fewest a set can have)
-    until the labels are read."""
-    table, layout, _ = input_kind(sc, image_path, label_path, label_column, features, fmt)
-    if table is not None:
-        return layout.width, 2
+    row; ``kind``: input_kind's), before it is read: the classes of one-hot labels, or 2 (the
+    fewest a set can have) until the labels are read."""
+    if kind.format is not None:
+        return kind.layout.width, 2
     fmt = open_input(sc, image_path, label_column).fmt
     width = fmt["width"] - (fmt["label_column"] is not None)
     one_hot = open_input(sc, label_path).fmt["width"] if label_path is not None else 1
@@ -411,19 +417,24 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
 
 
 
-def load_table_set(sc, files, fmt, layout, block_size, scale, n_classes=None, width=None):
-    """A table input (table_reading.py: the Parquet or ORC ``files``, in sorted order, with the
-    table_reading.Layout ``layout``) as a DataSet, its blocks the same as CSV rows of the same
-    values would give. ``n_classes`` and ``width`` come from the training set (or the model)
+def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None):
+    """A table input (``kind``: input_kind's; its Parquet or ORC files read by table_reading.py,
+    or its DataFrame by frame_reading.py) as a DataSet, its blocks the same as CSV rows of the
+    same values would give. ``n_classes`` and ``width`` come from the training set (or the model)
     when loading another set."""
     from pyspark import StorageLevel
+    fmt, layout, files, frame = kind
     if width is not None and layout.width != width:
         shown = layout.names if len(layout.names) <= 5 else [*layout.names[:4], "..."]
         raise DataError(f"{files[0]}: {layout.width} features per row (from {layout.kind} {', '.join(shown)}), the "
                         f"training set has {width}; --features names the columns")
-    records, places = table_files(sc, files)
-    parsed = records.flatMap(partial(table_split, files=places, fmt=fmt, layout=layout, block_size=block_size,
-                                     n_classes=n_classes)).persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    if frame is not None:
+        parsed = parsed_of_frame(frame, layout, files[0], block_size, n_classes)
+    else:
+        records, places = table_files(sc, files)
+        parsed = records.flatMap(partial(table_split, files=places, fmt=fmt, layout=layout, block_size=block_size,
+                                         n_classes=n_classes))
+    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
     check_files(checks)
     rows = sum(check["rows"] for check in checks)
@@ -445,26 +456,40 @@ def table_files(sc, files):
     return sc.binaryFiles(",".join(files), minPartitions=sc.defaultParallelism), places
 
 
-def input_kind(sc, path, label_path, label_column, features, fmt):
-    """(the table format, its table_reading.Layout, its files) of a table input, or (None, None,
-    files) for CSV files: told apart by ``fmt`` (--format) or by the files' names."""
+def input_kind(sc, path, label_path, label_column, features, fmt, table=False):
+    """What the input ``path`` is (an InputKind): CSV files, a table's files, JSON lines files or,
+    with ``table`` (--table), a table of the session's catalog; told apart by ``fmt`` (--format)
+    or by the files' names. A table's columns are resolved here, before any long work."""
+    if table:
+        if label_path is not None:
+            raise DataError(f"{path}: a table keeps its labels in a column: give --label-column, not a labels file")
+        frame, fmt = catalog_table(path)
+        if fmt is None:  # read through the DataFrame
+            return InputKind("table", frame_layout(frame, path, label_column, features), [path], frame)
+        files = sorted(frame.inputFiles())
+        if not files:
+            raise DataError(f"{path}: the table has no files")
+        return InputKind(fmt, read_layout(sc, files, fmt, label_column, features), files)
     files = [shown for shown, _ in hadoop_fs.input_files(sc, path)]
-    table = table_format(files, fmt)
-    if table in (None, "csv"):
+    kind = fmt or table_format(files) or frame_format(files)
+    if kind in (None, "csv"):
         if features:
-            raise DataError(f"{path}: --features names columns of a table (Parquet, ORC), not of CSV files")
-        return None, None, files
+            raise DataError(f"{path}: --features names columns of a table (Parquet, ORC, JSON), not of CSV files")
+        return InputKind(None, None, files)
     if label_path is not None:
-        raise DataError(f"{path}: a {table} table keeps its labels in a column: give --label-column, not "
+        raise DataError(f"{path}: a {kind} table keeps its labels in a column: give --label-column, not "
                         f"a labels file ({label_path})")
-    return table, read_layout(sc, files, table, label_column, features), files
+    if kind == "json":
+        frame = json_frame(files)
+        return InputKind(kind, frame_layout(frame, files[0], label_column, features), files, frame)
+    return InputKind(kind, read_layout(sc, files, kind, label_column, features), files)
 
 
 def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,
-               width=None, kind=None):
+               width=None, kind=None, table=False):
     """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set). ``kind``:
     input_kind's answer, when the caller has it already."""
-    table, layout, files = kind or input_kind(sc, path, label_path, label_column, features, fmt)
-    if table is None:
+    kind = kind or input_kind(sc, path, label_path, label_column, features, fmt, table)
+    if kind.format is None:
         return load_data_set(sc, path, label_path, block_size, scale, n_classes, width, label_column)
-    return load_table_set(sc, files, table, layout, block_size, scale, n_classes, width)
+    return load_table_set(sc, kind, block_size, scale, n_classes, width)

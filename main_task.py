@@ -39,7 +39,7 @@ import option_table
 import output_folder
 import run_report
 import training
-from data_io import cached_bytes, load_input, peek_shape
+from data_io import cached_bytes, input_kind, load_input, peek_shape
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from run_settings import read_earlier, run_defining, starting_point
 from spark_setup import run_with_spark
@@ -54,7 +54,8 @@ def parse_args(argv):
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR, or with --label-column "
                              "TRAIN TEST OUTPUT_DIR: CSV files (any Hadoop path, plain or .gz) or tables (Parquet, "
-                             "ORC), then the folder to create for the outputs")
+                             "ORC, JSON lines; with --table, catalog tables' names), then the folder to create for "
+                             "the outputs")
     given = vars(parser.parse_args(argv))
     paths = given.pop("paths")
     values = option_table.with_defaults(given)
@@ -79,7 +80,8 @@ def run(sc, args, log=print):
     model) and raises Diverged."""
     output_dir = args.output_dir.rstrip("/")
     inputs = {"TRAIN_IMAGES": args.train_images, "TRAIN_LABELS": args.train_labels, "TEST_IMAGES": args.test_images,
-              "TEST_LABELS": args.test_labels, "--init-model": args.init_model}
+              "TEST_LABELS": args.test_labels} if not args.table else {}  # --table: names, not paths
+    inputs["--init-model"] = args.init_model
     staging = output_folder.open_staging(sc, output_dir, log, {k: v for k, v in inputs.items() if v},
                                          overwrite=args.overwrite, resume=args.resume)
     try:
@@ -120,16 +122,18 @@ def train_and_write(sc, args, staging, log):
 def load_sets(sc, args, earlier, log):
     """(training DataSet, test DataSet), scaled as the Earlier run ``earlier`` was or as --scale
     chooses from the training set; a fresh network is first checked to fit (memory_check)."""
-    read = {"label_column": args.label_column, "features": args.features, "fmt": args.format}
+    read = (args.label_column, args.features, args.format, args.table)
+    train_kind = input_kind(sc, args.train_images, args.train_labels, *read)
+    test_kind = input_kind(sc, args.test_images, args.test_labels, *read)
     if earlier is None:  # a network that was trained before fitted then
-        width, classes = peek_shape(sc, args.train_images, args.train_labels, **read)
+        width, classes = peek_shape(sc, args.train_images, args.train_labels, train_kind, args.label_column)
         memory_check.check(sc, [width, *args.hidden, classes], args.optimizer, np.dtype(args.dtype).itemsize,
                            args.block_size)
     log(f"loading {args.train_images} and {args.test_images} ...")
     train_set = load_input(sc, args.train_images, args.train_labels, args.block_size,
-                           earlier.scaling if earlier else args.scale, **read)
+                           earlier.scaling if earlier else args.scale, args.label_column, kind=train_kind)
     test_set = load_input(sc, args.test_images, args.test_labels, args.block_size, train_set.scaling,
-                          n_classes=train_set.classes, width=train_set.width, **read)
+                          args.label_column, n_classes=train_set.classes, width=train_set.width, kind=test_kind)
     return train_set, test_set
 
 

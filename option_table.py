@@ -16,6 +16,7 @@ import argparse
 from typing import NamedTuple
 
 import nn_math
+from frame_reading import FRAME_FORMATS
 from options import OneLineParser, at_least_zero, checked, count, label_column, layers, names, positive, rate, whole
 from scaling import SCALES
 from table_reading import FORMATS
@@ -59,8 +60,11 @@ OPTIONS = (
            "numeric columns a,b,c (default: every numeric column but the label, in the table's order; without any, "
            "the one column of vectors or arrays)", False,
            "featuresCol", "list<string>", "COLUMNS"),
-    Option("format", ("csv", *FORMATS), None, INPUTS, "how to read the inputs (default: from the files' names: "
-           ".parquet and .orc files are tables, anything else CSV)", False, "inputFormat", "string"),
+    Option("format", ("csv", *FORMATS, *FRAME_FORMATS), None, INPUTS, "how to read the inputs (default: from the "
+           "files' names: .parquet, .orc and .json files are tables, anything else CSV)", False, "inputFormat",
+           "string"),
+    Option("table", bool, False, INPUTS, "the inputs are names of tables in the session's catalog (the cluster's "
+           "Hive metastore where there is one), not paths", False, "inputIsTable", "boolean"),
     Option("scale", ("auto", *SCALES), "auto", INPUTS, "inputs: pixels (/255, or as they are in [0, 1]), "
            "standardize (per feature, by the training set's mean and standard deviation) or none; auto is pixels "
            "if every value looks like one", True, "scaling", "string"),

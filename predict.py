@@ -47,14 +47,14 @@ def parse_args(argv):
     parser.add_argument("--output-format", choices=("csv", "parquet"),
                         help="predictions/ as CSV lines or a Parquet table (default: parquet for a table, csv for "
                         "CSV files)")
-    option_table.add_to(parser, ("features", "format", "block-size", "overwrite"), defaults=True)
+    option_table.add_to(parser, ("features", "format", "table", "block-size", "overwrite"), defaults=True)
     return parser.parse_args(argv)
 
 
 def run(sc, args, log=print):
     """Read the model and INPUT, write the predictions (and metrics, with labels); returns the summary."""
     output_dir = args.output_dir.rstrip("/")
-    inputs = {"MODEL_DIR": args.model_dir, "INPUT": args.input, "--labels": args.labels}
+    inputs = {"MODEL_DIR": args.model_dir, "INPUT": None if args.table else args.input, "--labels": args.labels}
     staging = output_folder.open_staging(sc, output_dir, log, {k: v for k, v in inputs.items() if v},
                                          overwrite=args.overwrite)
     try:
@@ -67,8 +67,8 @@ def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
     net, theta, scale = model_file.read_model(sc, args.model_dir, log)
-    kind = input_kind(sc, args.input, args.labels, args.label_column, args.features, args.format)
-    output_format = args.output_format or ("csv" if kind[0] is None else "parquet")
+    kind = input_kind(sc, args.input, args.labels, args.label_column, args.features, args.format, args.table)
+    output_format = args.output_format or ("csv" if kind.format is None else "parquet")
     kept = table_output.kept_columns(sc, kind, args.keep, output_format, args.input)
     data = load_input(sc, args.input, args.labels, args.block_size, scale, n_classes=net.sizes[-1],
                       width=net.sizes[0], kind=kind)

@@ -15,7 +15,9 @@ import numpy as np
 
 import data_io
 import nn_math
+from blocks import Block
 from sql_model import probabilities
+from table_reading import arrow_table, feature_rows
 
 ROWS_PER_BATCH = 65536  # rows of a table file scored and sent on at a time
 
@@ -25,14 +27,15 @@ def kept_columns(sc, kind, keep, output_format, path):
     ``kind``), read from its first file's schema before any long work; DataError naming the
     columns there when one is missing, or when they cannot be kept (CSV files or output)."""
     from errors import DataError
+    from frame_reading import arrow_schema
     from table_reading import open_table
-    table, _, files = kind
     if not keep:
         return []
-    if table is None or output_format == "csv":
+    if kind.format is None or output_format == "csv":
         raise DataError(f"{path}: --keep copies a table's columns into Parquet predictions; "
-                        f"{'CSV files have none' if table is None else 'CSV lines have no room for them'}")
-    schema = open_table(sc, files[0], table)[0]
+                        f"{'CSV files have none' if kind.format is None else 'CSV lines have no room for them'}")
+    files = kind.files
+    schema = arrow_schema(kind.frame) if kind.frame is not None else open_table(sc, files[0], kind.format)[0]
     names = list(schema.names)
     for name in keep:
         if name not in names:
@@ -74,8 +77,6 @@ def file_batches(pair, files, fmt, layout, keep, model_bc):
     """A (qualified path, bytes) record of sc.binaryFiles (a table file) -> ((its place in the
     input's sorted files, first row), IPC bytes) per ROWS_PER_BATCH rows: the --keep columns
     ``keep`` as the file holds them, then the scores. The rows were checked by the load."""
-    from blocks import Block
-    from table_reading import arrow_table, feature_rows
     place, path = files[pair[0]]
     table = arrow_table(pair[1], fmt, list(dict.fromkeys(layout.names + keep)))
     for start in range(0, max(table.num_rows, 1), ROWS_PER_BATCH):
@@ -83,6 +84,16 @@ def file_batches(pair, files, fmt, layout, keep, model_bc):
         block = Block.of_rows(start, feature_rows(part, layout, path, start + 1))
         columns = {name: part.column(name).combine_chunks() for name in keep}
         yield (place, start), scored_batch(columns, block, model_bc.value)
+
+
+def frame_batches(batches, layout, keep, where, model_bc):
+    """mapInArrow's function for an input read through a DataFrame: its record batches -> the
+    --keep columns ``keep`` and the scores, batch by batch."""
+    import pyarrow as pa
+    for batch in batches:
+        block = Block.of_rows(0, feature_rows(batch, layout, where, 1))
+        yield from pa.ipc.open_stream(scored_batch({name: batch.column(name) for name in keep}, block,
+                                                   model_bc.value))
 
 
 def block_batch(block, header, model_bc):
@@ -115,12 +126,16 @@ def prediction_table(sc, data, kind, keep, model):
     from pyspark.sql import SparkSession
     spark = SparkSession.builder.getOrCreate()
     model_bc = sc.broadcast(model)
-    table, layout, files = kind
-    if table is None:
+    names = [field.name for field in keep]
+    if kind.frame is not None:  # scored as the DataFrame's partitions come
+        return kind.frame.select(*dict.fromkeys(kind.layout.names + names)).mapInArrow(
+            partial(frame_batches, layout=kind.layout, keep=names, where=kind.files[0], model_bc=model_bc),
+            spark_schema(keep))
+    if kind.format is None:
         keyed = data.blocks.map(partial(block_batch, header=data.format["header"], model_bc=model_bc))
         keep = [pa.field("line", pa.int64())]
     else:
-        records, places = data_io.table_files(sc, files)
-        keyed = records.flatMap(partial(file_batches, files=places, fmt=table, layout=layout,
-                                        keep=[field.name for field in keep], model_bc=model_bc))
+        records, places = data_io.table_files(sc, kind.files)
+        keyed = records.flatMap(partial(file_batches, files=places, fmt=kind.format, layout=kind.layout,
+                                        keep=names, model_bc=model_bc))
     return frame_of(spark, keyed, spark_schema(keep))

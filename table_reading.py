@@ -27,11 +27,8 @@ FORMATS = {"parquet": (".parquet", ".parq"), "orc": (".orc",)}
 Layout = namedtuple("Layout", "kind names label width")
 
 
-def table_format(files, forced=None):
-    """The format of an input's files: ``forced`` (--format), or the one every file's name ends
-    with; None when the names say nothing (CSV, as before tables)."""
-    if forced:
-        return forced
+def table_format(files):
+    """The format every one of an input's files' names ends with; None when they say nothing."""
     for fmt, endings in FORMATS.items():
         if all(name.lower().endswith(endings) for name in files):
             return fmt
@@ -80,7 +77,12 @@ def read_layout(sc, files, fmt, label, features):
     first, last or a number; None: no labels), ``features`` (None: every numeric column but the
     label, in the table's order; else a list of names: one vector or array column, or numeric
     columns). One-line errors name the file and the columns."""
-    schema, first_row = open_table(sc, files[0], fmt)
+    return layout_of(*open_table(sc, files[0], fmt), files[0], label, features)
+
+
+def layout_of(schema, first_row, where, label, features):
+    """The Layout of a table of Arrow ``schema``; ``first_row``(name): its first row of that column
+    as a one-row pyarrow Table (None: no rows); ``where``: the file or table errors name."""
     types = {field.name: field.type for field in schema}
     columns = list(types)
     there = f"(its columns: {', '.join(columns)})"
@@ -89,20 +91,20 @@ def read_layout(sc, files, fmt, label, features):
         label = columns[place - 1] if isinstance(place, int) and 1 <= place <= len(columns) else label
     for name in ([label] if label else []) + (features or []):
         if name not in types:
-            raise DataError(f"{files[0]}: no column {name!r} {there}")
+            raise DataError(f"{where}: no column {name!r} {there}")
     if label is not None and not numeric(types[label]):
-        raise DataError(f"{files[0]}: label column {label!r} is {types[label]}, not a number")
+        raise DataError(f"{where}: label column {label!r} is {types[label]}, not a number")
     names = features or default_features(types, label)
     if not names:
-        raise DataError(f"{files[0]}: no numeric feature columns, nor one column of vectors or arrays {there}; "
+        raise DataError(f"{where}: no numeric feature columns, nor one column of vectors or arrays {there}; "
                         f"name them with --features")
     kinds = [feature_kind(types[name]) for name in names]
     for name, kind in zip(names, kinds):
         if kind is None or (kind != "columns" and len(names) > 1):
             what = "not a number" if kind is None else "a column of vectors or arrays: name it alone in --features"
-            raise DataError(f"{files[0]}: feature column {name!r} is {types[name]}, {what}")
+            raise DataError(f"{where}: feature column {name!r} is {types[name]}, {what}")
     kind = kinds[0]
-    width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, files[0])
+    width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, where)
     return Layout(kind, names, label, width)
 
 
@@ -194,7 +196,8 @@ def vector_values(column, name, path, first_row, width):
     values = column.field("values")
     lengths = np.diff(np.asarray(values.offsets))
     flat = values.flatten().to_numpy(zero_copy_only=False)
-    if np.isnan(flat).any():
+    low, high = (flat.min(), flat.max()) if flat.size else (0.0, 0.0)
+    if np.isnan(low):  # the minimum is NaN when any value is
         row = int(np.searchsorted(np.cumsum(lengths), first_bad(np.isnan(flat)), side="right"))
         raise DataError(f"{path}: row {first_row + row}: {name!r} holds NaN", first_row + row)
     sizes = np.where(kind == 1, lengths, column.field("size").fill_null(0).to_numpy(zero_copy_only=False))
@@ -202,16 +205,21 @@ def vector_values(column, name, path, first_row, width):
         row = first_bad(sizes != width)
         raise DataError(f"{path}: row {first_row + row}: {name!r} has {sizes[row]} values, the first row "
                         f"{width}", first_row + row)
-    # Whole numbers 0-255 (pixels) go straight into bytes: a quarter of the memory of float64.
-    pixels = flat.size == 0 or (flat.min() >= 0 and flat.max() <= 255 and np.array_equal(np.rint(flat), flat))
-    return vector_matrix(kind, lengths, flat, column.field("indices").flatten().to_numpy(zero_copy_only=False),
-                         width, np.uint8 if pixels else np.float64)
+    # Whole numbers 0-255 (pixels) go straight into bytes: a quarter of the memory of float64. In
+    # that range a cast to bytes keeps exactly the whole numbers (and is 10x faster than np.rint).
+    steps = flat.astype(np.uint8) if flat.size and low >= 0 and high <= 255 else None
+    pixels = flat.size == 0 or (steps is not None and np.array_equal(steps, flat))
+    return vector_matrix(kind, lengths, steps if pixels and flat.size else flat,
+                         column.field("indices").flatten().to_numpy(zero_copy_only=False), width,
+                         np.uint8 if pixels else np.float64)
 
 
 def vector_matrix(kinds, lengths, values, indices, width, dtype=np.float64):
     """pyspark.ml vectors as Spark stores them -> a matrix (n, width) of ``dtype``. kinds (n,): 1
     dense, 0 sparse; lengths (n,): how many values each row holds; values: every row's values,
     one row after another; indices: the sparse rows' indices, likewise."""
+    if len(values) == len(kinds) * width and (kinds == 1).all():  # every row dense: the values as they lie
+        return values.reshape(len(kinds), width).astype(dtype)
     X = np.zeros((len(kinds), width), dtype=dtype)
     rows = np.repeat(np.arange(len(kinds)), lengths)
     dense = kinds[rows] == 1
@@ -275,6 +283,13 @@ def table_split(pair, files, fmt, layout, block_size, n_classes):
         yield ParsedBlock(split, Block.empty(layout.width), error=(0, f"{path}: cannot be read as {fmt} ({reason})"),
                           report={"lines": 0, "blank": None, "last": 0, "header": 0})
         return
+    yield from parsed_blocks(table, split, layout, path, block_size, n_classes)
+
+
+def parsed_blocks(table, split, layout, path, block_size, n_classes):
+    """A pyarrow Table of split number ``split`` -> its ParsedBlocks of up to ``block_size`` rows,
+    numbered from its first row, checked (errors name ``path`` and the row); the last block
+    carries the report check_files reads."""
     held = None
     for start in range(0, table.num_rows, block_size):
         part = table.slice(start, block_size)

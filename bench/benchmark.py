@@ -461,6 +461,13 @@ def load_lines(r, d):
         *[f"| {label} | {mb(r['sizes'][kind])} | {r['load'][kind]:.1f} | {r['loadtxt'][kind]:.1f} | "
           f"{load_ratio[kind]:.2f}x |" for kind, label in (("compact", "compact (integers, commas)"),
                                                           ("seed", "seed (the original's `np.savetxt` floats)"))],
+        *[f"| Parquet, {label} | {mb(r['sizes'][kind])} | {r['load'][kind]:.1f} | {r['loadtxt']['compact']:.1f} "
+          f"(compact) | {r['load'][kind] / r['loadtxt']['compact']:.2f}x |"
+          for kind, label in (("parquet-columns", "784 integer columns"), ("parquet-array", "one array column"),
+                              ("parquet-vector", "one vector column")) if kind in r["load"]],
+        "",
+        "The Parquet tables hold the compact files' rows (pyarrow wrote them, one file per set); the job "
+        "reads each file whole in a task with pyarrow (`sc.binaryFiles`), so each set is one task.",
         "",
     ]
 
@@ -671,6 +678,43 @@ def measure_loads(r, data, work, names):
     r["sizes"] = {"compact": os.path.getsize(data[0]), "seed": os.path.getsize(os.path.join(seed, names[0]))}
 
 
+def write_tables(data, folder):
+    """{layout: (train, test)}: the compact files' rows as one-file Parquet tables, written by
+    pyarrow in the three layouts the job reads: 784 integer columns, one array column, one
+    column of pyspark.ml dense vectors (the struct Spark stores them as)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    os.makedirs(folder, exist_ok=True)
+    tables = {}
+    for name, (images, labels) in (("train", data[:2]), ("test", data[2:])):
+        X = np.loadtxt(images, delimiter=",", dtype=np.uint8)
+        y = pa.array(np.loadtxt(labels, dtype=np.int64))
+        rows = np.arange(0, X.size + 1, X.shape[1], dtype=np.int32)
+        values = pa.ListArray.from_arrays(rows, pa.array(X.ravel().astype(np.float64)))
+        vectors = pa.StructArray.from_arrays(
+            [pa.array(np.ones(len(X), dtype=np.int8)), pa.nulls(len(X), pa.int32()),
+             pa.nulls(len(X), pa.list_(pa.int32())), values], ["type", "size", "indices", "values"])
+        layouts = {"columns": {**{f"p{j}": pa.array(X[:, j]) for j in range(X.shape[1])}, "label": y},
+                   "array": {"features": pa.ListArray.from_arrays(rows, pa.array(X.ravel())), "label": y},
+                   "vector": {"features": vectors, "label": y}}
+        for layout, columns in layouts.items():
+            path = os.path.join(folder, f"{name}-{layout}.parquet")
+            pq.write_table(pa.table(columns), path)
+            tables.setdefault(layout, []).append(path)
+    return tables
+
+
+def measure_table_loads(r, data, work):
+    """The job's load of the same rows as Parquet tables, in each layout (a fresh JVM each)."""
+    step("Parquet tables: writing them (pyarrow), then the job's load of each layout")
+    tables = write_tables(data, os.path.join(work, "tables"))
+    r["sizes"].update({f"parquet-{layout}": os.path.getsize(paths[0]) for layout, paths in tables.items()})
+    for layout, paths in tables.items():
+        features = () if layout == "columns" else ("--features", "features")
+        r["load"][f"parquet-{layout}"] = job(paths, os.path.join(work, f"table-{layout}"), "--label-column", "label",
+                                             *features, "--epochs", "1")[0]["load_seconds"]
+
+
 def measure_time_to_97(r, data, work):
     """Time to 97% test accuracy: our fastest recipe (with and without the start-up options),
     Keras, MLlib."""
@@ -739,6 +783,7 @@ def main(argv=None):
          "epochs": {"default": int(epochs), "scaled": int(scaled_epochs)}}
     measure_epochs(r, data, work, epochs)
     measure_loads(r, data, work, names)
+    measure_table_loads(r, data, work)
     measure_time_to_97(r, data, work)
     measure_scaling(r, data, work, scaled_epochs, args.quick)
     os.makedirs(args.out, exist_ok=True)

@@ -29,11 +29,12 @@ SMALL_TRAIN, SMALL_TEST = 3000, 1000
 
 
 @pytest.fixture(scope="session")
-def sc():
+def sc(tmp_path_factory):
     from pyspark import SparkConf, SparkContext
     conf = (SparkConf().setMaster("local[2]").setAppName("tests")
             .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
-            .set("spark.executorEnv.OPENBLAS_NUM_THREADS", "1"))
+            .set("spark.executorEnv.OPENBLAS_NUM_THREADS", "1")
+            .set("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse"))))  # not in the checkout
     context = SparkContext(conf=conf)
     context.setLogLevel("ERROR")
     spark_setup.ship_helper_modules(context)
@@ -83,9 +84,10 @@ def spark_home():
     return os.path.dirname(pyspark.__file__)
 
 
-def submit_command(*args, master="local[2]", script="main_task.py"):
-    """The spark-submit command line for a script of this project."""
-    return [os.path.join(spark_home(), "bin", "spark-submit"), "--master", master,
+def submit_command(*args, master="local[2]", script="main_task.py", conf=None):
+    """The spark-submit command line for a script of this project; ``conf``: {Spark setting: value}."""
+    settings = [item for key, value in (conf or {}).items() for item in ("--conf", f"{key}={value}")]
+    return [os.path.join(spark_home(), "bin", "spark-submit"), "--master", master, *settings,
             os.path.join(ROOT, script), *map(str, args)]
 
 

@@ -236,3 +236,65 @@ def test_the_model_as_a_sql_function_gives_the_classes_predict_gives(sc, tables,
         np.testing.assert_allclose(row.q, score / score.sum(), rtol=1e-6)
     vectors = spark.read.parquet(tables["vectors"][1])  # one file, one partition: the rows in order
     assert [row.p for row in vectors.select(mnist_mlp("features").prediction.alias("p")).collect()] == expected
+
+
+def write_json_lines(path, X, y):
+    """The rows as JSON lines, as people write them: {"pixels": [...], "label": n}."""
+    import json
+    with open(path, "w") as f:
+        f.writelines(json.dumps({"pixels": row.tolist(), "label": int(label)}) + "\n" for row, label in zip(X, y))
+    return str(path)
+
+
+@pytest.mark.spark35
+def test_json_lines_and_catalog_tables_train_the_same_run_as_the_csv_files(sc, tables, csv_run, small_compact,
+                                                                          tmp_path):
+    from pyspark.sql import SparkSession
+    spark = SparkSession(sc)
+    sets = {"train": csv_rows(*small_compact[:2]), "test": csv_rows(*small_compact[2:])}
+    json_files = [write_json_lines(tmp_path / f"{name}.jsonl", *rows) for name, rows in sets.items()]
+    said = run_table(sc, *json_files, tmp_path / "json", *OPTIONS)
+    assert any("3000 training and 1000 test rows of 784 values" in line for line in said)
+    # Catalog tables: Parquet files (read as files are) and a view of the JSON lines (read through the frame).
+    for name, columns, lines in zip(sets, tables["columns"], json_files):
+        spark.read.parquet(columns).write.option("path", str(tmp_path / f"{name}-table")).saveAsTable(
+            f"digits_{name}", mode="overwrite")
+        spark.read.json(lines).createOrReplaceTempView(f"json_{name}")
+    run_table(sc, "digits_train", "digits_test", tmp_path / "catalog", *OPTIONS, "--table")
+    run_table(sc, "json_train", "json_test", tmp_path / "view", *OPTIONS, "--table")
+    for out in ("json", "catalog", "view"):
+        for output in SAME:
+            assert read_output(tmp_path / out, output) == read_output(csv_run, output), (out, output)
+    with pytest.raises(DataError, match=r"^no_such_table: no such table in the session's catalog"):
+        run_table(sc, "no_such_table", "digits_test", tmp_path / "none", "--table")
+    # predict.py on JSON lines (scored as the DataFrame's batches come): the CSV files' classes.
+    import predict
+    predict.run(sc, predict.parse_args([str(csv_run / "model"), json_files[1], str(tmp_path / "scored"), "--keep",
+                                        "label", "--features", "pixels"]), log=lambda line: None)
+    predict.run(sc, predict.parse_args([str(csv_run / "model"), small_compact[2], str(tmp_path / "lines")]),
+                log=lambda line: None)
+    scored = spark.read.parquet(str(tmp_path / "scored" / "predictions")).collect()
+    assert [row.label for row in scored] == sets["test"][1].tolist()
+    assert [row.prediction for row in scored] == [int(line.split(",")[1]) for line in
+                                                 read_output(tmp_path / "lines", "predictions")]
+
+
+@pytest.mark.spark35
+@pytest.mark.skipif(int(__import__("pyspark").__version__[0]) >= 4, reason="Dataproc's Spark 3.5 and its Hive "
+                    "metastore; on Spark 4 the catalog test above covers --table")
+def test_tables_of_a_hive_metastore_train_the_same_run(tables, csv_run, tmp_path):
+    """A local Hive metastore (Derby) holds the tables; spark-submit main_task.py --table reads them."""
+    import subprocess
+
+    from conftest import submit_command
+    conf = {"spark.sql.catalogImplementation": "hive", "spark.sql.warehouse.dir": tmp_path / "warehouse",
+            "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={tmp_path}/metastore;create=true"}
+    for script, args in (("tests/hive_tables.py", (tables["columns"][0], "digits_train", tables["columns"][1],
+                                                   "digits_test")),
+                         ("main_task.py", ("digits_train", "digits_test", tmp_path / "out", "--table",
+                                           "--label-column", "label", *OPTIONS))):
+        result = subprocess.run(submit_command(*args, script=script, conf=conf), capture_output=True, text=True,
+                                cwd=tmp_path, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for output in SAME:
+        assert read_output(tmp_path / "out", output) == read_output(csv_run, output), output
