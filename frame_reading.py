@@ -11,13 +11,11 @@ partition being the split; the same files and settings give the same partitions,
 
 import pickle
 
-from blocks import Block, ParsedBlock
 from errors import DataError
 from table_reading import FORMATS, layout_of, parsed_blocks
 
 # Files of these formats are read by Spark's DataFrame reader, by the end of their names.
 FRAME_FORMATS = {"json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz")}
-EMPTY_REPORT = {"lines": 0, "blank": None, "last": 0, "header": 0}
 
 
 def frame_format(files):
@@ -93,13 +91,7 @@ def frame_split(batches, layout, where, block_size, n_classes):
     import pyarrow as pa
     from pyspark import TaskContext
     split = TaskContext.get().partitionId()
-    batches = [batch for batch in batches if batch.num_rows]
-    if not batches:
-        blocks = [ParsedBlock(split, Block.empty(layout.width), report=EMPTY_REPORT)]
-    else:
-        blocks = parsed_blocks(pa.Table.from_batches(batches), split, layout, f"{where}, partition {split}",
-                               block_size, n_classes)
-    for parsed in blocks:
+    for parsed in parsed_blocks(batches, split, layout, f"{where}, partition {split}", block_size, n_classes):
         yield pa.RecordBatch.from_pydict({"parsed": [pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)]})
 
 

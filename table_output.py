@@ -17,9 +17,9 @@ import data_io
 import nn_math
 from blocks import Block
 from sql_model import probabilities
-from table_reading import arrow_table, feature_rows
+from table_reading import arrow_pieces, feature_rows
 
-ROWS_PER_BATCH = 65536  # rows of a table file scored and sent on at a time
+ROWS_PER_BATCH = 8192  # rows of a table file scored and sent on at a time
 
 
 def kept_columns(sc, kind, keep, output_format, path):
@@ -78,12 +78,11 @@ def file_batches(pair, files, fmt, layout, keep, model_bc):
     input's sorted files, first row), IPC bytes) per ROWS_PER_BATCH rows: the --keep columns
     ``keep`` as the file holds them, then the scores. The rows were checked by the load."""
     place, path = files[pair[0]]
-    table = arrow_table(pair[1], fmt, list(dict.fromkeys(layout.names + keep)))
-    for start in range(0, max(table.num_rows, 1), ROWS_PER_BATCH):
-        part = table.slice(start, ROWS_PER_BATCH)
-        block = Block.of_rows(start, feature_rows(part, layout, path, start + 1))
-        columns = {name: part.column(name).combine_chunks() for name in keep}
-        yield (place, start), scored_batch(columns, block, model_bc.value)
+    start = 0
+    for piece in arrow_pieces(pair[1], fmt, list(dict.fromkeys(layout.names + keep)), ROWS_PER_BATCH, path):
+        block = Block.of_rows(start, feature_rows(piece, layout, path, start + 1))
+        yield (place, start), scored_batch({name: piece.column(name) for name in keep}, block, model_bc.value)
+        start += piece.num_rows
 
 
 def frame_batches(batches, layout, keep, where, model_bc):
