@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+import nn_math
 import scaling
 
 
@@ -77,11 +78,22 @@ class Block(NamedTuple):
             return self.stored / float(self.unit)
         return self.stored.astype(np.float64)
 
-    def moments(self):
-        """scaling.Moments of the features as the input wrote them."""
+    def moments(self, rows=slice(None)):
+        """scaling.Moments of the features as the input wrote them, of the block's ``rows`` (a
+        mask or a slice); None if that leaves none."""
+        stored = self.stored[rows]
+        if not len(stored):
+            return None
         if self.unit is not None:
-            return scaling.moments_of_steps(self.stored, self.unit)
-        return scaling.moments_of(self.stored)
+            return scaling.moments_of_steps(stored, self.unit)
+        return scaling.moments_of(stored)
+
+    def moments_but_held(self, holdout):
+        """moments() of the rows a run trains on: without those nn_math.holdout_mask holds out
+        for validation (``holdout``: (seed, share), or None)."""
+        if not holdout:
+            return self.moments()
+        return self.moments(~nn_math.holdout_mask(holdout[0], self.row_numbers(), holdout[1]))
 
     def inputs(self, scale, rows=slice(None), dtype=np.float64):
         """The network's inputs (m, d) of ``dtype`` for the block's ``rows`` (an index, a mask or
@@ -178,10 +190,12 @@ def assemble(pieces, block_size):
     return placed
 
 
-def for_the_driver(items):
+def for_the_driver(items, holdout=None):
     """``aligned``'s items -> what the driver needs of them: ("piece", (partition, Block)) as they
-    are, to assemble; ("moments", (start, scaling.Moments)) of each whole block."""
-    return [(kind, item) if kind == "piece" else ("moments", (item.start, item.moments())) for kind, item in items]
+    are, to assemble; ("moments", (start, scaling.Moments)) of each whole block (of the rows it
+    trains on: Block.moments_but_held)."""
+    return [(kind, item) if kind == "piece" else ("moments", (item.start, item.moments_but_held(holdout)))
+            for kind, item in items]
 
 
 def whole_blocks(index, items, assembled_bc):

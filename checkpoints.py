@@ -21,8 +21,9 @@ from scaling import Scaling
 
 
 def empty_history():
-    """Per epoch: cost, accuracy, lr, sample (rows), seconds; and (epoch, test accuracy) pairs."""
-    return {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": []}
+    """Per epoch: cost, accuracy, lr, sample (rows), seconds; (epoch, test accuracy) pairs; and
+    (epoch, validation cost, validation accuracy) of the weights after that many epochs."""
+    return {"cost": [], "accuracy": [], "lr": [], "sample": [], "seconds": [], "test_accuracy": [], "validation": []}
 
 
 @dataclass
@@ -30,7 +31,9 @@ class TrainingState:
     """Everything training carries from one epoch to the next, and a checkpoint saves.
 
     theta: the flat parameters (nn_math.layer_views); moments: the optimizer's arrays and
-    counters (nn_math.Optimizer); lr: the last epoch's learning rate; previous_cost: its cost.
+    counters (nn_math.Optimizer); lr: the last epoch's learning rate; previous_cost: its cost;
+    best: early stopping's nn_math.Best (the weights of the lowest validation cost so far);
+    plateau: the plateau schedule's (its wait starts again when it lowers the rate).
     """
 
     theta: np.ndarray
@@ -39,6 +42,8 @@ class TrainingState:
     epoch: int = 0
     previous_cost: float = None
     history: dict = field(default_factory=empty_history)
+    best: nn_math.Best = nn_math.NO_BEST
+    plateau: nn_math.Best = nn_math.NO_BEST  # the plateau schedule's: no weights
 
     @classmethod
     def start(cls, theta, settings):
@@ -49,15 +54,32 @@ class TrainingState:
         """A JSON-ready dict (the checkpoint's payload keys)."""
         moments = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.moments.items()}
         return {"epoch": self.epoch, "theta": self.theta.tolist(), "optimizer": moments, "lr": self.lr,
-                "previous_cost": self.previous_cost, "history": self.history}
+                "previous_cost": self.previous_cost, "history": self.history, "best": best_to_json(self.best),
+                "plateau": best_to_json(self.plateau)}
 
     @classmethod
     def from_json(cls, data):
         moments = {k: np.array(v) if isinstance(v, list) else v for k, v in data["optimizer"].items()}
-        history = dict(data["history"])
-        history["test_accuracy"] = [tuple(pair) for pair in history["test_accuracy"]]
+        history = {**empty_history(), **data["history"]}  # a checkpoint from before validation has none
+        for key in ("test_accuracy", "validation"):
+            history[key] = [tuple(entry) for entry in history[key]]
         return cls(theta=np.array(data["theta"], dtype=np.float64), moments=moments, lr=data["lr"],
-                   epoch=data["epoch"], previous_cost=data["previous_cost"], history=history)
+                   epoch=data["epoch"], previous_cost=data["previous_cost"], history=history,
+                   best=best_from_json(data.get("best")), plateau=best_from_json(data.get("plateau")))
+
+
+def best_to_json(best):
+    """An nn_math.Best as JSON-ready data (None before any validation)."""
+    if best.epoch is None:
+        return None
+    return {**best._asdict(), "theta": None if best.theta is None else best.theta.tolist()}
+
+
+def best_from_json(data):
+    """best_to_json's inverse (a checkpoint from before validation has no record: NO_BEST)."""
+    if not data:
+        return nn_math.NO_BEST
+    return nn_math.Best(**{**data, "theta": None if data["theta"] is None else np.array(data["theta"])})
 
 
 CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"

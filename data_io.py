@@ -35,8 +35,10 @@ from table_reading import check_files, not_pixels_of_files, read_layout, table_f
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
 # RDD of parsed blocks (to unpersist); files: {"features": [paths], "labels": [paths]} in the order
 # read; headers: {"features": header lines skipped, "labels": ...}; not_pixels: not_pixels_of_input's;
-# scaling: the scaling.Scaling of its features into the network's inputs.
-DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers not_pixels scaling")
+# scaling: the scaling.Scaling of its features into the network's inputs; held_rows: the rows held out for
+# validation (--validation-fraction), which the moments leave out.
+DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers not_pixels scaling "
+                                "held_rows", defaults=(0,))
 
 # What an input is (input_kind): format: None for CSV files, a table format (parquet, orc: read as
 # files by pyarrow; json, table: through a DataFrame); layout: a table's table_reading.Layout; files:
@@ -313,7 +315,7 @@ def parse_features(sc, source, block_size, n_classes, width):
 
 
 
-def aligned_blocks(sc, parsed, checks, labels, block_size):
+def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):
     """(the RDD of Blocks the epochs map, the persisted RDD under it, the scaling.Moments of the
     features): the parsed input's rows in blocks of the input's rows k * block_size .. (k + 1) *
     block_size - 1 (blocks.aligned), whatever the files, splits and partitions; one Spark job,
@@ -321,8 +323,9 @@ def aligned_blocks(sc, parsed, checks, labels, block_size):
     order of the rows, so they too are the same whatever the partitioning.
 
     ``checks``: merge_checks's of the parse, one per split; ``labels``: the label file's (n,), or
-    None. The parts of a block that lie in different partitions are joined on the driver (at most
-    two per run of consecutive rows in a partition) and handed to the partitions in a broadcast.
+    None; ``holdout``: (seed, share) of the rows held out for validation, left out of the moments.
+    The parts of a block that lie in different partitions are joined on the driver (at most two
+    per run of consecutive rows in a partition) and handed to the partitions in a broadcast.
     """
     from pyspark import StorageLevel
     rows_before = np.cumsum([0] + [check["rows"] for check in checks[:-1]], dtype=np.int64).tolist()
@@ -334,11 +337,11 @@ def aligned_blocks(sc, parsed, checks, labels, block_size):
     if cut.getNumPartitions() < sc.defaultParallelism:  # e.g. a .gz file or one table file: one split
         cut = cut.repartition(sc.defaultParallelism)  # whole blocks, spread over the cores
     cut = cut.persist(StorageLevel.MEMORY_AND_DISK_DESER)  # as parse_features's cache
-    found = cut.mapPartitions(for_the_driver).collect()  # cuts and caches
+    found = cut.mapPartitions(partial(for_the_driver, holdout=holdout)).collect()  # cuts and caches
     parsed.unpersist()  # (the labels' broadcast stays: a lost partition is cut again from the files)
     assembled = assemble([item for kind, item in found if kind == "piece"], block_size)
     moments = [item for kind, item in found if kind == "moments"]
-    moments += [(block.start, block.moments()) for blocks in assembled.values() for block in blocks]
+    moments += [(block.start, block.moments_but_held(holdout)) for blocks in assembled.values() for block in blocks]
     moments = functools.reduce(scaling.combine_moments, [m for _, m in sorted(moments, key=lambda pair: pair[0])], None)
     blocks = cut.mapPartitionsWithIndex(partial(whole_blocks, assembled_bc=sc.broadcast(assembled)))
     return blocks, cut, moments
@@ -375,7 +378,8 @@ def check_pairs(features, rows, headers, labels, counts):
 
 
 
-def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None, width=None, label_column=None):
+def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None, width=None, label_column=None,
+                  holdout=None):
     """Parse a features input into cached blocks, checked as they are parsed: a DataSet, scaled
     by ``scale`` (scaling.Scaling.of: a kind chosen from this set's features, or a Scaling).
 
@@ -386,7 +390,8 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
     job, parses and checks them: each split is parsed with its lines and rows numbered from its
     own start, and the driver, once every split has reported its counts, numbers them within
     their file (lines) and the input (rows). A second job cuts the cached rows into the blocks
-    the epochs see and gives the features' Moments (aligned_blocks).
+    the epochs see and gives the features' Moments (aligned_blocks), without the rows ``holdout``
+    ((seed, share) or None) holds out for validation.
     """
     source = open_input(sc, image_path, label_column)
     fmt = source.fmt
@@ -409,15 +414,16 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
                     per_file(splits, [check["header"] for check in checks]), label_files, counts)
     if fmt["label_column"] is not None and n_classes is None:
         n_classes = classes_of(image_path, 0, max(check["top"] for check in checks))
-    blocks, cached, moments = aligned_blocks(sc, cached, checks, labels, block_size)
+    blocks, cached, moments = aligned_blocks(sc, cached, checks, labels, block_size, holdout)
     return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
-                   not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments))
+                   not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments),
+                   held_rows=rows - moments.n if holdout and moments else rows if holdout else 0)
 
 
 
-def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None):
+def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None, holdout=None):
     """A table input (``kind``: input_kind's; its Parquet or ORC files read by table_reading.py,
     or its DataFrame by frame_reading.py) as a DataSet, its blocks the same as CSV rows of the
     same values would give. ``n_classes`` and ``width`` come from the training set (or the model)
@@ -442,10 +448,11 @@ def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None):
         raise DataError(f"{files[0]}: no rows")
     if layout.label is not None and n_classes is None:
         n_classes = classes_of(files[0], 0, max(check["top"] for check in checks))
-    blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size)
+    blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size, holdout)
     return DataSet(blocks, rows, layout.width, n_classes, {"header": 0, "table": fmt, "label_column": layout.label},
                    moments, cached, files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
-                   not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments))
+                   not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
+                   held_rows=rows - moments.n if holdout and moments else rows if holdout else 0)
 
 
 
@@ -486,10 +493,12 @@ def input_kind(sc, path, label_path, label_column, features, fmt, table=False):
 
 
 def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,
-               width=None, kind=None, table=False):
+               width=None, kind=None, table=False, holdout=None):
     """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set). ``kind``:
-    input_kind's answer, when the caller has it already."""
+    input_kind's answer, when the caller has it already; ``holdout``: (seed, share) of the rows
+    held out for validation (a training set's), or None."""
     kind = kind or input_kind(sc, path, label_path, label_column, features, fmt, table)
+    holdout = holdout if holdout and holdout[1] else None
     if kind.format is None:
-        return load_data_set(sc, path, label_path, block_size, scale, n_classes, width, label_column)
-    return load_table_set(sc, kind, block_size, scale, n_classes, width)
+        return load_data_set(sc, path, label_path, block_size, scale, n_classes, width, label_column, holdout)
+    return load_table_set(sc, kind, block_size, scale, n_classes, width, holdout)

@@ -9,6 +9,7 @@ nothing over one big function. The driver
 (main_task.py) calls the functions at the bottom of each section; the formulas are nn_math's.
 """
 
+import functools
 from functools import partial
 from typing import NamedTuple
 
@@ -33,6 +34,7 @@ class Sums(NamedTuple):
     vector: np.ndarray
     error_lo: float = 0.0
     vector_lo: object = 0.0
+    held: object = None  # the Held sums of the validation rows, measured in the same job
 
     def combine(self, other):
         """The sum, keeping the rounding error of every addition: of two blocks' sums within a
@@ -46,13 +48,36 @@ class Sums(NamedTuple):
         error, error_lo = nn_math.two_sum(self.error, other.error)
         vector, vector_lo = nn_math.two_sum(self.vector, other.vector)
         return Sums(error, self.correct + other.correct, self.rows + other.rows, vector,
-                    self.error_lo + other.error_lo + error_lo, self.vector_lo + other.vector_lo + vector_lo)
+                    self.error_lo + other.error_lo + error_lo, self.vector_lo + other.vector_lo + vector_lo,
+                    combine_sums(self.held, other.held))
 
     def mean_error(self):
         return (self.error + self.error_lo) / self.rows
 
     def mean_vector(self):
         return (self.vector + self.vector_lo) / self.rows
+
+
+class Held(NamedTuple):
+    """What the validation rows add up to at one set of weights: the (unweighted) error E and its
+    rounding error, the rows predicted right, the rows."""
+
+    error: float
+    correct: int
+    rows: int
+    error_lo: float = 0.0
+
+    def combine(self, other):
+        """The sum, with the rounding error carried (as Sums.combine): the same on any split."""
+        error, error_lo = nn_math.two_sum(self.error, other.error)
+        return Held(error, self.correct + other.correct, self.rows + other.rows,
+                    self.error_lo + other.error_lo + error_lo)
+
+    def cost(self):
+        return (self.error + self.error_lo) / self.rows
+
+    def accuracy(self):
+        return self.correct / self.rows
 
 
 def combine_sums(a, b):
@@ -75,17 +100,31 @@ class Batch:
     propagation replaces P by error, correct and delta, and fills grad, the block's dE/dtheta.
     """
 
-    __slots__ = ("rows", "Y", "h", "gates", "z", "P", "error", "correct", "delta", "grad")
+    __slots__ = ("rows", "Y", "h", "gates", "z", "P", "error", "correct", "delta", "grad", "held")
 
-    def __init__(self, rows, X, Y):
-        self.rows, self.Y, self.h, self.gates = rows, Y, [X], [None]
+    def __init__(self, rows, X, Y, held=None):
+        self.rows, self.Y, self.h, self.gates, self.held = rows, Y, [X], [None], held
 
 
-def sample_map(block, scale, k, seed, epoch, fraction, dtype):
-    """Block -> the Batch of its sampled rows, inputs and targets of ``dtype``."""
+def held_out_sums(block, scale, theta_bc, net, held):
+    """The Held sums of a block's rows ``held`` (a mask) at the broadcast weights, or None if it
+    has none: one forward pass, no dropout, in the weights' dtype."""
+    if not held.any():
+        return None
+    P = nn_math.forward(theta_bc.value, net, block.inputs(scale, held, theta_bc.value.dtype))[2]
+    Y = nn_math.one_hot(block.labels[held], net.sizes[-1], P.dtype)
+    return Held(nn_math.LOSSES[net.loss].error(P, Y), nn_math.count_correct(P, Y), int(held.sum()))
+
+
+def sample_map(block, scale, k, seed, epoch, fraction, dtype, holdout=0.0, theta_bc=None, net=None):
+    """Block -> the Batch of its sampled rows, inputs and targets of ``dtype``. With a ``holdout``
+    share, the rows nn_math.holdout_mask holds out are never sampled; the Batch carries their
+    Held sums at the broadcast weights (the epoch's validation, in the epoch's job)."""
     rows = block.row_numbers()
-    keep = nn_math.sample_mask(seed, epoch, rows, fraction)
-    return Batch(rows[keep], block.inputs(scale, keep, dtype), nn_math.one_hot(block.labels[keep], k, dtype))
+    held = nn_math.holdout_mask(seed, rows, holdout)
+    keep = nn_math.sample_mask(seed, epoch, rows, fraction) & ~held
+    return Batch(rows[keep], block.inputs(scale, keep, dtype), nn_math.one_hot(block.labels[keep], k, dtype),
+                 held_out_sums(block, scale, theta_bc, net, held) if holdout else None)
 
 
 def pre_activation_map(batch, theta_bc, sizes, layer):
@@ -133,15 +172,16 @@ def backward_map(batch, theta_bc, sizes, layer):
 
 
 def batch_sums(batch):
-    return Sums(batch.error, batch.correct, len(batch.Y), batch.grad)
+    return Sums(batch.error, batch.correct, len(batch.Y), batch.grad, held=batch.held)
 
 
-def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np.float64):
+def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np.float64, holdout=0.0):
     """Forward and backward propagation over the sampled rows of every block of a DataSet, summed:
     Sums of the gradient, or None if there are no blocks. ``theta_bc`` holds theta in ``dtype``,
-    the precision of the blocks' matrix products; the sums are float64."""
+    the precision of the blocks' matrix products; the sums are float64. With a ``holdout`` share,
+    the held-out rows are left out of the sample and their Held sums come with the Sums."""
     batches = data.blocks.map(partial(sample_map, scale=data.scaling, k=net.sizes[-1], seed=seed, epoch=epoch,
-                                      fraction=fraction, dtype=dtype))
+                                      fraction=fraction, dtype=dtype, holdout=holdout, theta_bc=theta_bc, net=net))
     for layer in range(net.layers):
         batches = batches.map(partial(pre_activation_map, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
         batches = batches.map(partial(activation_map, net=net, layer=layer, dropout=dropout, seed=seed, epoch=epoch))
@@ -157,7 +197,7 @@ def gradient_sums(sc, data, net, state, settings, epoch):
     theta_bc = sc.broadcast(nn_math.in_dtype(state.theta, settings.dtype))
     try:
         return epoch_sums(data, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout,
-                          settings.dtype)
+                          settings.dtype, settings.validation_fraction)
     finally:
         theta_bc.destroy()
 
@@ -175,8 +215,13 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     blocks = list(blocks)
     theta, moments = theta_bc.value, moments_bc.value
     steps, optimizer = settings.local_steps, settings.optimizer
-    picks = [nn_math.local_batches(settings.seed, epoch, b.row_numbers(), settings.sample_fraction, steps)
-             for b in blocks]
+    helds = [nn_math.holdout_mask(settings.seed, b.row_numbers(), settings.validation_fraction) for b in blocks]
+    picks = [nn_math.local_batches(settings.seed, epoch, b.row_numbers(), settings.sample_fraction, steps, ~held)
+             for b, held in zip(blocks, helds)]
+    # The validation rows, measured at the weights the partitions start from (as a data-parallel
+    # epoch measures them), before any local step.
+    held_sums = functools.reduce(combine_sums, [held_out_sums(block, scale, theta_bc, net, held)
+                                                for block, held in zip(blocks, helds)], None)
     error = correct = count = 0
     for step in range(steps):
         # The step's mini-batch: its rows of every block, stacked, so that one forward and
@@ -198,7 +243,7 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
         if settings.penalised:
             grad += nn_math.penalty_gradient(theta, net.sizes, settings.l1, settings.l2)
         theta, moments = optimizer.step(theta, grad, lr, moments)
-    return [Sums(error, correct, count, count * optimizer.pack(theta, moments))]
+    return [Sums(error, correct, count, count * optimizer.pack(theta, moments), held=held_sums)]
 
 
 def averaging_sums(sc, data, net, state, settings, epoch, lr):
@@ -254,6 +299,25 @@ def evaluate(sc, data, theta, net, examples=0, dtype=np.float64):
         theta_bc.destroy()
     confusion = sum((part for part, _ in parts), np.zeros((data.classes, data.classes), dtype=np.int64))
     return Evaluation(confusion, [pair for _, part in parts for pair in part][:examples])
+
+
+def block_held_sums(block, scale, theta_bc, net, seed, holdout):
+    """The Held sums of a block's validation rows: those nn_math.holdout_mask holds out with a
+    ``holdout`` share, or all of them (holdout None: a validation set of its own)."""
+    rows = block.row_numbers()
+    held = nn_math.holdout_mask(seed, rows, holdout) if holdout else np.ones(len(rows), dtype=bool)
+    return held_out_sums(block, scale, theta_bc, net, held)
+
+
+def validation_sums(sc, data, theta, net, dtype=np.float64, seed=0, holdout=None):
+    """The Held sums of a DataSet's validation rows (block_held_sums) at ``theta``, in ``dtype``:
+    one pass over the set."""
+    theta_bc = sc.broadcast(nn_math.in_dtype(theta, dtype))
+    try:
+        return data.blocks.map(partial(block_held_sums, scale=data.scaling, theta_bc=theta_bc, net=net, seed=seed,
+                                       holdout=holdout)).treeAggregate(None, combine_sums, combine_sums)
+    finally:
+        theta_bc.destroy()
 
 
 # ---------------------------------------------------------------- predict

@@ -68,8 +68,23 @@ def parse_args(argv):
                      f"(given {len(paths)} paths{hint})")
     if values["epochs"] == 0 and not (values["init_model"] or values["resume"]):
         parser.error("--epochs 0 trains nothing: it evaluates the model given with --init-model")
+    check_validation(parser, values)
     files = {"train_labels": None, "test_labels": None, **dict(zip(names, paths))}
     return argparse.Namespace(**files, **values, values=values, given=set(given))
+
+
+def check_validation(parser, values):
+    """One-line errors for validation options that cannot go together."""
+    if values["validation_fraction"] and values["validation"]:
+        parser.error("--validation-fraction and --validation both give validation rows: choose one")
+    if values["validation_labels"] and not values["validation"]:
+        parser.error("--validation-labels labels the rows of --validation, which is not given")
+    if values["validation"] and not values["label_column"] and not values["validation_labels"]:
+        parser.error("--validation needs --validation-labels in the five-path layout (or --label-column)")
+    if (values["early_stopping"] or values["lr_schedule"] == "plateau") and not (
+            values["validation_fraction"] or values["validation"]):
+        what = "--early-stopping" if values["early_stopping"] else "--lr-schedule plateau"
+        parser.error(f"{what} watches the validation cost: give --validation-fraction F or --validation PATH")
 
 
 # --------------------------------------------------------------------- main
@@ -94,11 +109,14 @@ def train_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``: load, train, evaluate, write."""
     earlier = read_earlier(sc, args, staging.resume_from, log)  # a checkpoint or model: checked before the data
     started = time.perf_counter()
-    train_set, test_set = load_sets(sc, args, earlier, log)
+    train_set, test_set, validation = load_sets(sc, args, earlier, log)
     load_seconds = time.perf_counter() - started
     start = starting_point(args, train_set, earlier)
     cached = cached_bytes(sc, train_set.cached)
     log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log)
+    if validation is not None:
+        log(f"validating on {validation_rows(validation, train_set)} rows "
+            f"({'held out of the training rows' if validation.holdout else args.validation}) every epoch")
     # Training, its checkpoints in the staging folder; a run that diverged still writes its outputs.
     save = partial(checkpoints.save_checkpoint, sc, staging.checkpoints, net=start.net, scale=start.scaling,
                    settings=run_defining(start.options, start.net))
@@ -106,10 +124,12 @@ def train_and_write(sc, args, staging, log):
         save(start.state)
     diverged = None
     try:
-        training.train(sc, train_set, start.net, start.state, start.settings, log, test_set, checkpoint=save)
+        training.train(sc, train_set, start.net, start.state, start.settings, log, test_set, checkpoint=save,
+                       validation=validation)
     except Diverged as e:
         diverged = e
-    summary = write_results(sc, staging, start, train_set, test_set, load_seconds, cached, diverged, log)
+    summary = write_results(sc, staging, start, (train_set, test_set, validation), load_seconds, cached, diverged,
+                            log)
     if diverged:
         raise diverged
     seconds = start.state.history["seconds"]
@@ -125,16 +145,36 @@ def load_sets(sc, args, earlier, log):
     read = (args.label_column, args.features, args.format, args.table)
     train_kind = input_kind(sc, args.train_images, args.train_labels, *read)
     test_kind = input_kind(sc, args.test_images, args.test_labels, *read)
+    valid_kind = input_kind(sc, args.validation, args.validation_labels, *read) if args.validation else None
     if earlier is None:  # a network that was trained before fitted then
         width, classes = peek_shape(sc, args.train_images, args.train_labels, train_kind, args.label_column)
         memory_check.check(sc, [width, *args.hidden, classes], args.optimizer, np.dtype(args.dtype).itemsize,
                            args.block_size)
     log(f"loading {args.train_images} and {args.test_images} ...")
+    options = earlier.options if earlier else args.values  # a resumed run's are its checkpoint's
+    fraction = options["validation_fraction"]
     train_set = load_input(sc, args.train_images, args.train_labels, args.block_size,
-                           earlier.scaling if earlier else args.scale, args.label_column, kind=train_kind)
+                           earlier.scaling if earlier else args.scale, args.label_column, kind=train_kind,
+                           holdout=(options["seed"], fraction))
     test_set = load_input(sc, args.test_images, args.test_labels, args.block_size, train_set.scaling,
                           args.label_column, n_classes=train_set.classes, width=train_set.width, kind=test_kind)
-    return train_set, test_set
+    if fraction:
+        if not train_set.held_rows or train_set.held_rows == train_set.rows:
+            raise DataError(f"--validation-fraction {fraction} holds out {train_set.held_rows} of the "
+                            f"{train_set.rows} training rows; it must leave rows to train and to validate on")
+        return train_set, test_set, training.Validation(train_set, fraction)
+    if valid_kind is None:
+        return train_set, test_set, None
+    valid_set = load_input(sc, args.validation, args.validation_labels, args.block_size, train_set.scaling,
+                           args.label_column, n_classes=train_set.classes, width=train_set.width, kind=valid_kind)
+    return train_set, test_set, training.Validation(valid_set)
+
+
+def validation_rows(validation, train_set):
+    """The number of rows a run validates on."""
+    if validation is None:
+        return 0
+    return train_set.held_rows if validation.holdout else validation.data.rows
 
 
 def log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log):
@@ -159,21 +199,24 @@ def log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log):
         log(f"--scale auto: standardizing, not pixels, because of {why_not_pixels(train_set.not_pixels)}")
 
 
-def write_results(sc, staging, start, train_set, test_set, load_seconds, cached, diverged, log):
-    """Evaluate the final weights on the test set and write every output through ``staging``;
-    returns the summary record."""
-    net, state, scale = start.net, start.state, start.scaling
+def write_results(sc, staging, start, sets, load_seconds, cached, diverged, log):
+    """Evaluate the weights the run keeps (the last, or early stopping's best) on the test set and
+    write every output through ``staging``; ``sets``: the training and test DataSets and the
+    training.Validation or None. Returns the summary record."""
+    (train_set, test_set, validation), net, state, scale = sets, start.net, start.state, start.scaling
+    theta = training.final_weights(state, start.settings)
     # The saved model is evaluated in float64, as predict.py reads it: their predictions agree exactly.
-    confusion, examples = executor_tasks.evaluate(sc, test_set, state.theta, net, examples=run_report.N_EXAMPLES)
+    confusion, examples = executor_tasks.evaluate(sc, test_set, theta, net, examples=run_report.N_EXAMPLES)
     summary = run_report.summary_record(confusion, state.history, net, train_set, test_set, start.options,
                                         load_seconds)
+    summary.update(run_report.validation_record(state, start.settings, validation_rows(validation, train_set)))
     summary.update(diverged=str(diverged) if diverged else None, cached_bytes=dict(zip(("memory", "disk"), cached)),
                    spark_version=sc.version, cores=sc.defaultParallelism, scaling=scale.kind,
                    header_lines={"train": train_set.headers["features"], "train_labels": train_set.headers["labels"],
                                  "test": test_set.headers["features"], "test_labels": test_set.headers["labels"]})
     outputs = run_report.output_lines(state.history, confusion, examples, summary,
-                                      model_file.model_to_lines(net, state.theta, scale))
-    staging.publish(outputs, files=onnx_file(net, state.theta, scale, log))
+                                      model_file.model_to_lines(net, theta, scale))
+    staging.publish(outputs, files=onnx_file(net, theta, scale, log))
     return summary
 
 

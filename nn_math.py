@@ -336,11 +336,23 @@ def sample_mask(seed, epoch, rows, fraction):
     return row_uniforms(seed, epoch, rows) < fraction
 
 
-def local_batches(seed, epoch, rows, fraction, steps):
-    """(sample mask (n,), mini-batch 0..steps-1 of each sampled row): the epoch's sample
-    cut into ``steps`` mini-batches by the same per-row number, so no split changes them."""
+HOLDOUT_STREAM = 2 ** 32  # above any hidden layer's dropout stream
+
+
+def holdout_mask(seed, rows, fraction):
+    """Boolean mask of the rows held out for validation, (len(rows),): each with probability
+    ``fraction``, fixed by (seed, row) alone, so the same rows every epoch and on any split."""
+    if not fraction:
+        return np.zeros(len(rows), dtype=bool)
+    return _unit_interval(_row_bits(seed, 0, rows, stream=HOLDOUT_STREAM)) < fraction
+
+
+def local_batches(seed, epoch, rows, fraction, steps, allowed=None):
+    """(sample mask (n,), mini-batch 0..steps-1 of each sampled row): the epoch's sample (of the
+    rows ``allowed``, a mask, if given) cut into ``steps`` mini-batches by the same per-row
+    number, so no split changes them."""
     u = row_uniforms(seed, epoch, rows)
-    keep = u < fraction
+    keep = u < fraction if allowed is None else (u < fraction) & allowed
     return keep, np.minimum((u[keep] / fraction * steps).astype(np.int64), steps - 1)
 
 
@@ -426,7 +438,7 @@ class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0
 
 # ------------------------------------------------------------- learning rate
 
-SCHEDULES = ("bold-driver", "constant", "step", "exponential")
+SCHEDULES = ("bold-driver", "constant", "step", "exponential", "plateau")
 
 
 def bold_driver(lr, cost, previous_cost, up, down):
@@ -443,10 +455,14 @@ def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up
     """The learning rate of epoch ``epoch`` (1-based).
 
     bold-driver: from the last rate ``lr`` and whether the cost fell (``bold_driver``);
-    constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1).
+    constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1);
+    plateau:     the last rate ``lr``, which the training loop multiplies by decay when the
+                 validation cost has not fallen for a while (Schedule.on_plateau).
     """
     if schedule == "bold-driver":
         return bold_driver(lr, cost, previous_cost, up, down)
+    if schedule == "plateau":
+        return lr
     if schedule == "constant":
         return lr0
     if schedule == "step":
@@ -456,8 +472,8 @@ def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
-class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down",
-                          defaults=(0.5, 10, 1.05, 0.5))):
+class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down lr_patience",
+                          defaults=(0.5, 10, 1.05, 0.5, 2))):
     """A learning-rate schedule's settings: its name (SCHEDULES), the initial rate and the
     factors it reads. Its defaults are the options' (option_table.py reads them)."""
 
@@ -467,6 +483,34 @@ class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_dow
         """The rate of epoch ``epoch``, from the last rate and the last two costs (learning_rate)."""
         return learning_rate(self.name, epoch, self.lr, lr, cost, previous_cost, self.lr_decay, self.lr_step,
                              self.bold_up, self.bold_down)
+
+    def on_plateau(self, lr, plateau):
+        """(the rate, the plateau's Best) after a validation: for the plateau schedule, lr x
+        lr_decay once ``plateau`` has waited lr_patience validations without a lower cost, and the
+        wait starts again (Keras's ReduceLROnPlateau); otherwise as they are."""
+        if self.name != "plateau" or plateau.waited < self.lr_patience:
+            return lr, plateau
+        return lr * self.lr_decay, plateau._replace(waited=0)
+
+
+# ------------------------------------------------------------ early stopping
+
+class Best(namedtuple("Best", "epoch cost theta waited")):
+    """Early stopping's record: the weights with the lowest validation cost so far (after
+    ``epoch`` epochs), that cost, and how many measurements since have not beaten it."""
+
+    __slots__ = ()
+
+    def after(self, epoch, cost, theta, min_delta):
+        """The record after measuring ``cost`` on the weights ``theta`` of epoch ``epoch``: an
+        improvement is a cost below the best by more than ``min_delta`` (absolute), as Keras's
+        EarlyStopping counts it."""
+        if self.epoch is None or cost < self.cost - min_delta:
+            return Best(epoch, cost, theta, 0)
+        return self._replace(waited=self.waited + 1)
+
+
+NO_BEST = Best(None, float("inf"), None, 0)
 
 
 # ------------------------------------------------------------------- metrics

@@ -65,6 +65,13 @@ OPTIONS = (
            "string"),
     Option("table", bool, False, INPUTS, "the inputs are names of tables in the session's catalog (the cluster's "
            "Hive metastore where there is one), not paths", False, "inputIsTable", "boolean"),
+    Option("validation-fraction", rate, 0.0, INPUTS, "hold out this share of the training rows (by a seeded hash "
+           "of each row's number: the same rows on any split) to validate on every epoch; never sampled, never in "
+           "the scaling statistics", True, "validationFraction", "float"),
+    Option("validation", str, None, INPUTS, "validation rows of their own, in the training input's layout and "
+           "format: validated on every epoch", False, "validationPath", "string", "PATH"),
+    Option("validation-labels", str, None, INPUTS, "the labels of --validation, in the five-path layout", False,
+           "validationLabelsPath", "string", "PATH"),
     Option("scale", ("auto", *SCALES), "auto", INPUTS, "inputs: pixels (/255, or as they are in [0, 1]), "
            "standardize (per feature, by the training set's mean and standard deviation) or none; auto is pixels "
            "if every value looks like one", True, "scaling", "string"),
@@ -94,21 +101,29 @@ OPTIONS = (
     Option("l1", at_least_zero, 0.0, TRAINING, "+ l1 sum |W|", True, "l1", "float"),
     Option("dtype", ("float32", "float64"), "float32", TRAINING, "the matrix products' precision; sums over rows, "
            "blocks and partitions, the weights and the optimizer's state stay float64", True, "dtype", "string"),
+    Option("early-stopping", whole, 0, TRAINING, "stop after N validations in a row without a lower validation "
+           "cost, and keep the weights of the lowest (0: never stop early)", True, "earlyStoppingPatience", "int",
+           "N"),
+    Option("min-delta", at_least_zero, 0.0, TRAINING, "early stopping: a validation cost lower by more than this "
+           "counts as lower", True, "minDelta", "float"),
     Option("dropout", rate, 0.0, TRAINING, "inverted dropout rate on hidden units while training", True, "dropout",
            "float"),
     Option("lr", positive, 0.1, RATE, "initial learning rate", True, "stepSize", "float"),
     Option("lr-schedule", nn_math.SCHEDULES, default_schedule, RATE, "bold-driver: x up when the cost fell, x down "
-           "otherwise; step: x decay every --lr-step epochs; exponential: x decay every epoch (default: "
+           "otherwise; step: x decay every --lr-step epochs; exponential: x decay every epoch; plateau: x decay after "
+           "--lr-patience validations without a lower validation cost (default: "
            "bold-driver for sgd, as the original; constant for momentum and adam, whose users expect the rate "
            "they gave)", True, "learningRateSchedule", "string"),
     Option("bold-up", positive, SCHEDULE_DEFAULTS["bold_up"], RATE, "bold driver: factor when the cost fell", True,
            "boldUp", "float"),
     Option("bold-down", positive, SCHEDULE_DEFAULTS["bold_down"], RATE, "bold driver: factor when it did not",
            True, "boldDown", "float"),
-    Option("lr-decay", positive, SCHEDULE_DEFAULTS["lr_decay"], RATE, "factor for step and exponential", True,
+    Option("lr-decay", positive, SCHEDULE_DEFAULTS["lr_decay"], RATE, "factor for step, exponential and plateau", True,
            "learningRateDecay", "float"),
     Option("lr-step", count, SCHEDULE_DEFAULTS["lr_step"], RATE, "epochs per step", True, "learningRateStep",
            "int"),
+    Option("lr-patience", count, SCHEDULE_DEFAULTS["lr_patience"], RATE, "plateau: validations without a lower "
+           "cost before the rate is multiplied by --lr-decay", True, "learningRatePatience", "int"),
     Option("eval-every", whole, 0, RUN, "test accuracy every N epochs, 0 = only at the end", False, "evalEvery",
            "int"),
     Option("block-size", count, 1024, RUN, "rows per RDD element; 1 = the original's one row per element", False,

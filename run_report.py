@@ -45,12 +45,27 @@ def metric_lines(confusion, examples, summary):
     }
 
 
+def validation_record(state, settings, validation_rows):
+    """The summary's validation entries: the rows, the validations as (epoch, cost, accuracy),
+    the epoch of the lowest cost, and the last epoch run."""
+    if not validation_rows:
+        return {}
+    return {"validation_rows": validation_rows, "validation_history": state.history["validation"],
+            "best_epoch": state.best.epoch, "last_epoch": state.epoch,
+            "kept_epoch": state.best.epoch if settings.early_stopping else state.epoch}
+
+
 def output_lines(history, confusion, examples, summary, model_lines):
-    """{output folder name: its lines}: everything a training run writes but its checkpoints."""
+    """{output folder name: its lines}: everything a training run writes but its checkpoints;
+    validation_history/ ("epoch,cost,accuracy": the weights after that many epochs) with
+    validation data."""
+    validation = {"validation_history": [f"{epoch},{cost!r},{accuracy!r}" for epoch, cost, accuracy in
+                                         history["validation"]]} if history["validation"] else {}
     return {
         "cost_history": [repr(c) for c in history["cost"]],
         "accuracy_history": [repr(a) for a in history["accuracy"]],
         "test_accuracy_history": [repr(pair) for pair in history["test_accuracy"]],
+        **validation,
         **metric_lines(confusion, examples, summary),
         "model": model_lines,
     }

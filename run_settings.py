@@ -32,13 +32,16 @@ class Settings:
     epochs: int
     eval_every: int
     checkpoint_every: int
+    validation_fraction: float  # > 0: rows held out, validated in each epoch's job
+    early_stopping: int  # patience in validations; 0: never stop early
+    min_delta: float
 
     @classmethod
     def from_values(cls, v):
         """From the options' values, {name: value} (option_table.with_defaults)."""
         optimizer = nn_math.Optimizer(v["optimizer"], momentum=v["momentum"], beta1=v["beta1"], beta2=v["beta2"])
         schedule = nn_math.Schedule(v["lr_schedule"], lr=v["lr"], lr_decay=v["lr_decay"], lr_step=v["lr_step"],
-                                    bold_up=v["bold_up"], bold_down=v["bold_down"])
+                                    bold_up=v["bold_up"], bold_down=v["bold_down"], lr_patience=v["lr_patience"])
         plain = cls.__dataclass_fields__.keys() - {"optimizer", "schedule"}
         return cls(optimizer, schedule, **{key: v[key] for key in plain})
 

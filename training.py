@@ -81,33 +81,65 @@ def averaging_epoch(sc, data, net, state, settings, epoch):
     return Epoch(cost, lr, finite(theta, epoch), moments, sums)
 
 
-def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=None):
+class Validation(NamedTuple):
+    """Where a run's validation rows are: ``data``, a DataSet, and ``holdout``: the share of its
+    rows held out (nn_math.holdout_mask; the training set's own, measured in each epoch's job),
+    or None (a validation set of its own, all its rows, measured in a job before the epoch's)."""
+
+    data: object
+    holdout: float = None
+
+    def measure(self, sc, theta, net, settings):
+        """The Held sums of the validation rows at ``theta``, in a job of their own."""
+        return executor_tasks.validation_sums(sc, self.data, theta, net, settings.dtype, settings.seed, self.holdout)
+
+
+def validated(state, epoch, held, theta, settings):
+    """Record the validation of the weights ``theta`` after ``epoch`` epochs (Held sums ``held``):
+    the history's (epoch, cost, accuracy) and early stopping's best. Returns the log's words."""
+    cost, accuracy = held.cost(), held.accuracy()
+    state.history["validation"].append((epoch, cost, accuracy))
+    state.best = state.best.after(epoch, cost, theta, settings.min_delta)
+    lr = state.lr
+    state.lr, state.plateau = settings.schedule.on_plateau(lr, state.plateau.after(epoch, cost, None,
+                                                                                     settings.min_delta))
+    words = f"  validation (after epoch {epoch}) cost {cost:.6f} accuracy {accuracy:.4f}"
+    return words + (f"  (no lower cost for {settings.schedule.lr_patience}: lr {lr:.6g} -> {state.lr:.6g})"
+                    if state.lr != lr else "")
+
+
+def patience_spent(state, settings):
+    """True when early stopping has seen settings.early_stopping validations without a lower cost."""
+    return bool(settings.early_stopping) and state.best.waited >= settings.early_stopping
+
+
+def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=None, validation=None):
     """Run epochs state.epoch + 1 .. settings.epochs, updating the TrainingState ``state`` after each.
 
     With ``test_set``, the test accuracy is measured every settings.eval_every epochs; with
-    ``checkpoint``, checkpoint(state) runs every settings.checkpoint_every epochs. Raises
-    Diverged, leaving ``state`` at the last epoch whose cost and weights were finite.
+    ``checkpoint``, checkpoint(state) runs every settings.checkpoint_every epochs. With
+    ``validation`` (a Validation), every epoch measures the validation cost and accuracy of the
+    weights it starts from, and the last weights are measured after the last epoch; with
+    settings.early_stopping, the run stops once that many validations in a row have not lowered
+    the cost (state.best keeps the weights of the lowest). Raises Diverged, leaving ``state`` at
+    the last epoch whose cost and weights were finite.
     """
     run_epoch = averaging_epoch if settings.local_steps > 1 else data_parallel_epoch
     history = state.history
     for epoch in range(state.epoch + 1, settings.epochs + 1):
+        if patience_spent(state, settings):  # also when resuming a run that had stopped
+            log(f"early stopping: {settings.early_stopping} validations without a lower cost; the weights after "
+                f"epoch {state.best.epoch} (validation cost {state.best.cost:.6f}) are kept")
+            break
         started = time.perf_counter()
+        before = state.theta
+        held = validation.measure(sc, before, net, settings) if validation and validation.holdout is None else None
         # The epoch's map/reduce (one Spark job over the cached blocks), then the step; it stops
         # the run on an empty sample, or a cost or weights no longer finite.
         result = run_epoch(sc, data, net, state, settings, epoch)
-        seconds = time.perf_counter() - started
-        state.epoch, state.theta, state.moments = epoch, result.theta, result.moments
-        state.lr, state.previous_cost = result.lr, result.cost
-        # Logging: the history, and one line per epoch.
-        sums = result.sums
-        accuracy = sums.correct / sums.rows
-        for key, value in (("cost", result.cost), ("accuracy", accuracy), ("lr", result.lr), ("sample", sums.rows),
-                           ("seconds", seconds)):
-            history[key].append(value)
-        left = (settings.epochs - epoch) * sum(history["seconds"]) / len(history["seconds"])
-        line = (f"epoch {epoch:3d}/{settings.epochs}  cost {result.cost:.6f}  train accuracy {accuracy:.4f}  "
-                f"lr {result.lr:.6g}  sample {sums.rows}  {seconds:.2f} s  {sums.rows / seconds:,.0f} rows/s  "
-                f"left {clock(left)}")
+        line = stepped(state, result, epoch, time.perf_counter() - started, settings)
+        if validation is not None:
+            line += validated(state, epoch - 1, held or result.sums.held, before, settings)
         # Evaluation and checkpoints, at their intervals.
         if test_set is not None and settings.eval_every and epoch % settings.eval_every == 0:
             evaluation = executor_tasks.evaluate(sc, test_set, state.theta, net, dtype=settings.dtype)
@@ -116,7 +148,32 @@ def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=N
         log(line)
         if checkpoint is not None and settings.checkpoint_every and epoch % settings.checkpoint_every == 0:
             checkpoint(state)
+    if validation is not None and not patience_spent(state, settings) and (
+            not history["validation"] or history["validation"][-1][0] < state.epoch):  # the last weights
+        log("validation" + validated(state, state.epoch, validation.measure(sc, state.theta, net, settings),
+                                     state.theta, settings)[len("  validation"):])
     return state
+
+
+def stepped(state, result, epoch, seconds, settings):
+    """Move the TrainingState ``state`` on to the Epoch ``result`` of epoch ``epoch``, add it to the
+    history; returns the epoch's log line."""
+    state.epoch, state.theta, state.moments = epoch, result.theta, result.moments
+    state.lr, state.previous_cost = result.lr, result.cost
+    sums, history = result.sums, state.history
+    accuracy = sums.correct / sums.rows
+    for key, value in (("cost", result.cost), ("accuracy", accuracy), ("lr", result.lr), ("sample", sums.rows),
+                       ("seconds", seconds)):
+        history[key].append(value)
+    left = (settings.epochs - epoch) * sum(history["seconds"]) / len(history["seconds"])
+    return (f"epoch {epoch:3d}/{settings.epochs}  cost {result.cost:.6f}  train accuracy {accuracy:.4f}  "
+            f"lr {result.lr:.6g}  sample {sums.rows}  {seconds:.2f} s  {sums.rows / seconds:,.0f} rows/s  "
+            f"left {clock(left)}")
+
+
+def final_weights(state, settings):
+    """The weights a run keeps: with early stopping, those of the lowest validation cost."""
+    return state.best.theta if settings.early_stopping and state.best.epoch is not None else state.theta
 
 
 def clock(seconds):

@@ -26,14 +26,14 @@ marker, images, labels = sys.argv[1:4]
 sample_map = executor_tasks.sample_map
 
 
-def sample_map_failing_once(block, scale, k, seed, epoch, fraction, dtype):
+def sample_map_failing_once(block, scale, k, seed, epoch, fraction, dtype, **more):
     """Fail the task that holds row 0 in epoch 2, on its first attempt only."""
     context = TaskContext.get()
     if epoch == 2 and block.start == 0 and context.attemptNumber() == 0:
         with open(marker, "a") as f:
             f.write(f"failed: stage {context.stageId()} partition {context.partitionId()}\n")
         raise RuntimeError("injected failure")
-    return sample_map(block, scale, k, seed, epoch, fraction, dtype)
+    return sample_map(block, scale, k, seed, epoch, fraction, dtype, **more)
 
 
 sc = start_spark()
