@@ -1,8 +1,9 @@
 """Draw the results of a main_task.py run.
 
     python generate_plots.py OUTPUT_DIR [--test-images FILE --test-labels FILE]
-        into OUTPUT_DIR: cost_history.png, accuracy_history.png (with the test accuracy
-        when the run recorded it with --eval-every), learning_rate.png,
+        into OUTPUT_DIR: cost_history.png, accuracy_history.png (with the validation
+        curves when the run had validation data, and the test accuracy when the run
+        recorded it with --eval-every), learning_rate.png,
         confusion_matrix.png, class_metrics.png; with the test files, also
         test_examples.png: test images with their predicted and true labels.
 
@@ -73,10 +74,15 @@ def read_floats(path):
 
 def read_tuples(path, size):
     """One tuple of ``size`` numbers per line, like (epoch, accuracy) or (precision, recall, F1)."""
+    return read_tuples_of(path, size, ast.literal_eval)
+
+
+def read_tuples_of(path, size, split):
+    """One tuple of ``size`` numbers per line of ``path``, each line's values split(line)."""
     tuples = []
     for number, line in enumerate(read_lines(path), 1):
         try:
-            values = tuple(float(v) for v in ast.literal_eval(line))
+            values = tuple(float(v) for v in split(line))
         except (ValueError, TypeError, SyntaxError):
             values = ()
         if len(values) != size:
@@ -115,14 +121,16 @@ def save(fig, path):
     return path
 
 
-def plot_curve(values, ylabel, path, test_points=(), log_scale=False):
-    """A per-epoch curve saved as a PNG at ``path``; test_points are (epoch, value) marks."""
+def plot_curve(values, ylabel, path, marks=(), log_scale=False):
+    """A per-epoch curve saved as a PNG at ``path``; marks: (label, [(epoch, value), ...]) curves
+    drawn beside it (the validation rows', the test set's)."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     ax.plot(range(1, len(values) + 1), values, color="tab:blue", label="training (epoch's sample)")
-    if test_points:
-        epochs, test_values = zip(*test_points)
-        ax.plot(epochs, test_values, "o-", color="tab:orange", markersize=4, label="test set")
-        ax.legend(loc="lower right")
+    for (label, points), color in zip(marks, ("tab:green", "tab:orange")):
+        epochs, marked = zip(*points)
+        ax.plot(epochs, marked, "o-", color=color, markersize=3, label=label)
+    if marks:
+        ax.legend(loc="best")
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
@@ -197,26 +205,39 @@ def plot_examples(X, labels, predicted, path):
 
 # --------------------------------------------------------------------- modes
 
-def plot_histories(cost_path, accuracy_path, out_dir, test_accuracy_path=None):
-    """cost_history.png, and accuracy_history.png unless accuracy_path is None."""
+def plot_histories(cost_path, accuracy_path, out_dir, test_accuracy_path=None, validation_path=None):
+    """cost_history.png, and accuracy_history.png unless accuracy_path is None; with
+    validation_path (validation_history/: "epoch,cost,accuracy" lines), the validation curves
+    beside the training ones."""
     costs = read_floats(cost_path)
     if not costs:  # a run with --epochs 0 only evaluated a model
         return []
     os.makedirs(out_dir, exist_ok=True)
-    written = [plot_curve(costs, "cost", os.path.join(out_dir, "cost_history.png"))]
+    validation = read_tuples_csv(validation_path, 3) if validation_path else []
+    label = "validation rows (weights after the epoch)"
+    written = [plot_curve(costs, "cost", os.path.join(out_dir, "cost_history.png"),
+                          [(label, [(e, c) for e, c, _ in validation])] if validation else ())]
     if accuracy_path is not None:
-        test_points = read_tuples(test_accuracy_path, 2) if test_accuracy_path else ()
+        marks = [(label, [(e, a) for e, _, a in validation])] if validation else []
+        if test_accuracy_path:
+            marks.append(("test set", read_tuples(test_accuracy_path, 2)))
         written.append(plot_curve(read_floats(accuracy_path), "accuracy",
-                                  os.path.join(out_dir, "accuracy_history.png"), test_points))
+                                  os.path.join(out_dir, "accuracy_history.png"), marks))
     return written
+
+
+def read_tuples_csv(path, size):
+    """One line of ``size`` comma-separated numbers per line, like "epoch,cost,accuracy"."""
+    return read_tuples_of(path, size, lambda line: line.split(","))
 
 
 def plot_run(out_dir, test_images=None, test_labels=None):
     """Every plot of a job's output folder; the examples need the test files."""
     recorded = os.path.join(out_dir, "test_accuracy_history")
     test_history = recorded if os.path.isdir(recorded) and read_lines(recorded) else None
+    validated = os.path.join(out_dir, "validation_history")
     written = plot_histories(os.path.join(out_dir, "cost_history"), os.path.join(out_dir, "accuracy_history"),
-                             out_dir, test_history)
+                             out_dir, test_history, validated if os.path.isdir(validated) else None)
     summary = json.loads(read_lines(os.path.join(out_dir, "summary"))[0])
     if summary["learning_rates"]:
         written.append(plot_curve(summary["learning_rates"], "learning rate",

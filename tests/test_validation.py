@@ -68,6 +68,22 @@ def test_held_out_rows_are_validated_every_epoch_and_never_trained_on(sc, small_
     cost, accuracy = numpy_validation(sc, tmp_path / "out", X[held], labels[held])
     assert history[-1][1] == pytest.approx(cost, rel=1e-5)  # float32 passes
     assert history[-1][2] == pytest.approx(accuracy, abs=1.5 / held.sum())
+    # The plots draw the validation curves beside the training ones.
+    import matplotlib
+    matplotlib.use("Agg")
+    import generate_plots
+    drawn, real = {}, generate_plots.plot_curve
+
+    def plot_curve(values, ylabel, path, marks=(), **options):  # draws, and notes what it drew
+        drawn[ylabel] = marks
+        return real(values, ylabel, path, marks, **options)
+    generate_plots.plot_curve = plot_curve
+    try:
+        generate_plots.plot_run(str(tmp_path / "out"))
+    finally:
+        generate_plots.plot_curve = real
+    assert [label for label, _ in drawn["cost"]] == ["validation rows (weights after the epoch)"]
+    assert drawn["accuracy"][0][1] == [(e, a) for e, _, a in history]
 
 
 def test_early_stopping_keeps_the_weights_of_the_lowest_validation_cost(sc, small_compact, tmp_path):
