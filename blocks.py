@@ -8,6 +8,7 @@ into the Blocks the epochs see, each holding the same rows whatever the files an
 NumPy only: executors import this module, never the readers.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -78,22 +79,23 @@ class Block(NamedTuple):
             return self.stored / float(self.unit)
         return self.stored.astype(np.float64)
 
-    def moments(self, rows=slice(None)):
-        """scaling.Moments of the features as the input wrote them, of the block's ``rows`` (a
-        mask or a slice); None if that leaves none."""
+    def statistics(self, rows=slice(None)):
+        """The statistics of the features as the input wrote them, of the block's ``rows`` (a mask
+        or a slice): exact scaling.StepSums of whole steps, scaling.Moments otherwise; None if
+        that leaves no rows."""
         stored = self.stored[rows]
         if not len(stored):
             return None
         if self.unit is not None:
-            return scaling.moments_of_steps(stored, self.unit)
+            return scaling.step_sums(stored, self.unit)
         return scaling.moments_of(stored)
 
-    def moments_but_held(self, holdout):
-        """moments() of the rows a run trains on: without those nn_math.holdout_mask holds out
+    def training_statistics(self, holdout):
+        """statistics() of the rows a run trains on: without those nn_math.holdout_mask holds out
         for validation (``holdout``: (seed, share), or None)."""
         if not holdout:
-            return self.moments()
-        return self.moments(~nn_math.holdout_mask(holdout[0], self.row_numbers(), holdout[1]))
+            return self.statistics()
+        return self.statistics(~nn_math.holdout_mask(holdout[0], self.row_numbers(), holdout[1]))
 
     def inputs(self, scale, rows=slice(None), dtype=np.float64):
         """The network's inputs (m, d) of ``dtype`` for the block's ``rows`` (an index, a mask or
@@ -191,11 +193,18 @@ def assemble(pieces, block_size):
 
 
 def for_the_driver(items, holdout=None):
-    """``aligned``'s items -> what the driver needs of them: ("piece", (partition, Block)) as they
-    are, to assemble; ("moments", (start, scaling.Moments)) of each whole block (of the rows it
-    trains on: Block.moments_but_held)."""
-    return [(kind, item) if kind == "piece" else ("moments", (item.start, item.moments_but_held(holdout)))
-            for kind, item in items]
+    """A partition of ``aligned``'s items -> what the driver needs of them: ("piece", (partition,
+    Block)) as they are, to assemble; and one ("moments", (first row, statistics)) of all its
+    whole blocks' training rows (Block.training_statistics), combined in row order: a partition's
+    worth, not a block's (a row's worth of features each, for --block-size 1)."""
+    found, whole = [], []
+    for kind, item in items:
+        (found if kind == "piece" else whole).append((kind, item))
+    whole.sort(key=lambda pair: pair[1].start)
+    statistics = functools.reduce(scaling.combine_moments, [b.training_statistics(holdout) for _, b in whole], None)
+    if whole:
+        found.append(("moments", (whole[0][1].start, statistics)))
+    return found
 
 
 def whole_blocks(index, items, assembled_bc):

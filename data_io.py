@@ -319,8 +319,10 @@ def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):
     """(the RDD of Blocks the epochs map, the persisted RDD under it, the scaling.Moments of the
     features): the parsed input's rows in blocks of the input's rows k * block_size .. (k + 1) *
     block_size - 1 (blocks.aligned), whatever the files, splits and partitions; one Spark job,
-    after which the parse's cache is dropped. The moments are combined block by block in the
-    order of the rows, so they too are the same whatever the partitioning.
+    after which the parse's cache is dropped. The features' statistics come back one per
+    partition: for whole steps (pixels) exact integer sums, the same to the last bit whatever the
+    partitioning; other values' Moments combined in row order within and across partitions
+    (whose last bits can then depend on where the partitions begin).
 
     ``checks``: merge_checks's of the parse, one per split; ``labels``: the label file's (n,), or
     None; ``holdout``: (seed, share) of the rows held out for validation, left out of the moments.
@@ -341,8 +343,9 @@ def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):
     parsed.unpersist()  # (the labels' broadcast stays: a lost partition is cut again from the files)
     assembled = assemble([item for kind, item in found if kind == "piece"], block_size)
     moments = [item for kind, item in found if kind == "moments"]
-    moments += [(block.start, block.moments_but_held(holdout)) for blocks in assembled.values() for block in blocks]
-    moments = functools.reduce(scaling.combine_moments, [m for _, m in sorted(moments, key=lambda pair: pair[0])], None)
+    moments += [(block.start, block.training_statistics(holdout)) for blocks in assembled.values() for block in blocks]
+    moments = scaling.as_moments(functools.reduce(scaling.combine_moments,
+                                                  [m for _, m in sorted(moments, key=lambda pair: pair[0])], None))
     blocks = cut.mapPartitionsWithIndex(partial(whole_blocks, assembled_bc=sc.broadcast(assembled)))
     return blocks, cut, moments
 

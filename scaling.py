@@ -28,25 +28,46 @@ def moments_of(X):
                    bool(np.array_equal(X, np.round(X))))
 
 
-def moments_of_steps(steps, unit):
-    """moments_of the raw features steps / unit, from whole steps (uint8 k, n x d): integer sums,
-    no float copy of the block."""
-    n = len(steps)
+# Features stored as whole steps k = x * unit (uint8) of n rows, summed exactly: sum k and sum
+# k^2 per feature (int64, (d,)), the smallest and largest step, whether every k / unit is a whole
+# number, and the unit. Added in any order, they give the same sums to the last bit.
+StepSums = namedtuple("StepSums", "n s1 s2 low high whole unit")
+
+
+def step_sums(steps, unit):
+    """The StepSums of whole steps (uint8 k, n x d): integer sums, no float copy of the block."""
     s1 = steps.sum(axis=0, dtype=np.int64)
     squares = steps.astype(np.uint16)
     squares *= squares  # 255 ** 2 fits in 16 bits
-    s2 = squares.sum(axis=0, dtype=np.int64)
-    return Moments(n, s1 / (n * unit), (s2 - s1 * (s1 / n)) / unit ** 2, float(steps.min()) / unit,
-                   float(steps.max()) / unit, unit == 1 or not (steps % unit).any())
+    return StepSums(len(steps), s1, squares.sum(axis=0, dtype=np.int64), int(steps.min()), int(steps.max()),
+                    unit == 1 or not (steps % unit).any(), unit)
+
+
+def as_moments(statistics):
+    """Moments of StepSums (or of Moments: as they are; None: None)."""
+    if not isinstance(statistics, StepSums):
+        return statistics
+    n, s1, s2, unit = statistics.n, statistics.s1, statistics.s2, statistics.unit
+    return Moments(n, s1 / (n * unit), (s2 - s1 * (s1 / n)) / unit ** 2, statistics.low / unit,
+                   statistics.high / unit, statistics.whole)
+
+
+def moments_of_steps(steps, unit):
+    """moments_of the raw features steps / unit, from whole steps (uint8 k, n x d)."""
+    return as_moments(step_sums(steps, unit))
 
 
 def combine_moments(a, b):
-    """The Moments of two sets of rows together (Chan et al.'s parallel update); None is empty.
-
-    Combined in a fixed order (blocks in a partition, then partitions), so a run repeats bit for bit.
+    """The statistics of two sets of rows together: StepSums added exactly; Moments by Chan et
+    al.'s parallel update, which rounds by the order it is given (blocks in row order). None is
+    empty.
     """
     if a is None or b is None:
         return b if a is None else a
+    if isinstance(a, StepSums) and isinstance(b, StepSums):
+        return StepSums(a.n + b.n, a.s1 + b.s1, a.s2 + b.s2, min(a.low, b.low), max(a.high, b.high),
+                        a.whole and b.whole, a.unit)
+    a, b = as_moments(a), as_moments(b)
     n = a.n + b.n
     delta = b.mean - a.mean
     return Moments(n, a.mean + delta * (b.n / n), a.M2 + b.M2 + delta ** 2 * (a.n * b.n / n),
