@@ -35,6 +35,11 @@ class Sums(NamedTuple):
     error_lo: float = 0.0
     vector_lo: object = 0.0
     held: object = None  # the Held sums of the validation rows, measured in the same job
+    counts: object = None  # rows per class (k,) int64, with class weights: their total weight is exact
+
+    def weight(self, class_weights=None):
+        """The rows' total weight: their number, or with class weights (k,), sum_c n_c w_c."""
+        return self.rows if class_weights is None else float(self.counts @ class_weights)
 
     def combine(self, other):
         """The sum, keeping the rounding error of every addition: of two blocks' sums within a
@@ -47,15 +52,17 @@ class Sums(NamedTuple):
         """
         error, error_lo = nn_math.two_sum(self.error, other.error)
         vector, vector_lo = nn_math.two_sum(self.vector, other.vector)
+        counts = None if self.counts is None else self.counts + other.counts
         return Sums(error, self.correct + other.correct, self.rows + other.rows, vector,
                     self.error_lo + other.error_lo + error_lo, self.vector_lo + other.vector_lo + vector_lo,
-                    combine_sums(self.held, other.held))
+                    combine_sums(self.held, other.held), counts)
 
-    def mean_error(self):
-        return (self.error + self.error_lo) / self.rows
+    def mean_error(self, class_weights=None):
+        """The error per row, or per unit of weight with class weights (scikit-learn's convention)."""
+        return (self.error + self.error_lo) / self.weight(class_weights)
 
-    def mean_vector(self):
-        return (self.vector + self.vector_lo) / self.rows
+    def mean_vector(self, class_weights=None):
+        return (self.vector + self.vector_lo) / self.weight(class_weights)
 
 
 class Held(NamedTuple):
@@ -100,10 +107,11 @@ class Batch:
     propagation replaces P by error, correct and delta, and fills grad, the block's dE/dtheta.
     """
 
-    __slots__ = ("rows", "Y", "h", "gates", "z", "P", "error", "correct", "delta", "grad", "held")
+    __slots__ = ("rows", "Y", "h", "gates", "z", "P", "error", "correct", "delta", "grad", "held", "w", "counts")
 
-    def __init__(self, rows, X, Y, held=None):
+    def __init__(self, rows, X, Y, held=None, w=None, counts=None):
         self.rows, self.Y, self.h, self.gates, self.held = rows, Y, [X], [None], held
+        self.w, self.counts = w, counts  # with class weights: each row's (m,), the rows per class (k,)
 
 
 def held_out_sums(block, scale, theta_bc, net, held):
@@ -116,15 +124,26 @@ def held_out_sums(block, scale, theta_bc, net, held):
     return Held(nn_math.LOSSES[net.loss].error(P, Y), nn_math.count_correct(P, Y), int(held.sum()))
 
 
-def sample_map(block, scale, k, seed, epoch, fraction, dtype, holdout=0.0, theta_bc=None, net=None):
+def sample_map(block, scale, k, seed, epoch, fraction, dtype, holdout=0.0, theta_bc=None, net=None,
+               class_weights=None, input_dropout=0.0):
     """Block -> the Batch of its sampled rows, inputs and targets of ``dtype``. With a ``holdout``
     share, the rows nn_math.holdout_mask holds out are never sampled; the Batch carries their
-    Held sums at the broadcast weights (the epoch's validation, in the epoch's job)."""
+    Held sums at the broadcast weights (the epoch's validation, in the epoch's job). With
+    ``class_weights`` (k,), it carries each sampled row's weight and the rows per class; with
+    ``input_dropout``, its inputs are dropout masked."""
     rows = block.row_numbers()
     held = nn_math.holdout_mask(seed, rows, holdout)
     keep = nn_math.sample_mask(seed, epoch, rows, fraction) & ~held
-    return Batch(rows[keep], block.inputs(scale, keep, dtype), nn_math.one_hot(block.labels[keep], k, dtype),
-                 held_out_sums(block, scale, theta_bc, net, held) if holdout else None)
+    labels = block.labels[keep]
+    weights = (class_weights[labels], np.bincount(labels, minlength=k)) if class_weights is not None else (None, None)
+    X = masked_inputs(block.inputs(scale, keep, dtype), seed, epoch, rows[keep], input_dropout)
+    return Batch(rows[keep], X, nn_math.one_hot(labels, k, dtype),
+                 held_out_sums(block, scale, theta_bc, net, held) if holdout else None, *weights)
+
+
+def masked_inputs(X, seed, epoch, rows, rate):
+    """Inputs X (m, d) of the global rows ``rows``, dropout masked at ``rate`` (0: as they are)."""
+    return X * nn_math.input_dropout_mask(seed, epoch, rows, X.shape[1], rate, X.dtype) if rate else X
 
 
 def pre_activation_map(batch, theta_bc, sizes, layer):
@@ -155,8 +174,8 @@ def output_delta_map(batch, net):
     adds the gradient vector to fill, float64 like theta."""
     P, Y, batch.P = batch.P, batch.Y, None
     loss = nn_math.LOSSES[net.loss]
-    batch.error, batch.correct = loss.error(P, Y), nn_math.count_correct(P, Y)
-    batch.delta = loss.output_delta(P, Y)
+    batch.error, batch.correct = loss.error(P, Y, batch.w), nn_math.count_correct(P, Y)
+    batch.delta = loss.output_delta(P, Y, batch.w)
     batch.grad = np.empty(nn_math.parameter_count(net.sizes))
     return batch
 
@@ -172,16 +191,19 @@ def backward_map(batch, theta_bc, sizes, layer):
 
 
 def batch_sums(batch):
-    return Sums(batch.error, batch.correct, len(batch.Y), batch.grad, held=batch.held)
+    return Sums(batch.error, batch.correct, len(batch.Y), batch.grad, held=batch.held, counts=batch.counts)
 
 
-def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np.float64, holdout=0.0):
+def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np.float64, holdout=0.0,
+               class_weights=None, input_dropout=0.0):
     """Forward and backward propagation over the sampled rows of every block of a DataSet, summed:
     Sums of the gradient, or None if there are no blocks. ``theta_bc`` holds theta in ``dtype``,
     the precision of the blocks' matrix products; the sums are float64. With a ``holdout`` share,
-    the held-out rows are left out of the sample and their Held sums come with the Sums."""
+    the held-out rows are left out of the sample and their Held sums come with the Sums; with
+    ``class_weights`` (k,), each row's error and gradient are weighted by its class's."""
     batches = data.blocks.map(partial(sample_map, scale=data.scaling, k=net.sizes[-1], seed=seed, epoch=epoch,
-                                      fraction=fraction, dtype=dtype, holdout=holdout, theta_bc=theta_bc, net=net))
+                                      fraction=fraction, dtype=dtype, holdout=holdout, theta_bc=theta_bc, net=net,
+                                      class_weights=class_weights, input_dropout=input_dropout))
     for layer in range(net.layers):
         batches = batches.map(partial(pre_activation_map, theta_bc=theta_bc, sizes=net.sizes, layer=layer))
         batches = batches.map(partial(activation_map, net=net, layer=layer, dropout=dropout, seed=seed, epoch=epoch))
@@ -197,7 +219,7 @@ def gradient_sums(sc, data, net, state, settings, epoch):
     theta_bc = sc.broadcast(nn_math.in_dtype(state.theta, settings.dtype))
     try:
         return epoch_sums(data, theta_bc, net, settings.seed, epoch, settings.sample_fraction, settings.dropout,
-                          settings.dtype, settings.validation_fraction)
+                          settings.dtype, settings.validation_fraction, settings.class_weights, settings.input_dropout)
     finally:
         theta_bc.destroy()
 
@@ -223,6 +245,7 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     held_sums = functools.reduce(combine_sums, [held_out_sums(block, scale, theta_bc, net, held)
                                                 for block, held in zip(blocks, helds)], None)
     error = correct = count = 0
+    counts = np.zeros(net.sizes[-1], dtype=np.int64)
     for step in range(steps):
         # The step's mini-batch: its rows of every block, stacked, so that one forward and
         # backward pass takes them all (a pass per block costs a few hundred microseconds of
@@ -232,18 +255,25 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
         if not chosen:
             continue
         rows = np.concatenate([block.start + picked for block, picked in chosen])  # global row numbers
-        X = np.concatenate([block.inputs(scale, picked, settings.dtype) for block, picked in chosen])
+        X = masked_inputs(np.concatenate([block.inputs(scale, picked, settings.dtype) for block, picked in chosen]),
+                          settings.seed, epoch, rows, settings.input_dropout)
         labels = np.concatenate([block.labels[picked] for block, picked in chosen])
         Y = nn_math.one_hot(labels, net.sizes[-1], settings.dtype)
         masks = [nn_math.dropout_mask(settings.seed, epoch, rows, layer, width, settings.dropout, settings.dtype)
                  for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
-        e, grad, P = nn_math.backprop(nn_math.in_dtype(theta, settings.dtype), net, X, Y, masks, outputs=True)
+        w = None if settings.class_weights is None else settings.class_weights[labels]
+        e, grad, P = nn_math.backprop(nn_math.in_dtype(theta, settings.dtype), net, X, Y, masks, outputs=True, w=w)
         error, correct, count = error + e, correct + nn_math.count_correct(P, Y), count + rows.size
-        grad = grad / rows.size
+        if w is not None:
+            counts += np.bincount(labels, minlength=net.sizes[-1])
+        grad = grad / (rows.size if w is None else w.sum())
         if settings.penalised:
             grad += nn_math.penalty_gradient(theta, net.sizes, settings.l1, settings.l2)
         theta, moments = optimizer.step(theta, grad, lr, moments)
-    return [Sums(error, correct, count, count * optimizer.pack(theta, moments), held=held_sums)]
+        if settings.max_norm:
+            theta = nn_math.max_norm(theta, net.sizes, settings.max_norm)
+    return [Sums(error, correct, count, count * optimizer.pack(theta, moments), held=held_sums,
+                 counts=counts if settings.class_weights is not None else None)]
 
 
 def averaging_sums(sc, data, net, state, settings, epoch, lr):
@@ -318,6 +348,18 @@ def validation_sums(sc, data, theta, net, dtype=np.float64, seed=0, holdout=None
                                        holdout=holdout)).treeAggregate(None, combine_sums, combine_sums)
     finally:
         theta_bc.destroy()
+
+
+def block_class_counts(block, k, seed, holdout):
+    """A block's training rows per class (k,): its rows but those held out for validation."""
+    labels = block.labels[~nn_math.holdout_mask(seed, block.row_numbers(), holdout)]
+    return np.bincount(labels, minlength=k)
+
+
+def class_counts(sc, data, seed=0, holdout=0.0):
+    """The training rows per class (k,) int64 of a DataSet (for balanced class weights)."""
+    return data.blocks.map(partial(block_class_counts, k=data.classes, seed=seed, holdout=holdout)).fold(
+        np.zeros(data.classes, dtype=np.int64), np.add)
 
 
 # ---------------------------------------------------------------- predict

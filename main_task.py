@@ -24,6 +24,7 @@ this file is the driver. predict.py scores new rows with a saved model.
 """
 
 import argparse
+import dataclasses
 import sys
 import time
 from functools import partial
@@ -34,6 +35,7 @@ import checkpoints
 import executor_tasks
 import memory_check
 import model_file
+import nn_math
 import onnx_export
 import option_table
 import output_folder
@@ -111,7 +113,7 @@ def train_and_write(sc, args, staging, log):
     started = time.perf_counter()
     train_set, test_set, validation = load_sets(sc, args, earlier, log)
     load_seconds = time.perf_counter() - started
-    start = starting_point(args, train_set, earlier)
+    start = weighing_classes(sc, starting_point(args, train_set, earlier), train_set, log)
     cached = cached_bytes(sc, train_set.cached)
     log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log)
     if validation is not None:
@@ -170,6 +172,22 @@ def load_sets(sc, args, earlier, log):
     return train_set, test_set, training.Validation(valid_set)
 
 
+def weighing_classes(sc, start, train_set, log):
+    """The Start with its settings' class weights resolved from --class-weight (balanced: from the
+    training rows' classes, a Spark job); one-line error for a list of another length."""
+    spec = start.options["class_weight"]
+    if spec is None:
+        return start
+    if spec != "balanced" and len(spec) != train_set.classes:
+        raise DataError(f"--class-weight gives {len(spec)} weights, the training labels have {train_set.classes} "
+                        "classes")
+    counts = executor_tasks.class_counts(sc, train_set, start.settings.seed, start.settings.validation_fraction)
+    weights = nn_math.class_weights(spec, counts)
+    log(f"class weights: {', '.join(f'{w:.4g}' for w in weights)} (training rows per class: "
+        f"{', '.join(map(str, counts))})")
+    return start._replace(settings=dataclasses.replace(start.settings, class_weights=weights))
+
+
 def validation_rows(validation, train_set):
     """The number of rows a run validates on."""
     if validation is None:
@@ -210,6 +228,8 @@ def write_results(sc, staging, start, sets, load_seconds, cached, diverged, log)
     summary = run_report.summary_record(confusion, state.history, net, train_set, test_set, start.options,
                                         load_seconds)
     summary.update(run_report.validation_record(state, start.settings, validation_rows(validation, train_set)))
+    if start.settings.class_weights is not None:
+        summary["class_weights"] = start.settings.class_weights.tolist()
     summary.update(diverged=str(diverged) if diverged else None, cached_bytes=dict(zip(("memory", "disk"), cached)),
                    spark_version=sc.version, cores=sc.defaultParallelism, scaling=scale.kind,
                    header_lines={"train": train_set.headers["features"], "train_labels": train_set.headers["labels"],

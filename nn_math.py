@@ -25,6 +25,7 @@ float64, the same for both); whatever is summed over rows beyond one matrix prod
 error, dE/db) and every gradient are float64, as are the optimizers' steps.
 """
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -140,29 +141,45 @@ def activation_derivative(name, a):
 
 # ---------------------------------------------------------------------- loss
 
+def row_sum(terms, w):
+    """sum_i w_i sum_j terms_ij of an (n, k) array in float64 (w (n,) row weights; None: all 1)."""
+    terms = as_float64(terms)
+    return float(terms.sum()) if w is None else float(np.einsum("ij,i->", terms, as_float64(w)))
+
+
+def weighted(delta, w):
+    """An output delta (n, k) with each row's times its weight w_i (w None: as it is)."""
+    return delta if w is None else delta * w[:, None].astype(delta.dtype, copy=False)
+
+
 @quiet_overflow
-def sse(P, Y):
-    """E = 1/2 sum (P - Y)^2 over every row and output: a float."""
+def sse(P, Y, w=None):
+    """E = 1/2 sum_i w_i sum_j (P_ij - Y_ij)^2 (w: row weights, None: all 1): a float."""
     diff = as_float64(P - Y)
-    return 0.5 * float(np.einsum("ij,ij->", diff, diff))
+    if w is None:
+        return 0.5 * float(np.einsum("ij,ij->", diff, diff))
+    return 0.5 * row_sum(diff * diff, w)
 
 
 @quiet_overflow
-def cross_entropy(P, Y):
-    """E = -sum Y log P over every row: a float (P clipped away from 0)."""
+def cross_entropy(P, Y, w=None):
+    """E = -sum_i w_i sum_j Y_ij log P_ij (w: row weights, None: all 1): a float (P clipped
+    away from 0)."""
     log_P = np.log(np.maximum(P, np.finfo(P.dtype).tiny))
-    return -float(np.einsum("ij,ij->", as_float64(Y), as_float64(log_P)))
+    if w is None:
+        return -float(np.einsum("ij,ij->", as_float64(Y), as_float64(log_P)))
+    return -row_sum(as_float64(Y) * as_float64(log_P), w)
 
 
 @quiet_overflow
-def sse_output_delta(P, Y):
-    """dE/dz of the output layer for sse and sigmoid outputs: (P - Y) P (1 - P), (n, k)."""
-    return (P - Y) * activation_derivative("sigmoid", P)
+def sse_output_delta(P, Y, w=None):
+    """dE/dz of the output layer for sse and sigmoid outputs: w_i (P - Y) P (1 - P), (n, k)."""
+    return weighted((P - Y) * activation_derivative("sigmoid", P), w)
 
 
-def cross_entropy_output_delta(P, Y):
-    """dE/dz of the output layer for cross-entropy and softmax outputs, fused: P - Y, (n, k)."""
-    return P - Y
+def cross_entropy_output_delta(P, Y, w=None):
+    """dE/dz of the output layer for cross-entropy and softmax outputs, fused: w_i (P - Y), (n, k)."""
+    return weighted(P - Y, w)
 
 
 Loss = namedtuple("Loss", "output error output_delta")
@@ -220,8 +237,9 @@ def forward(theta, net, X, masks=None):
     return h, gates, activate(LOSSES[net.loss].output, pre_activation(h[-1], W, b))
 
 
-def backprop(theta, net, X, Y, masks=None, outputs=False):
-    """(E, dE/dtheta) of a block: E summed over rows, the gradient flat like theta.
+def backprop(theta, net, X, Y, masks=None, outputs=False, w=None):
+    """(E, dE/dtheta) of a block: E summed over rows (each row's times its weight w_i, w (n,);
+    None: all 1), the gradient flat like theta.
 
     With ``outputs``, (E, dE/dtheta, P): the outputs P (n, k) too.
     """
@@ -229,13 +247,13 @@ def backprop(theta, net, X, Y, masks=None, outputs=False):
     views = layer_views(theta, net.sizes)
     grad = np.empty(theta.shape, dtype=np.float64)
     grad_views = layer_views(grad, net.sizes)
-    delta = LOSSES[net.loss].output_delta(P, Y)
+    delta = LOSSES[net.loss].output_delta(P, Y, w)
     for l in reversed(range(net.layers)):
         nabla_W, nabla_b = grad_views[l]
         nabla_W[...], nabla_b[...] = layer_gradients(h[l], delta)
         if l > 0:
             delta = hidden_delta(delta, views[l][0], gates[l])
-    error = LOSSES[net.loss].error(P, Y)
+    error = LOSSES[net.loss].error(P, Y, w)
     return (error, grad, P) if outputs else (error, grad)
 
 
@@ -337,6 +355,13 @@ def sample_mask(seed, epoch, rows, fraction):
 
 
 HOLDOUT_STREAM = 2 ** 32  # above any hidden layer's dropout stream
+INPUT_STREAM = 2 ** 32 + 1  # the inputs' dropout masks
+
+
+def input_dropout_mask(seed, epoch, rows, width, rate, dtype=np.float64):
+    """Inverted-dropout mask (len(rows), width) of the network's inputs, fixed by (seed, epoch,
+    row) on a stream of its own: each input is 0 with probability ``rate``, else 1/(1-rate)."""
+    return dropout_mask(seed, epoch, rows, INPUT_STREAM, width, rate, dtype)
 
 
 def holdout_mask(seed, rows, fraction):
@@ -438,7 +463,7 @@ class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0
 
 # ------------------------------------------------------------- learning rate
 
-SCHEDULES = ("bold-driver", "constant", "step", "exponential", "plateau")
+SCHEDULES = ("bold-driver", "constant", "step", "exponential", "plateau", "cosine")
 
 
 def bold_driver(lr, cost, previous_cost, up, down):
@@ -451,14 +476,18 @@ def bold_driver(lr, cost, previous_cost, up, down):
     return lr * up if cost < previous_cost else lr * down
 
 
-def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up, down):
+def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up, down, epochs=1):
     """The learning rate of epoch ``epoch`` (1-based).
 
     bold-driver: from the last rate ``lr`` and whether the cost fell (``bold_driver``);
     constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1);
     plateau:     the last rate ``lr``, which the training loop multiplies by decay when the
-                 validation cost has not fallen for a while (Schedule.on_plateau).
+                 validation cost has not fallen for a while (Schedule.on_plateau);
+    cosine:      lr0 (1 + cos(pi (epoch - 1) / epochs)) / 2, from lr0 down to near 0 at the last
+                 of ``epochs`` epochs (Loshchilov and Hutter's annealing, without restarts).
     """
+    if schedule == "cosine":
+        return lr0 * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
     if schedule == "bold-driver":
         return bold_driver(lr, cost, previous_cost, up, down)
     if schedule == "plateau":
@@ -472,8 +501,8 @@ def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
-class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down lr_patience",
-                          defaults=(0.5, 10, 1.05, 0.5, 2))):
+class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down lr_patience epochs",
+                          defaults=(0.5, 10, 1.05, 0.5, 2, 1))):
     """A learning-rate schedule's settings: its name (SCHEDULES), the initial rate and the
     factors it reads. Its defaults are the options' (option_table.py reads them)."""
 
@@ -482,7 +511,7 @@ class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_dow
     def rate(self, epoch, lr, cost, previous_cost):
         """The rate of epoch ``epoch``, from the last rate and the last two costs (learning_rate)."""
         return learning_rate(self.name, epoch, self.lr, lr, cost, previous_cost, self.lr_decay, self.lr_step,
-                             self.bold_up, self.bold_down)
+                             self.bold_up, self.bold_down, self.epochs)
 
     def on_plateau(self, lr, plateau):
         """(the rate, the plateau's Best) after a validation: for the plateau schedule, lr x
@@ -491,6 +520,32 @@ class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_dow
         if self.name != "plateau" or plateau.waited < self.lr_patience:
             return lr, plateau
         return lr * self.lr_decay, plateau._replace(waited=0)
+
+
+# ------------------------------------------------------------------ max-norm
+
+def max_norm(theta, sizes, c):
+    """theta with each unit's incoming weights (a column of a layer's W) scaled down to Euclidean
+    norm ``c`` where they are longer (Srivastava et al.'s max-norm constraint); biases as they
+    are. A new array."""
+    theta = theta.copy()
+    for W, _ in layer_views(theta, sizes):
+        norms = np.sqrt(np.einsum("ij,ij->j", W, W))
+        W *= np.minimum(1.0, c / np.maximum(norms, np.finfo(np.float64).tiny))
+    return theta
+
+
+# ------------------------------------------------------------- class weights
+
+def class_weights(spec, counts):
+    """The weight of each class (k,) float64: ``spec`` "balanced" gives n / (k n_c) for the class
+    counts ``counts`` (k,), as scikit-learn computes it (0 for a class with no rows), and a
+    list of k weights gives them."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if spec != "balanced":
+        return np.asarray(spec, dtype=np.float64)
+    n, k = counts.sum(), len(counts)
+    return np.divide(n, k * counts, out=np.zeros(k), where=counts > 0)
 
 
 # ------------------------------------------------------------ early stopping

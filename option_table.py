@@ -17,7 +17,19 @@ from typing import NamedTuple
 
 import nn_math
 from frame_reading import FRAME_FORMATS
-from options import OneLineParser, at_least_zero, checked, count, label_column, layers, names, positive, rate, whole
+from options import (
+    OneLineParser,
+    at_least_zero,
+    checked,
+    class_weight,
+    count,
+    label_column,
+    layers,
+    names,
+    positive,
+    rate,
+    whole,
+)
 from scaling import SCALES
 from table_reading import FORMATS
 
@@ -106,12 +118,21 @@ OPTIONS = (
            "N"),
     Option("min-delta", at_least_zero, 0.0, TRAINING, "early stopping: a validation cost lower by more than this "
            "counts as lower", True, "minDelta", "float"),
+    Option("class-weight", class_weight, None, TRAINING, "weigh each row's loss and gradient by its class: "
+           "balanced (n / (k n_c) over the training rows, as scikit-learn) or w0,w1,...; the training cost is then "
+           "per unit of weight; validation and test figures stay unweighted", True, "classWeight", "string",
+           "balanced|W0,W1,..."),
     Option("dropout", rate, 0.0, TRAINING, "inverted dropout rate on hidden units while training", True, "dropout",
            "float"),
+    Option("input-dropout", rate, 0.0, TRAINING, "inverted dropout rate on the network's inputs while training",
+           True, "inputDropout", "float"),
+    Option("max-norm", at_least_zero, 0.0, TRAINING, "after every step, scale each unit's incoming weights down to "
+           "this Euclidean norm where they are longer (0: off)", True, "maxNorm", "float"),
     Option("lr", positive, 0.1, RATE, "initial learning rate", True, "stepSize", "float"),
     Option("lr-schedule", nn_math.SCHEDULES, default_schedule, RATE, "bold-driver: x up when the cost fell, x down "
            "otherwise; step: x decay every --lr-step epochs; exponential: x decay every epoch; plateau: x decay after "
-           "--lr-patience validations without a lower validation cost (default: "
+           "--lr-patience validations without a lower validation cost; cosine: from --lr down to 0 over --epochs on "
+           "half a cosine (default: "
            "bold-driver for sgd, as the original; constant for momentum and adam, whose users expect the rate "
            "they gave)", True, "learningRateSchedule", "string"),
     Option("bold-up", positive, SCHEDULE_DEFAULTS["bold_up"], RATE, "bold driver: factor when the cost fell", True,

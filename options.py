@@ -42,4 +42,6 @@ label_column = checked(lambda text: int(text) if text.isdigit() else text, lambd
 names = checked(lambda text: [name.strip() for name in text.split(",")], lambda v: all(v),
                 "column names like pixels or x1,x2,x3")
 layers = checked(lambda text: [int(n) for n in text.split(",")], lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128")
-
+class_weight = checked(lambda text: "balanced" if text == "balanced" else [float(w) for w in text.split(",")],
+                       lambda v: v == "balanced" or (all(0 <= w < float("inf") for w in v) and any(v)),
+                       "balanced, or one weight >= 0 per class like 1,1,5")

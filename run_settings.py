@@ -25,6 +25,8 @@ class Settings:
     l1: float
     l2: float
     dropout: float
+    input_dropout: float
+    max_norm: float  # > 0: the constraint applied after every step
     sample_fraction: float
     seed: int
     local_steps: int  # > 1: model averaging
@@ -35,14 +37,16 @@ class Settings:
     validation_fraction: float  # > 0: rows held out, validated in each epoch's job
     early_stopping: int  # patience in validations; 0: never stop early
     min_delta: float
+    class_weights: object = None  # (k,) float64, resolved from --class-weight once the data is known
 
     @classmethod
     def from_values(cls, v):
         """From the options' values, {name: value} (option_table.with_defaults)."""
         optimizer = nn_math.Optimizer(v["optimizer"], momentum=v["momentum"], beta1=v["beta1"], beta2=v["beta2"])
         schedule = nn_math.Schedule(v["lr_schedule"], lr=v["lr"], lr_decay=v["lr_decay"], lr_step=v["lr_step"],
-                                    bold_up=v["bold_up"], bold_down=v["bold_down"], lr_patience=v["lr_patience"])
-        plain = cls.__dataclass_fields__.keys() - {"optimizer", "schedule"}
+                                    bold_up=v["bold_up"], bold_down=v["bold_down"], lr_patience=v["lr_patience"],
+                                    epochs=v["epochs"])
+        plain = cls.__dataclass_fields__.keys() - {"optimizer", "schedule", "class_weights"}
         return cls(optimizer, schedule, **{key: v[key] for key in plain})
 
     @property

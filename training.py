@@ -42,7 +42,7 @@ def epoch_cost(sums, state, net, settings, epoch):
     """
     if sums is None or sums.rows == 0:
         raise DataError(f"epoch {epoch}: the sample is empty; raise --sample-fraction or add rows")
-    cost = sums.mean_error()
+    cost = sums.mean_error(settings.class_weights)  # weighted rows: per unit of weight
     if settings.penalised:
         cost += nn_math.penalty(state.theta, net.sizes, settings.l1, settings.l2)
     if not np.isfinite(cost):
@@ -63,10 +63,12 @@ def data_parallel_epoch(sc, data, net, state, settings, epoch):
     cost = epoch_cost(sums, state, net, settings, epoch)
     # The rate follows this epoch's cost: the bold driver compares it with the last one.
     lr = settings.schedule.rate(epoch, state.lr, cost, state.previous_cost)
-    gradient = sums.mean_vector()
+    gradient = sums.mean_vector(settings.class_weights)
     if settings.penalised:
         gradient += nn_math.penalty_gradient(state.theta, net.sizes, settings.l1, settings.l2)
     theta, moments = settings.optimizer.step(state.theta, gradient, lr, state.moments)
+    if settings.max_norm:
+        theta = nn_math.max_norm(theta, net.sizes, settings.max_norm)
     return Epoch(cost, lr, finite(theta, epoch), moments, sums)
 
 

@@ -288,3 +288,92 @@ def test_float32_passes_match_float64_to_float32_rounding_and_sum_in_float64(act
     assert error32 == pytest.approx(error, rel=1e-5)
     np.testing.assert_allclose(P32, P, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(grad32, grad, rtol=1e-3, atol=1e-5 * np.abs(grad).max())
+
+
+@pytest.mark.parametrize("loss", sorted(nn_math.LOSSES))
+def test_class_weighted_gradient_matches_finite_differences_of_the_weighted_cost(loss):
+    net = Network([6, 5, 3], "tanh", loss)
+    theta, X, Y = random_problem(net.sizes, n=9, seed=4)
+    w = np.array([0.2, 3.0, 1.0])[Y.argmax(axis=1)]  # each row's class weight
+
+    def weighted_cost(t):  # scikit-learn's convention: per unit of weight
+        P = nn_math.forward(t, net, X)[2]
+        per_row = 0.5 * ((P - Y) ** 2).sum(axis=1) if loss == "sse" else -(Y * np.log(P)).sum(axis=1)
+        return (w * per_row).sum() / w.sum()
+    error, grad = nn_math.backprop(theta, net, X, Y, w=w)
+    assert error / w.sum() == pytest.approx(weighted_cost(theta), rel=1e-12)
+    np.testing.assert_allclose(grad / w.sum(), finite_differences(weighted_cost, theta), rtol=1e-5, atol=1e-8)
+
+
+def test_balanced_class_weights_are_scikit_learns():
+    from sklearn.utils.class_weight import compute_class_weight
+    labels = np.repeat([0, 1, 2, 3], [50, 7, 120, 3])
+    counts = np.bincount(labels)
+    expected = compute_class_weight("balanced", classes=np.arange(4), y=labels)
+    np.testing.assert_allclose(nn_math.class_weights("balanced", counts), expected, rtol=1e-15)
+    np.testing.assert_array_equal(nn_math.class_weights([1, 2.5, 1, 1], counts), [1, 2.5, 1, 1])
+
+
+def test_cosine_schedule_by_hand():
+    schedule = nn_math.Schedule("cosine", lr=0.1, epochs=4)
+    rates = [schedule.rate(epoch, None, None, None) for epoch in (1, 2, 3, 4)]
+    np.testing.assert_allclose(rates, [0.1, 0.1 * (2 + 2 ** 0.5) / 4, 0.05, 0.1 * (2 - 2 ** 0.5) / 4], rtol=1e-15)
+
+
+def test_plateau_schedule_lowers_the_rate_after_its_patience_as_keras_does():
+    schedule = nn_math.Schedule("plateau", lr=0.1, lr_decay=0.5, lr_patience=2)
+    lr, plateau, rates = 0.1, nn_math.NO_BEST, []
+    for epoch, cost in enumerate([1.0, 0.9, 0.95, 0.91, 0.92, 0.8, 0.85, 0.85]):
+        lr, plateau = schedule.on_plateau(lr, plateau.after(epoch, cost, None, 0.0))
+        rates.append(lr)
+    # 0.95 and 0.91 do not beat 0.9: halved, the wait starts again; 0.92 waits; 0.8 is lower;
+    # 0.85 twice: halved again.
+    assert rates == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025]
+    assert nn_math.Schedule("step", lr=0.1).on_plateau(0.1, plateau._replace(waited=9)) == (0.1, plateau._replace(
+        waited=9))
+
+
+def test_early_stopping_record_counts_validations_without_a_lower_cost():
+    best = nn_math.NO_BEST
+    for epoch, cost in enumerate([1.0, 0.9, 0.895, 0.95]):
+        best = best.after(epoch, cost, f"weights {epoch}", 0.01)
+    assert (best.epoch, best.theta, best.waited) == (1, "weights 1", 2)  # 0.895 is not lower by more than 0.01
+
+
+def test_max_norm_scales_only_the_columns_longer_than_c():
+    sizes = [4, 3, 2]
+    theta = np.random.default_rng(5).normal(0, 2, size=nn_math.parameter_count(sizes))
+    constrained = nn_math.max_norm(theta, sizes, 1.5)
+    for (W, b), (V, c) in zip(nn_math.layer_views(theta, sizes), nn_math.layer_views(constrained, sizes)):
+        for j in range(W.shape[1]):
+            norm = np.linalg.norm(W[:, j])
+            if norm <= 1.5:
+                np.testing.assert_array_equal(V[:, j], W[:, j])
+            else:  # the same direction, length 1.5
+                np.testing.assert_allclose(V[:, j], W[:, j] * 1.5 / norm, rtol=1e-14)
+        np.testing.assert_array_equal(c, b)
+
+
+def test_input_dropout_masks_are_their_own_stream():
+    rows = np.arange(500)
+    mask = nn_math.input_dropout_mask(1, 2, rows, 30, 0.2)
+    assert set(np.unique(mask)) == {0.0, 1.25} and abs((mask == 0).mean() - 0.2) < 0.02
+    assert not np.array_equal(mask, nn_math.dropout_mask(1, 2, rows, 1, 30, 0.2))
+    np.testing.assert_array_equal(mask[100:200], nn_math.input_dropout_mask(1, 2, rows[100:200], 30, 0.2))
+
+
+def test_step_sums_add_exactly_in_any_order_and_give_the_moments():
+    import functools
+
+    import scaling
+    rng = np.random.default_rng(6)
+    blocks = [rng.integers(0, 256, size=(n, 5), dtype=np.uint8) for n in (3, 1, 7, 2, 5)]
+    sums = [scaling.step_sums(b, 255) for b in blocks]
+    forward = functools.reduce(scaling.combine_moments, sums)
+    backward = functools.reduce(scaling.combine_moments, sums[::-1])
+    assert all(np.array_equal(a, b) for a, b in zip(forward, backward))
+    X = np.concatenate(blocks) / 255
+    moments = scaling.as_moments(forward)
+    np.testing.assert_allclose(moments.mean, X.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(moments.M2, ((X - X.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12)
+    assert (moments.n, moments.low, moments.high) == (18, X.min(), X.max())

@@ -76,7 +76,7 @@ def settings(*options):
 
 def start(sc, args, data):
     """(Network, Settings, TrainingState) before the first epoch, as the job starts a run."""
-    start = starting_point(args, data, None)
+    start = main_task.weighing_classes(sc, starting_point(args, data, None), data, log=lambda line: None)
     return start.net, start.settings, start.state
 
 
@@ -175,17 +175,23 @@ def single_process_training(X, labels, net, args):
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
     state = nn_math.optimizer_state(args.optimizer, theta)
     lr, previous, costs = args.lr, None, []
+    counts = np.bincount(labels, minlength=net.sizes[-1])
+    class_weights = nn_math.class_weights(args.class_weight, counts) if args.class_weight else np.ones(len(counts))
     for epoch in range(1, args.epochs + 1):
         rows = np.flatnonzero(nn_math.sample_mask(args.seed, epoch, np.arange(len(X)), args.sample_fraction))
         masks = [nn_math.dropout_mask(args.seed, epoch, rows, layer, width, args.dropout)
                  for layer, width in enumerate(net.sizes[1:-1], 1)] if args.dropout else None
-        error, grad = nn_math.backprop(theta, net, X[rows], np.eye(net.sizes[-1])[labels[rows]], masks)
-        cost = error / len(rows) + nn_math.penalty(theta, net.sizes, args.l1, args.l2)
-        grad = grad / len(rows) + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
+        inputs = X[rows] * (nn_math.input_dropout_mask(args.seed, epoch, rows, X.shape[1], args.input_dropout)
+                            if args.input_dropout else 1.0)
+        w = class_weights[labels[rows]]
+        error, grad = nn_math.backprop(theta, net, inputs, np.eye(net.sizes[-1])[labels[rows]], masks, w=w)
+        cost = error / w.sum() + nn_math.penalty(theta, net.sizes, args.l1, args.l2)
+        grad = grad / w.sum() + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
         lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
-                                   args.bold_up, args.bold_down)
+                                   args.bold_up, args.bold_down, args.epochs)
         theta, state = nn_math.optimizer_step(args.optimizer, theta, grad, lr, state, args.momentum, args.beta1,
                                               args.beta2)
+        theta = nn_math.max_norm(theta, net.sizes, args.max_norm) if args.max_norm else theta
         previous = cost
         costs.append(cost)
     return theta, costs
@@ -199,7 +205,10 @@ def single_process_training(X, labels, net, args):
     # One local step is plain data-parallel descent: for adam, averaging the partitions' single
     # steps would not give the replay's step on the whole sample's gradient.
     ["--hidden", "16", "--optimizer", "adam", "--lr", "0.01", "--local-steps", "1"],
-], ids=["adam-dropout-l2-step", "momentum-l1-exponential", "adam-one-local-step"])
+    ["--hidden", "20", "--activation", "relu", "--loss", "cross-entropy", "--optimizer", "adam", "--lr", "0.01",
+     "--lr-schedule", "cosine", "--input-dropout", "0.2", "--max-norm", "0.8", "--class-weight", "balanced"],
+], ids=["adam-dropout-l2-step", "momentum-l1-exponential", "adam-one-local-step",
+        "cosine-input-dropout-max-norm-balanced"])
 def test_spark_training_equals_a_single_process_replay(sc, train_set, small_compact, options):
     args = settings("--epochs", "5", "--seed", "11", *options)
     net, state = train(sc, args, train_set)
