@@ -79,6 +79,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_finite_model(sc, small_compact
     assert json.loads(read_output(out, "summary")[0])["diverged"].startswith("training diverged at epoch 2")
 
 
+@pytest.mark.other_run
 def test_diverging_job_exits_with_code_3_and_one_line(small_compact, tmp_path):
     result = spark_submit(*small_compact, tmp_path / "out", "--epochs", "4", "--lr", "1e300",
                           "--lr-schedule", "constant", "--activation", "relu", "--loss", "cross-entropy")

@@ -116,6 +116,7 @@ def bad_table(folder, name, change):
     ("missing.parquet", lambda c: {"x1": c["x1"], "x2": c["x2"], "target": c["y"]},
      r"missing.parquet: no column 'y' \(its columns: x1, x2, target\)$"),
 ])
+@pytest.mark.spark35
 def test_a_bad_table_is_one_line_naming_file_row_and_column(sc, tmp_path, name, change, message):
     path = bad_table(tmp_path, name, change)
     features = ("--features", "x1,x2") if name == "text.parquet" else ()
@@ -125,6 +126,7 @@ def test_a_bad_table_is_one_line_naming_file_row_and_column(sc, tmp_path, name, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.spark35
 def test_vectors_of_different_lengths_are_one_line(sc, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -298,3 +300,22 @@ def test_tables_of_a_hive_metastore_train_the_same_run(tables, csv_run, tmp_path
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for output in SAME:
         assert read_output(tmp_path / "out", output) == read_output(csv_run, output), output
+
+
+def test_scikit_learns_data_as_parquet_trains_as_its_csv_file(sc, tmp_path):
+    """scikit-learn's wine data: pandas writes its frame (13 named float columns, the target) to
+    Parquet; the same rows are in scikit-learn's own CSV file (a first line of counts, the class
+    last). Standardized, they train the same run."""
+    import os
+
+    import sklearn
+    from sklearn.datasets import load_wine
+    load_wine(as_frame=True).frame.to_parquet(tmp_path / "wine.parquet")
+    csv = os.path.join(os.path.dirname(sklearn.__file__), "datasets", "data", "wine_data.csv")
+    table = str(tmp_path / "wine.parquet")
+    options = ("--scale", "standardize", "--epochs", "3", "--hidden", "8", "--block-size", "64")
+    for name, path, label in (("csv", csv, "last"), ("table", table, "target")):
+        main_task.run(sc, main_task.parse_args([path, path, str(tmp_path / name), "--label-column", label, *options]),
+                      log=lambda line: None)
+    for output in SAME:
+        assert read_output(tmp_path / "table", output) == read_output(tmp_path / "csv", output), output

@@ -125,6 +125,7 @@ def test_a_validation_set_of_its_own_is_measured_on_all_its_rows(sc, small_compa
     assert history[-1][2] == pytest.approx(summary["test_accuracy"], abs=1.5 / len(X))  # the same rows
 
 
+@pytest.mark.other_run
 def test_a_stopped_run_resumed_from_its_checkpoint_writes_the_same_outputs(sc, small_compact, tmp_path):
     options = ("--validation-fraction", "0.25", "--early-stopping", "2", "--lr", "0.05", "--epochs", "40")
     run(sc, small_compact, tmp_path / "whole", *options)
