@@ -50,12 +50,19 @@ def catalog_table(name):
     return frame, None
 
 
+CORRUPT = "_corrupt_record"  # the column Spark's JSON reader puts a line it cannot parse in
+
+
 def json_frame(files):
-    """The DataFrame of JSON lines ``files`` (their schema inferred from every line, as Spark does)."""
-    try:
-        return spark_session().read.json(files, mode="FAILFAST")
-    except Exception as e:
-        raise DataError(f"{files[0]}: cannot be read as JSON lines ({str(e).splitlines()[0][:200]})") from None
+    """The DataFrame of JSON lines ``files`` (their schema inferred from every line, as Spark
+    does); DataError naming the file and quoting the first line that is not a JSON object."""
+    from pyspark.sql.functions import col, input_file_name
+    frame = spark_session().read.json(files, columnNameOfCorruptRecord=CORRUPT)
+    if CORRUPT in frame.columns:  # only there when a line could not be parsed
+        # Selecting every column, not the corrupt one alone, as Spark requires of raw JSON.
+        bad = frame.withColumn("_file", input_file_name()).where(col(CORRUPT).isNotNull()).first()
+        raise DataError(f"{bad['_file']}: a line that is not a JSON object: {bad[CORRUPT][:80]!r}")
+    return frame.drop(CORRUPT)
 
 
 def arrow_schema(frame):

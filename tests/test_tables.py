@@ -319,3 +319,18 @@ def test_scikit_learns_data_as_parquet_trains_as_its_csv_file(sc, tmp_path):
                       log=lambda line: None)
     for output in SAME:
         assert read_output(tmp_path / "table", output) == read_output(tmp_path / "csv", output), output
+
+
+@pytest.mark.spark35
+@pytest.mark.parametrize("lines, message", [
+    (['{"a": 1, "b": 2, "y": 0}', '{"a": 3, "b": 4, "y": 1', '{"a": 5, "b": 6, "y": 0}'],
+     r"rows.jsonl: a line that is not a JSON object: '\{\"a\": 3, \"b\": 4, \"y\": 1'$"),
+    (['{"a": 1, "b": 2, "y": 0}', '{"a": 3, "y": 1}'], r"rows.jsonl, partition 0: row 2: 'b' is null$"),
+], ids=["broken line", "missing value"])
+def test_bad_json_lines_are_one_line(sc, tmp_path, lines, message):
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=message):
+        main_task.run(sc, main_task.parse_args([str(path), str(path), str(tmp_path / "out"), "--label-column", "y",
+                                                "--epochs", "1"]), log=lambda line: None)
+    assert not (tmp_path / "out").exists()
