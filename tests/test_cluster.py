@@ -5,14 +5,12 @@ import os
 import signal
 import subprocess
 
-import pyspark
 import pytest
 
 import main_task
 from conftest import read_output, standalone_cluster, submit_command
 
 pytestmark = pytest.mark.spark
-SPARK_4 = int(pyspark.__version__.split(".")[0]) >= 4
 OPTIONS = ("--hidden", "32", "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.1")
 # Long enough to lose a worker midway: the kill comes at epoch 4, once every block is cached.
 KILL_OPTIONS = (*OPTIONS, "--epochs", "8", "--block-size", "200")
@@ -29,18 +27,10 @@ def assert_same_run(out, reference, outputs=("cost_history", "accuracy_history",
         assert read_output(out, output) == read_output(reference, output)
 
 
-@pytest.mark.spark35
-@pytest.mark.skipif(SPARK_4, reason="on Spark 4 the standalone test below covers it: executors in JVMs of their "
-                                    "own, another working directory, a URI output")
-def test_local_cluster_from_another_directory_with_a_uri_output(sc, small_compact, tmp_path):
-    # Run from an unrelated working directory: nothing may rely on the checkout being the cwd.
-    result = subprocess.run(submit_command(*small_compact, f"file://{tmp_path}/out", *OPTIONS, "--epochs", "3",
-                                           master="local-cluster[2,1,1024]"),
-                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert_same_run(tmp_path / "out", run_here(sc, small_compact, tmp_path / "here", (*OPTIONS, "--epochs", "3")))
-
-
+# One cluster test, in the Spark 3.5 run only (other_run: the two test runs share two cores, and a
+# cluster's JVMs are the suite's dearest minute): executors in JVMs of their own, started by
+# workers in another working directory, a URI output, a worker lost midway.
+@pytest.mark.other_run
 def test_a_standalone_cluster_that_loses_a_worker_gives_the_same_run(sc, small_compact, tmp_path):
     """A standalone master and two one-core workers; the job submitted from another directory,
     its output a URI. One worker (with its executor and cached blocks) is killed midway."""

@@ -285,19 +285,18 @@ def test_json_lines_and_catalog_tables_train_the_same_run_as_the_csv_files(sc, t
 @pytest.mark.skipif(int(__import__("pyspark").__version__[0]) >= 4, reason="Dataproc's Spark 3.5 and its Hive "
                     "metastore; on Spark 4 the catalog test above covers --table")
 def test_tables_of_a_hive_metastore_train_the_same_run(tables, csv_run, tmp_path):
-    """A local Hive metastore (Derby) holds the tables; spark-submit main_task.py --table reads them."""
+    """A local Hive metastore (Derby) holds the tables; the job reads them with --table, under
+    spark-submit (in the JVM that made them: tests/hive_tables.py)."""
     import subprocess
 
     from conftest import submit_command
     conf = {"spark.sql.catalogImplementation": "hive", "spark.sql.warehouse.dir": tmp_path / "warehouse",
             "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={tmp_path}/metastore;create=true"}
-    for script, args in (("tests/hive_tables.py", (tables["columns"][0], "digits_train", tables["columns"][1],
-                                                   "digits_test")),
-                         ("main_task.py", ("digits_train", "digits_test", tmp_path / "out", "--table",
-                                           "--label-column", "label", *OPTIONS))):
-        result = subprocess.run(submit_command(*args, script=script, conf=conf), capture_output=True, text=True,
-                                cwd=tmp_path, timeout=600)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = subprocess.run(submit_command(tables["columns"][0], "digits_train", tables["columns"][1], "digits_test",
+                                           "--", "digits_train", "digits_test", tmp_path / "out", "--table",
+                                           "--label-column", "label", *OPTIONS, script="tests/hive_tables.py",
+                                           conf=conf), capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for output in SAME:
         assert read_output(tmp_path / "out", output) == read_output(csv_run, output), output
 
