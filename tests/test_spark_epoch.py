@@ -267,8 +267,11 @@ def test_averaging_one_local_step_is_plain_data_parallel_descent(sc, train_set, 
 
 
 def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
-    """The averaging scheme, replayed in one process over the same partitions of blocks."""
+    """The averaging scheme, replayed in one process over the same partitions of blocks (with
+    class weights, input dropout and max-norm as the options give them)."""
     t = optimizer.get("t", 0)
+    counts = np.bincount(np.concatenate([b.labels for blocks in partitions for b in blocks]), minlength=net.sizes[-1])
+    class_weights = nn_math.class_weights(args.class_weight, counts) if args.class_weight else np.ones(len(counts))
     for epoch in range(1, epochs + 1):
         results = []
         for blocks in partitions:
@@ -281,10 +284,15 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
                 chosen = np.flatnonzero(keep)[batch == step]
                 masks = [nn_math.dropout_mask(args.seed, epoch, rows[chosen], layer, width, args.dropout)
                          for layer, width in enumerate(net.sizes[1:-1], 1)]
-                _, grad = nn_math.backprop(local_theta, net, X[chosen], Y[chosen], masks)
-                local_theta, local_state = nn_math.optimizer_step(args.optimizer, local_theta, grad / chosen.size,
+                inputs = X[chosen] * (nn_math.input_dropout_mask(args.seed, epoch, rows[chosen], X.shape[1],
+                                                                 args.input_dropout) if args.input_dropout else 1.0)
+                w = class_weights[Y[chosen].argmax(axis=1)]
+                _, grad = nn_math.backprop(local_theta, net, inputs, Y[chosen], masks, w=w)
+                local_theta, local_state = nn_math.optimizer_step(args.optimizer, local_theta, grad / w.sum(),
                                                                   args.lr, local_state, args.momentum, args.beta1,
                                                                   args.beta2)
+                if args.max_norm:
+                    local_theta = nn_math.max_norm(local_theta, net.sizes, args.max_norm)
                 n += chosen.size
             results.append((n, local_theta, local_state))
         total = sum(n for n, _, _ in results)
@@ -294,10 +302,12 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
     return theta, dict(optimizer, t=t)
 
 
-def test_local_steps_match_a_single_process_replay(sc, train_set):
+@pytest.mark.parametrize("options", [(), ("--class-weight", "balanced", "--input-dropout", "0.2", "--max-norm",
+                                            "0.8")], ids=["plain", "class-weights-input-dropout-max-norm"])
+def test_local_steps_match_a_single_process_replay(sc, train_set, options):
     args = settings("--epochs", "2", "--hidden", "16", "--activation", "relu", "--loss", "cross-entropy",
                     "--optimizer", "adam", "--lr", "0.01", "--lr-schedule", "constant", "--dropout", "0.2",
-                    "--local-steps", "3", "--seed", "5")
+                    "--local-steps", "3", "--seed", "5", *options)
     net, state = train(sc, args, train_set)
     partitions = [p for p in train_set.blocks.glom().collect() if p]
     assert len(partitions) >= 2  # the average is over more than one model
