@@ -254,10 +254,7 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
         chosen = [(block, picked) for block, picked in chosen if picked.size]
         if not chosen:
             continue
-        rows = np.concatenate([block.start + picked for block, picked in chosen])  # global row numbers
-        X = masked_inputs(np.concatenate([block.inputs(scale, picked, settings.dtype) for block, picked in chosen]),
-                          settings.seed, epoch, rows, settings.input_dropout)
-        labels = np.concatenate([block.labels[picked] for block, picked in chosen])
+        rows, X, labels = stacked_rows(chosen, scale, settings, epoch)
         Y = nn_math.one_hot(labels, net.sizes[-1], settings.dtype)
         masks = [nn_math.dropout_mask(settings.seed, epoch, rows, layer, width, settings.dropout, settings.dtype)
                  for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
@@ -274,6 +271,16 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
             theta = nn_math.max_norm(theta, net.sizes, settings.max_norm)
     return [Sums(error, correct, count, count * optimizer.pack(theta, moments), held=held_sums,
                  counts=counts if settings.class_weights is not None else None)]
+
+
+def stacked_rows(chosen, scale, settings, epoch):
+    """(global row numbers (m,), inputs (m, d), labels (m,)) of a local step's rows: ``chosen``,
+    (Block, the indices picked in it) pairs, stacked; inputs scaled, in settings.dtype, masked by
+    the input dropout."""
+    rows = np.concatenate([block.start + picked for block, picked in chosen])
+    X = np.concatenate([block.inputs(scale, picked, settings.dtype) for block, picked in chosen])
+    labels = np.concatenate([block.labels[picked] for block, picked in chosen])
+    return rows, masked_inputs(X, settings.seed, epoch, rows, settings.input_dropout), labels
 
 
 def averaging_sums(sc, data, net, state, settings, epoch, lr):
