@@ -315,6 +315,14 @@ def parse_features(sc, source, block_size, n_classes, width):
 
 
 
+def held_out(rows, moments, holdout):
+    """The rows held out for validation: all but those the training moments count (none without
+    a ``holdout``)."""
+    if not holdout:
+        return 0
+    return rows - (moments.n if moments else 0)
+
+
 def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):
     """(the RDD of Blocks the epochs map, the persisted RDD under it, the scaling.Moments of the
     features): the parsed input's rows in blocks of the input's rows k * block_size .. (k + 1) *
@@ -422,7 +430,7 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
                    not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments),
-                   held_rows=rows - moments.n if holdout and moments else rows if holdout else 0)
+                   held_rows=held_out(rows, moments, holdout))
 
 
 
@@ -455,7 +463,7 @@ def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None, hold
     return DataSet(blocks, rows, layout.width, n_classes, {"header": 0, "table": fmt, "label_column": layout.label},
                    moments, cached, files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
-                   held_rows=rows - moments.n if holdout and moments else rows if holdout else 0)
+                   held_rows=held_out(rows, moments, holdout))
 
 
 

@@ -122,8 +122,9 @@ def prediction_table(sc, data, kind, keep, model):
     answer), ``keep``: the kept columns' Arrow fields; ``model``: (Network, theta, Scaling). A
     table's files are read again, for the kept columns; CSV rows come from the cached blocks."""
     import pyarrow as pa
-    from pyspark.sql import SparkSession
-    spark = SparkSession.builder.getOrCreate()
+
+    from frame_reading import spark_session
+    spark = spark_session()
     model_bc = sc.broadcast(model)
     names = [field.name for field in keep]
     if kind.frame is not None:  # scored as the DataFrame's partitions come
