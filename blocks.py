@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-import nn_math
+import nn_sampling
 import scaling
 
 
@@ -91,11 +91,11 @@ class Block(NamedTuple):
         return scaling.moments_of(stored)
 
     def training_statistics(self, holdout):
-        """statistics() of the rows a run trains on: without those nn_math.holdout_mask holds out
+        """statistics() of the rows a run trains on: without those nn_sampling.holdout_mask holds out
         for validation (``holdout``: (seed, share), or None)."""
         if not holdout:
             return self.statistics()
-        return self.statistics(~nn_math.holdout_mask(holdout[0], self.row_numbers(), holdout[1]))
+        return self.statistics(~nn_sampling.holdout_mask(holdout[0], self.row_numbers(), holdout[1]))
 
     def inputs(self, scale, rows=slice(None), dtype=np.float64):
         """The network's inputs (m, d) of ``dtype`` for the block's ``rows`` (an index, a mask or

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nn_math
+import nn_optim
 from errors import DataError
 from hadoop_fs import delete_path, list_names, read_text, rename_path, write_text
 from scaling import Scaling
@@ -31,8 +32,8 @@ class TrainingState:
     """Everything training carries from one epoch to the next, and a checkpoint saves.
 
     theta: the flat parameters (nn_math.layer_views); moments: the optimizer's arrays and
-    counters (nn_math.Optimizer); lr: the last epoch's learning rate; previous_cost: its cost;
-    best: early stopping's nn_math.Best (the weights of the lowest validation cost so far);
+    counters (nn_optim.Optimizer); lr: the last epoch's learning rate; previous_cost: its cost;
+    best: early stopping's nn_optim.Best (the weights of the lowest validation cost so far);
     plateau: the plateau schedule's (its wait starts again when it lowers the rate).
     """
 
@@ -42,8 +43,8 @@ class TrainingState:
     epoch: int = 0
     previous_cost: float = None
     history: dict = field(default_factory=empty_history)
-    best: nn_math.Best = nn_math.NO_BEST
-    plateau: nn_math.Best = nn_math.NO_BEST  # the plateau schedule's: no weights
+    best: nn_optim.Best = nn_optim.NO_BEST
+    plateau: nn_optim.Best = nn_optim.NO_BEST  # the plateau schedule's: no weights
 
     @classmethod
     def start(cls, theta, settings):
@@ -69,7 +70,7 @@ class TrainingState:
 
 
 def best_to_json(best):
-    """An nn_math.Best as JSON-ready data (None before any validation)."""
+    """An nn_optim.Best as JSON-ready data (None before any validation)."""
     if best.epoch is None:
         return None
     return {**best._asdict(), "theta": None if best.theta is None else best.theta.tolist()}
@@ -78,8 +79,8 @@ def best_to_json(best):
 def best_from_json(data):
     """best_to_json's inverse (a checkpoint from before validation has no record: NO_BEST)."""
     if not data:
-        return nn_math.NO_BEST
-    return nn_math.Best(**{**data, "theta": None if data["theta"] is None else np.array(data["theta"])})
+        return nn_optim.NO_BEST
+    return nn_optim.Best(**{**data, "theta": None if data["theta"] is None else np.array(data["theta"])})
 
 
 CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"

@@ -1,5 +1,7 @@
-"""Reading the job's inputs into data sets: features and labels into cached blocks of rows,
-checked while parsed (csv_reading.py reads the files; blocks.py holds the block's conversions).
+"""CSV inputs into data sets: features and labels into cached blocks of rows, checked while
+parsed (csv_reading.py reads the files; blocks.py holds the block's conversions), and the cut
+into row-aligned blocks every kind of input goes through (aligned_blocks; inputs.py tells the
+kinds apart and reads tables).
 
 Every path is a Hadoop path (hadoop_fs.py). No math here (nn_math.py) and no training
 (training.py). Functions that run in Spark tasks are shipped with this module
@@ -13,7 +15,6 @@ from functools import partial
 
 import numpy as np
 
-import hadoop_fs
 import scaling
 from blocks import Block, ParsedBlock, aligned, assemble, for_the_driver, whole_blocks
 from csv_reading import (
@@ -27,9 +28,7 @@ from csv_reading import (
     text_lines,
 )
 from errors import DataError, as_error
-from frame_reading import catalog_table, frame_format, frame_layout, json_frame, parsed_of_frame
 from scaling import not_pixel_counts
-from table_reading import check_files, not_pixels_of_files, read_layout, table_format, table_split
 
 # blocks: the RDD of blocks the epochs map (aligned_blocks's, over ``cached``); rows; width: features per row;
 # classes; format: detect_format's; moments: scaling.Moments of the features; cached: the persisted
@@ -40,11 +39,6 @@ from table_reading import check_files, not_pixels_of_files, read_layout, table_f
 DataSet = namedtuple("DataSet", "blocks rows width classes format moments cached files headers not_pixels scaling "
                                 "held_rows", defaults=(0,))
 
-# What an input is (input_kind): format: None for CSV files, a table format (parquet, orc: read as
-# files by pyarrow; json, table: through a DataFrame); layout: a table's table_reading.Layout; files:
-# the input's files in sorted order (a catalog table read through a DataFrame: its name); frame:
-# that DataFrame, or None.
-InputKind = namedtuple("InputKind", "format layout files frame", defaults=(None, None, None))
 
 
 
@@ -359,19 +353,6 @@ def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):
 
 
 
-def peek_shape(sc, image_path, label_path, kind, label_column=None):
-    """(features per row, classes) of a set from its first lines (a table: its columns and first
-    row; ``kind``: input_kind's), before it is read: the classes of one-hot labels, or 2 (the
-    fewest a set can have) until the labels are read."""
-    if kind.format is not None:
-        return kind.layout.width, 2
-    fmt = open_input(sc, image_path, label_column).fmt
-    width = fmt["width"] - (fmt["label_column"] is not None)
-    one_hot = open_input(sc, label_path).fmt["width"] if label_path is not None else 1
-    return width, one_hot if one_hot > 1 else 2
-
-
-
 def check_pairs(features, rows, headers, labels, counts):
     """DataError unless every feature row has a label. ``features``, ``labels``: the two Inputs'
     files; ``rows``, ``headers``, ``counts``: rows and header lines of each features file, labels of
@@ -431,85 +412,3 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
                    not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments),
                    held_rows=held_out(rows, moments, holdout))
-
-
-
-def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None, holdout=None):
-    """A table input (``kind``: input_kind's; its Parquet or ORC files read by table_reading.py,
-    or its DataFrame by frame_reading.py) as a DataSet, its blocks the same as CSV rows of the
-    same values would give. ``n_classes`` and ``width`` come from the training set (or the model)
-    when loading another set."""
-    from pyspark import StorageLevel
-    fmt, layout, files, frame = kind
-    if width is not None and layout.width != width:
-        shown = layout.names if len(layout.names) <= 5 else [*layout.names[:4], "..."]
-        raise DataError(f"{files[0]}: {layout.width} features per row (from {layout.kind} {', '.join(shown)}), the "
-                        f"training set has {width}; --features names the columns")
-    if frame is not None:
-        parsed = parsed_of_frame(frame, layout, files[0], block_size, n_classes)
-    else:
-        records, places = table_files(sc, files)
-        parsed = records.flatMap(partial(table_split, files=places, fmt=fmt, layout=layout, block_size=block_size,
-                                         n_classes=n_classes))
-    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
-    check_files(checks)
-    rows = sum(check["rows"] for check in checks)
-    if rows == 0:
-        raise DataError(f"{files[0]}: no rows")
-    if layout.label is not None and n_classes is None:
-        n_classes = classes_of(files[0], 0, max(check["top"] for check in checks))
-    blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size, holdout)
-    return DataSet(blocks, rows, layout.width, n_classes, {"header": 0, "table": fmt, "label_column": layout.label},
-                   moments, cached, files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
-                   not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
-                   held_rows=held_out(rows, moments, holdout))
-
-
-
-def table_files(sc, files):
-    """(the RDD of sc.binaryFiles: (qualified path, bytes) per file of a table, {qualified path:
-    (its place in ``files``, the path as the user gave it)}): each file read whole by one task."""
-    places = {hadoop_fs.qualified(sc, shown): (i, shown) for i, shown in enumerate(files)}
-    return sc.binaryFiles(",".join(files), minPartitions=sc.defaultParallelism), places
-
-
-def input_kind(sc, path, label_path, label_column, features, fmt, table=False):
-    """What the input ``path`` is (an InputKind): CSV files, a table's files, JSON lines files or,
-    with ``table`` (--table), a table of the session's catalog; told apart by ``fmt`` (--format)
-    or by the files' names. A table's columns are resolved here, before any long work."""
-    if table:
-        if label_path is not None:
-            raise DataError(f"{path}: a table keeps its labels in a column: give --label-column, not a labels file")
-        frame, fmt = catalog_table(path)
-        if fmt is None:  # read through the DataFrame
-            return InputKind("table", frame_layout(frame, path, label_column, features), [path], frame)
-        files = sorted(frame.inputFiles())
-        if not files:
-            raise DataError(f"{path}: the table has no files")
-        return InputKind(fmt, read_layout(sc, files, fmt, label_column, features), files)
-    files = [shown for shown, _ in hadoop_fs.input_files(sc, path)]
-    kind = fmt or table_format(files) or frame_format(files)
-    if kind in (None, "csv"):
-        if features:
-            raise DataError(f"{path}: --features names columns of a table (Parquet, ORC, JSON), not of CSV files")
-        return InputKind(None, None, files)
-    if label_path is not None:
-        raise DataError(f"{path}: a {kind} table keeps its labels in a column: give --label-column, not "
-                        f"a labels file ({label_path})")
-    if kind == "json":
-        frame = json_frame(files)
-        return InputKind(kind, frame_layout(frame, files[0], label_column, features), files, frame)
-    return InputKind(kind, read_layout(sc, files, kind, label_column, features), files)
-
-
-def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,
-               width=None, kind=None, table=False, holdout=None):
-    """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set). ``kind``:
-    input_kind's answer, when the caller has it already; ``holdout``: (seed, share) of the rows
-    held out for validation (a training set's), or None."""
-    kind = kind or input_kind(sc, path, label_path, label_column, features, fmt, table)
-    holdout = holdout if holdout and holdout[1] else None
-    if kind.format is None:
-        return load_data_set(sc, path, label_path, block_size, scale, n_classes, width, label_column, holdout)
-    return load_table_set(sc, kind, block_size, scale, n_classes, width, holdout)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 import nn_math
+import nn_sampling
 
 # -------------------------------------------------------------------- sums
 
@@ -24,7 +25,7 @@ class Sums(NamedTuple):
     """What a block, a partition or a whole epoch adds up.
 
     vector: the gradient dE/dtheta (data-parallel), or rows x the packed theta and moments a
-    partition ends with (model averaging; nn_math.Optimizer.pack). error_lo and vector_lo carry
+    partition ends with (model averaging; nn_optim.Optimizer.pack). error_lo and vector_lo carry
     the rounding errors of adding blocks and partitions (see combine).
     """
 
@@ -127,13 +128,13 @@ def held_out_sums(block, scale, theta_bc, net, held):
 def sample_map(block, scale, k, seed, epoch, fraction, dtype, holdout=0.0, theta_bc=None, net=None,
                class_weights=None, input_dropout=0.0):
     """Block -> the Batch of its sampled rows, inputs and targets of ``dtype``. With a ``holdout``
-    share, the rows nn_math.holdout_mask holds out are never sampled; the Batch carries their
+    share, the rows nn_sampling.holdout_mask holds out are never sampled; the Batch carries their
     Held sums at the broadcast weights (the epoch's validation, in the epoch's job). With
     ``class_weights`` (k,), it carries each sampled row's weight and the rows per class; with
     ``input_dropout``, its inputs are dropout masked."""
     rows = block.row_numbers()
-    held = nn_math.holdout_mask(seed, rows, holdout)
-    keep = nn_math.sample_mask(seed, epoch, rows, fraction) & ~held
+    held = nn_sampling.holdout_mask(seed, rows, holdout)
+    keep = nn_sampling.sample_mask(seed, epoch, rows, fraction) & ~held
     labels = block.labels[keep]
     weights = (class_weights[labels], np.bincount(labels, minlength=k)) if class_weights is not None else (None, None)
     X = masked_inputs(block.inputs(scale, keep, dtype), seed, epoch, rows[keep], input_dropout)
@@ -143,7 +144,7 @@ def sample_map(block, scale, k, seed, epoch, fraction, dtype, holdout=0.0, theta
 
 def masked_inputs(X, seed, epoch, rows, rate):
     """Inputs X (m, d) of the global rows ``rows``, dropout masked at ``rate`` (0: as they are)."""
-    return X * nn_math.input_dropout_mask(seed, epoch, rows, X.shape[1], rate, X.dtype) if rate else X
+    return X * nn_sampling.input_dropout_mask(seed, epoch, rows, X.shape[1], rate, X.dtype) if rate else X
 
 
 def pre_activation_map(batch, theta_bc, sizes, layer):
@@ -162,7 +163,7 @@ def activation_map(batch, net, layer, dropout, seed, epoch):
         return batch
     mask = None
     if dropout:
-        mask = nn_math.dropout_mask(seed, epoch, batch.rows, layer + 1, z.shape[1], dropout, z.dtype)
+        mask = nn_sampling.dropout_mask(seed, epoch, batch.rows, layer + 1, z.shape[1], dropout, z.dtype)
     h, gate = nn_math.hidden_layer(net.activation, z, mask)
     batch.h.append(h)
     batch.gates.append(gate)
@@ -237,8 +238,8 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     blocks = list(blocks)
     theta, moments = theta_bc.value, moments_bc.value
     steps, optimizer = settings.local_steps, settings.optimizer
-    helds = [nn_math.holdout_mask(settings.seed, b.row_numbers(), settings.validation_fraction) for b in blocks]
-    picks = [nn_math.local_batches(settings.seed, epoch, b.row_numbers(), settings.sample_fraction, steps, ~held)
+    helds = [nn_sampling.holdout_mask(settings.seed, b.row_numbers(), settings.validation_fraction) for b in blocks]
+    picks = [nn_sampling.local_batches(settings.seed, epoch, b.row_numbers(), settings.sample_fraction, steps, ~held)
              for b, held in zip(blocks, helds)]
     # The validation rows, measured at the weights the partitions start from (as a data-parallel
     # epoch measures them), before any local step.
@@ -256,7 +257,7 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
             continue
         rows, X, labels = stacked_rows(chosen, scale, settings, epoch)
         Y = nn_math.one_hot(labels, net.sizes[-1], settings.dtype)
-        masks = [nn_math.dropout_mask(settings.seed, epoch, rows, layer, width, settings.dropout, settings.dtype)
+        masks = [nn_sampling.dropout_mask(settings.seed, epoch, rows, layer, width, settings.dropout, settings.dtype)
                  for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
         w = None if settings.class_weights is None else settings.class_weights[labels]
         e, grad, P = nn_math.backprop(nn_math.in_dtype(theta, settings.dtype), net, X, Y, masks, outputs=True, w=w)
@@ -339,10 +340,10 @@ def evaluate(sc, data, theta, net, examples=0, dtype=np.float64):
 
 
 def block_held_sums(block, scale, theta_bc, net, seed, holdout):
-    """The Held sums of a block's validation rows: those nn_math.holdout_mask holds out with a
+    """The Held sums of a block's validation rows: those nn_sampling.holdout_mask holds out with a
     ``holdout`` share, or all of them (holdout None: a validation set of its own)."""
     rows = block.row_numbers()
-    held = nn_math.holdout_mask(seed, rows, holdout) if holdout else np.ones(len(rows), dtype=bool)
+    held = nn_sampling.holdout_mask(seed, rows, holdout) if holdout else np.ones(len(rows), dtype=bool)
     return held_out_sums(block, scale, theta_bc, net, held)
 
 
@@ -359,7 +360,7 @@ def validation_sums(sc, data, theta, net, dtype=np.float64, seed=0, holdout=None
 
 def block_class_counts(block, k, seed, holdout):
     """A block's training rows per class (k,): its rows but those held out for validation."""
-    labels = block.labels[~nn_math.holdout_mask(seed, block.row_numbers(), holdout)]
+    labels = block.labels[~nn_sampling.holdout_mask(seed, block.row_numbers(), holdout)]
     return np.bincount(labels, minlength=k)
 
 

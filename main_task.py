@@ -7,7 +7,7 @@
         data/mnist_labels_train.csv data/mnist_images_test.csv data/mnist_labels_test.csv output/run
 
 The inputs (CSV files, or a table's Parquet or ORC files) are parsed once into cached blocks of
-rows (data_io.py). The training loop is
+rows (inputs.py, data_io.py). The training loop is
 training.py's; each epoch is one Spark job, one of two kinds (executor_tasks.py):
   - data-parallel (the default, as the original): broadcast the weights theta; in chained map
     steps over each block, keep the epoch's sampled rows (a mask fixed by seed, epoch and row
@@ -19,8 +19,9 @@ training.py's; each epoch is one Spark job, one of two kinds (executor_tasks.py)
   - model averaging (--local-steps K > 1): broadcast theta and the optimizer's moments; every
     partition takes K optimizer steps on its share of the sample; treeAggregate sums them
     weighted by rows, and their average is the new theta and moments.
-Every formula is in nn_math.py, the model file in model_file.py, checkpoints in checkpoints.py;
-this file is the driver. predict.py scores new rows with a saved model.
+Every formula is in nn_math.py (samples and masks in nn_sampling.py, update rules in
+nn_optim.py), the model file in model_file.py, checkpoints in checkpoints.py; this file is the
+driver. predict.py scores new rows with a saved model.
 """
 
 import argparse
@@ -41,8 +42,9 @@ import option_table
 import output_folder
 import run_report
 import training
-from data_io import cached_bytes, input_kind, load_input, peek_shape
+from data_io import cached_bytes
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
+from inputs import input_kind, load_input, peek_shape
 from run_settings import read_earlier, run_defining, starting_point
 from spark_setup import run_with_spark
 

@@ -20,12 +20,14 @@ All parameters live in one flat vector ``theta``: W[0], b[0], W[1], b[1], ...
 Each layer's W and b are views into it (``layer_views``), so a gradient is one
 flat vector too and sums of gradients are a single ``+=``.
 
+The seeded samples and dropout masks are nn_sampling.py's; optimisers, learning-rate schedules
+and early stopping, nn_optim.py's.
+
 Precision: the forward and backward passes run in the dtype of theta and X (float32 or
 float64, the same for both); whatever is summed over rows beyond one matrix product (the
 error, dE/db) and every gradient are float64, as are the optimizers' steps.
 """
 
-import math
 from collections import namedtuple
 
 import numpy as np
@@ -305,221 +307,13 @@ def penalty_gradient(theta, sizes, l1=0.0, l2=0.0):
     return weight_mask(sizes) * (l1 * np.sign(theta) + l2 * theta)
 
 
-# ------------------------------------------------------- samples and dropout
+# ------------------------------------------------------------------ targets
 
 def one_hot(labels, k, dtype=np.float32):
     """Target matrix (n, k) with a 1 in column labels[i] of row i."""
     Y = np.zeros((len(labels), k), dtype=dtype)
     Y[np.arange(len(labels)), labels] = 1
     return Y
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _splitmix64(z):
-    """The SplitMix64 finaliser: a bijective mix of a uint64 array."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def _unit_interval(bits):
-    """uint64 -> float64 in [0, 1) from the top 53 bits."""
-    return (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
-
-
-def _row_bits(seed, epoch, rows, stream=0):
-    """64 random bits per global row number, fixed by (seed, epoch, stream, row)."""
-    rows = np.asarray(rows, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # uint64 arithmetic wraps on purpose
-        key = _splitmix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
-        key = _splitmix64(key + np.uint64(epoch) * _GOLDEN)
-        if stream:
-            key = _splitmix64(key + np.uint64(stream) * _GOLDEN)
-        return _splitmix64(key + rows * _GOLDEN)
-
-
-def row_uniforms(seed, epoch, rows):
-    """A uniform number in [0, 1) for each global row number, fixed by (seed, epoch, row).
-
-    A counter-based generator: the value of a row does not depend on which
-    block or partition holds it, so a sample is the same however data is split.
-    """
-    return _unit_interval(_row_bits(seed, epoch, rows))
-
-
-def sample_mask(seed, epoch, rows, fraction):
-    """Boolean mask keeping each row with probability ``fraction``, (len(rows),)."""
-    return row_uniforms(seed, epoch, rows) < fraction
-
-
-HOLDOUT_STREAM = 2 ** 32  # above any hidden layer's dropout stream
-INPUT_STREAM = 2 ** 32 + 1  # the inputs' dropout masks
-
-
-def input_dropout_mask(seed, epoch, rows, width, rate, dtype=np.float64):
-    """Inverted-dropout mask (len(rows), width) of the network's inputs, fixed by (seed, epoch,
-    row) on a stream of its own: each input is 0 with probability ``rate``, else 1/(1-rate)."""
-    return dropout_mask(seed, epoch, rows, INPUT_STREAM, width, rate, dtype)
-
-
-def holdout_mask(seed, rows, fraction):
-    """Boolean mask of the rows held out for validation, (len(rows),): each with probability
-    ``fraction``, fixed by (seed, row) alone, so the same rows every epoch and on any split."""
-    if not fraction:
-        return np.zeros(len(rows), dtype=bool)
-    return _unit_interval(_row_bits(seed, 0, rows, stream=HOLDOUT_STREAM)) < fraction
-
-
-def local_batches(seed, epoch, rows, fraction, steps, allowed=None):
-    """(sample mask (n,), mini-batch 0..steps-1 of each sampled row): the epoch's sample (of the
-    rows ``allowed``, a mask, if given) cut into ``steps`` mini-batches by the same per-row
-    number, so no split changes them."""
-    u = row_uniforms(seed, epoch, rows)
-    keep = u < fraction if allowed is None else (u < fraction) & allowed
-    return keep, np.minimum((u[keep] / fraction * steps).astype(np.int64), steps - 1)
-
-
-def dropout_mask(seed, epoch, rows, layer, width, rate, dtype=np.float64):
-    """Inverted-dropout mask (len(rows), width) of ``dtype`` for hidden layer ``layer`` (1-based):
-    each unit is 0 with probability ``rate``, else 1/(1-rate). Fixed by (seed, epoch, row)."""
-    row_bits = _row_bits(seed, epoch, rows, stream=layer)
-    with np.errstate(over="ignore"):
-        bits = _splitmix64(row_bits[:, None] + np.arange(width, dtype=np.uint64) * _GOLDEN)
-    return ((_unit_interval(bits) >= rate) / (1.0 - rate)).astype(dtype, copy=False)
-
-
-# ---------------------------------------------------------------- optimisers
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
-
-
-def optimizer_state(name, theta):
-    """Fresh state for ``name``: {} (sgd), {"v"} (momentum), {"t", "m", "v"} (adam)."""
-    if name == "sgd":
-        return {}
-    if name == "momentum":
-        return {"v": np.zeros_like(theta)}
-    if name == "adam":
-        return {"t": 0, "m": np.zeros_like(theta), "v": np.zeros_like(theta)}
-    raise ValueError(f"unknown optimizer {name!r}")
-
-
-def optimizer_step(name, theta, grad, lr, state, momentum, beta1, beta2, eps=1e-8):
-    """One update of theta by gradient ``grad``: returns (new theta, new state); no input changes.
-
-    sgd:      theta - lr g
-    momentum: v = momentum v - lr g;  theta + v
-    adam:     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t = t + 1;
-              theta - lr m^ / (sqrt(v^) + eps) with m^ = m / (1 - b1^t), v^ = v / (1 - b2^t)
-    """
-    if name == "sgd":
-        return theta - lr * grad, state
-    if name == "momentum":
-        v = momentum * state["v"] - lr * grad
-        return theta + v, {"v": v}
-    if name == "adam":
-        t = state["t"] + 1
-        m = beta1 * state["m"] + (1 - beta1) * grad
-        v = beta2 * state["v"] + (1 - beta2) * grad * grad
-        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
-        return theta - lr * m_hat / (np.sqrt(v_hat) + eps), {"t": t, "m": m, "v": v}
-    raise ValueError(f"unknown optimizer {name!r}")
-
-
-class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0.9, 0.9, 0.999))):
-    """An optimizer's settings: its name (OPTIMIZERS) and the hyperparameters it reads.
-
-    Its moments are what it carries from step to step: {} (sgd), {"v"} (momentum),
-    {"t", "m", "v"} (adam). Its defaults are the options' (option_table.py reads them).
-    """
-
-    __slots__ = ()
-
-    def initial_moments(self, theta):
-        return optimizer_state(self.name, theta)
-
-    def step(self, theta, grad, lr, moments):
-        """(new theta, new moments) after one update by gradient ``grad``."""
-        return optimizer_step(self.name, theta, grad, lr, moments, self.momentum, self.beta1, self.beta2)
-
-    @staticmethod
-    def pack(theta, moments):
-        """theta, then each moment array (by name), as one flat vector: what model averaging averages."""
-        return np.concatenate([theta] + [moments[key] for key in sorted(moments) if key != "t"])
-
-    @staticmethod
-    def unpack(vector, moments, steps):
-        """(theta, moments) from a (averaged) pack of ``moments``' layout, after ``steps`` steps each."""
-        size = len(vector) // (1 + sum(key != "t" for key in moments))
-        unpacked = dict(moments)
-        for i, key in enumerate(key for key in sorted(moments) if key != "t"):
-            unpacked[key] = vector[size * (i + 1):size * (i + 2)]
-        if "t" in unpacked:  # Adam's bias correction counts every step taken
-            unpacked["t"] += steps
-        return vector[:size], unpacked
-
-
-# ------------------------------------------------------------- learning rate
-
-SCHEDULES = ("bold-driver", "constant", "step", "exponential", "plateau", "cosine")
-
-
-def bold_driver(lr, cost, previous_cost, up, down):
-    """Next learning rate: ``lr * up`` if the cost fell, ``lr * down`` if not.
-
-    The first epoch has no previous cost (None) and keeps ``lr``.
-    """
-    if previous_cost is None:
-        return lr
-    return lr * up if cost < previous_cost else lr * down
-
-
-def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up, down, epochs=1):
-    """The learning rate of epoch ``epoch`` (1-based).
-
-    bold-driver: from the last rate ``lr`` and whether the cost fell (``bold_driver``);
-    constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1);
-    plateau:     the last rate ``lr``, which the training loop multiplies by decay when the
-                 validation cost has not fallen for a while (Schedule.on_plateau);
-    cosine:      lr0 (1 + cos(pi (epoch - 1) / epochs)) / 2, from lr0 down to near 0 at the last
-                 of ``epochs`` epochs (Loshchilov and Hutter's annealing, without restarts).
-    """
-    if schedule == "cosine":
-        return lr0 * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
-    if schedule == "bold-driver":
-        return bold_driver(lr, cost, previous_cost, up, down)
-    if schedule == "plateau":
-        return lr
-    if schedule == "constant":
-        return lr0
-    if schedule == "step":
-        return lr0 * decay ** ((epoch - 1) // step)
-    if schedule == "exponential":
-        return lr0 * decay ** (epoch - 1)
-    raise ValueError(f"unknown schedule {schedule!r}")
-
-
-class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down lr_patience epochs",
-                          defaults=(0.5, 10, 1.05, 0.5, 2, 1))):
-    """A learning-rate schedule's settings: its name (SCHEDULES), the initial rate and the
-    factors it reads. Its defaults are the options' (option_table.py reads them)."""
-
-    __slots__ = ()
-
-    def rate(self, epoch, lr, cost, previous_cost):
-        """The rate of epoch ``epoch``, from the last rate and the last two costs (learning_rate)."""
-        return learning_rate(self.name, epoch, self.lr, lr, cost, previous_cost, self.lr_decay, self.lr_step,
-                             self.bold_up, self.bold_down, self.epochs)
-
-    def on_plateau(self, lr, plateau):
-        """(the rate, the plateau's Best) after a validation: for the plateau schedule, lr x
-        lr_decay once ``plateau`` has waited lr_patience validations without a lower cost, and the
-        wait starts again (Keras's ReduceLROnPlateau); otherwise as they are."""
-        if self.name != "plateau" or plateau.waited < self.lr_patience:
-            return lr, plateau
-        return lr * self.lr_decay, plateau._replace(waited=0)
 
 
 # ------------------------------------------------------------------ max-norm
@@ -546,26 +340,6 @@ def class_weights(spec, counts):
         return np.asarray(spec, dtype=np.float64)
     n, k = counts.sum(), len(counts)
     return np.divide(n, k * counts, out=np.zeros(k), where=counts > 0)
-
-
-# ------------------------------------------------------------ early stopping
-
-class Best(namedtuple("Best", "epoch cost theta waited")):
-    """Early stopping's record: the weights with the lowest validation cost so far (after
-    ``epoch`` epochs), that cost, and how many measurements since have not beaten it."""
-
-    __slots__ = ()
-
-    def after(self, epoch, cost, theta, min_delta):
-        """The record after measuring ``cost`` on the weights ``theta`` of epoch ``epoch``: an
-        improvement is a cost below the best by more than ``min_delta`` (absolute), as Keras's
-        EarlyStopping counts it."""
-        if self.epoch is None or cost < self.cost - min_delta:
-            return Best(epoch, cost, theta, 0)
-        return self._replace(waited=self.waited + 1)
-
-
-NO_BEST = Best(None, float("inf"), None, 0)
 
 
 # ------------------------------------------------------------------- metrics

@@ -16,6 +16,7 @@ import argparse
 from typing import NamedTuple
 
 import nn_math
+import nn_optim
 from frame_reading import FRAME_FORMATS
 from options import (
     OneLineParser,
@@ -33,7 +34,7 @@ from options import (
 from scaling import SCALES
 from table_reading import FORMATS
 
-OPTIMIZER_DEFAULTS, SCHEDULE_DEFAULTS = nn_math.Optimizer._field_defaults, nn_math.Schedule._field_defaults
+OPTIMIZER_DEFAULTS, SCHEDULE_DEFAULTS = nn_optim.Optimizer._field_defaults, nn_optim.Schedule._field_defaults
 
 
 class Option(NamedTuple):
@@ -100,7 +101,7 @@ OPTIONS = (
            "partition", False, "maxIter", "int"),
     Option("sample-fraction", fraction, 0.7, TRAINING, "share of the training rows in each epoch's mini-batch",
            True, "subsamplingRate", "float"),
-    Option("optimizer", nn_math.OPTIMIZERS, "sgd", TRAINING, "sgd as the original, momentum or adam", True,
+    Option("optimizer", nn_optim.OPTIMIZERS, "sgd", TRAINING, "sgd as the original, momentum or adam", True,
            "solver", "string"),
     Option("momentum", rate, OPTIMIZER_DEFAULTS["momentum"], TRAINING, "for --optimizer momentum", True,
            "momentum", "float"),
@@ -129,7 +130,7 @@ OPTIONS = (
     Option("max-norm", at_least_zero, 0.0, TRAINING, "after every step, scale each unit's incoming weights down to "
            "this Euclidean norm where they are longer (0: off)", True, "maxNorm", "float"),
     Option("lr", positive, 0.1, RATE, "initial learning rate", True, "stepSize", "float"),
-    Option("lr-schedule", nn_math.SCHEDULES, default_schedule, RATE, "bold-driver: x up when the cost fell, x down "
+    Option("lr-schedule", nn_optim.SCHEDULES, default_schedule, RATE, "bold-driver: x up when the cost fell, x down "
            "otherwise; step: x decay every --lr-step epochs; exponential: x decay every epoch; plateau: x decay after "
            "--lr-patience validations without a lower validation cost; cosine: from --lr down to 0 over --epochs on "
            "half a cosine (default: "

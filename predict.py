@@ -7,7 +7,7 @@
         --labels data/mnist_labels_test.csv
 
 MODEL_DIR is the model/ folder of a main_task.py run. INPUT is read and checked as training
-reads its inputs (data_io.py: CSV files, or a table's Parquet or ORC files) and scaled as the
+reads its inputs (inputs.py: CSV files or a table) and scaled as the
 model's training set was. OUTPUT_DIR gets predictions/. For CSV files: "line,class,score
 0,...,score k-1" per row, where line is the row's line number in INPUT and the scores are the
 network's outputs (softmax probabilities for cross-entropy, sigmoid outputs for sse). For a
@@ -26,8 +26,8 @@ import output_folder
 import run_report
 import sql_model
 import table_output
-from data_io import input_kind, load_input
 from errors import EXIT_BAD_INPUT, DataError
+from inputs import input_kind, load_input
 from options import OneLineParser, label_column, names
 from spark_setup import run_with_spark, ship_helper_modules
 

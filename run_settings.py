@@ -11,6 +11,7 @@ import numpy as np
 import checkpoints
 import model_file
 import nn_math
+import nn_optim
 from errors import DataError
 from option_table import RUN_DEFINING
 
@@ -20,8 +21,8 @@ class Settings:
     """How to train: the rule for each step, what each epoch samples, how long and what to record.
     Its values come from option_table.py, where their defaults are."""
 
-    optimizer: nn_math.Optimizer
-    schedule: nn_math.Schedule
+    optimizer: nn_optim.Optimizer
+    schedule: nn_optim.Schedule
     l1: float
     l2: float
     dropout: float
@@ -42,8 +43,8 @@ class Settings:
     @classmethod
     def from_values(cls, v):
         """From the options' values, {name: value} (option_table.with_defaults)."""
-        optimizer = nn_math.Optimizer(v["optimizer"], momentum=v["momentum"], beta1=v["beta1"], beta2=v["beta2"])
-        schedule = nn_math.Schedule(v["lr_schedule"], lr=v["lr"], lr_decay=v["lr_decay"], lr_step=v["lr_step"],
+        optimizer = nn_optim.Optimizer(v["optimizer"], momentum=v["momentum"], beta1=v["beta1"], beta2=v["beta2"])
+        schedule = nn_optim.Schedule(v["lr_schedule"], lr=v["lr"], lr_decay=v["lr_decay"], lr_step=v["lr_step"],
                                     bold_up=v["bold_up"], bold_down=v["bold_down"], lr_patience=v["lr_patience"],
                                     epochs=v["epochs"])
         plain = cls.__dataclass_fields__.keys() - {"optimizer", "schedule", "class_weights"}

@@ -14,10 +14,11 @@ from errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, tell_user, user_s
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # Shipped with the job: what the executors import (a task's pickled functions and records bring
 # their modules' imports with them), and the driver's own modules besides, as --py-files lists them.
-HELPER_MODULES = ("errors", "nn_math", "hadoop_fs", "scaling", "csv_reading", "table_reading", "frame_reading",
-                  "blocks", "data_io", "options", "option_table", "run_settings", "executor_tasks", "checkpoints",
-                  "model_file", "run_report", "training", "output_folder", "memory_check", "onnx_export", "sql_model",
-                  "table_output", "spark_setup")  # a test checks the list
+# A test checks the list against the README's --py-files.
+HELPER_MODULES = ("errors", "nn_math", "nn_sampling", "nn_optim", "hadoop_fs", "scaling", "csv_reading",
+                  "table_reading", "frame_reading", "blocks", "data_io", "inputs", "options", "option_table",
+                  "run_settings", "executor_tasks", "checkpoints", "model_file", "run_report", "training",
+                  "output_folder", "memory_check", "onnx_export", "sql_model", "table_output", "spark_setup")
 
 
 def quiet_spark_logs(conf):

@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 
-import data_io
+import inputs
 import nn_math
 from blocks import Block
 from sql_model import probabilities
@@ -23,7 +23,7 @@ ROWS_PER_BATCH = 8192  # rows of a table file scored and sent on at a time
 
 
 def kept_columns(sc, kind, keep, output_format, path):
-    """The Arrow fields of the --keep columns ``keep`` (names) of an input (data_io.input_kind's
+    """The Arrow fields of the --keep columns ``keep`` (names) of an input (inputs.input_kind's
     ``kind``), read from its first file's schema before any long work; DataError naming the
     columns there when one is missing, or when they cannot be kept (CSV files or output)."""
     from errors import DataError
@@ -135,7 +135,7 @@ def prediction_table(sc, data, kind, keep, model):
         keyed = data.blocks.map(partial(block_batch, header=data.format["header"], model_bc=model_bc))
         keep = [pa.field("line", pa.int64())]
     else:
-        records, places = data_io.table_files(sc, kind.files)
+        records, places = inputs.table_files(sc, kind.files)
         keyed = records.flatMap(partial(file_batches, files=places, fmt=kind.format, layout=kind.layout,
                                         keep=names, model_bc=model_bc))
     return frame_of(spark, keyed, spark_schema(keep))

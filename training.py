@@ -85,7 +85,7 @@ def averaging_epoch(sc, data, net, state, settings, epoch):
 
 class Validation(NamedTuple):
     """Where a run's validation rows are: ``data``, a DataSet, and ``holdout``: the share of its
-    rows held out (nn_math.holdout_mask; the training set's own, measured in each epoch's job),
+    rows held out (nn_sampling.holdout_mask; the training set's own, measured in each epoch's job),
     or None (a validation set of its own, all its rows, measured in a job before the epoch's)."""
 
     data: object

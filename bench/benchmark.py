@@ -28,6 +28,7 @@ sys.path.insert(0, ROOT)
 
 import generate_data  # noqa: E402
 import nn_math  # noqa: E402
+import nn_sampling  # noqa: E402
 from spark_setup import BLAS_THREAD_VARS  # noqa: E402
 
 SPARK_SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
@@ -173,7 +174,7 @@ def numpy_floor(X, Y, epochs=8, dtype=np.float64):
     rows, seconds = np.arange(len(X)), []
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        keep = nn_math.sample_mask(42, epoch, rows, 0.7)
+        keep = nn_sampling.sample_mask(42, epoch, rows, 0.7)
         X_in, Y_in = np.divide(X[keep], 255.0, dtype=dtype), Y[keep].astype(dtype)
         _, grad = nn_math.backprop(theta.astype(dtype), net, X_in, Y_in)
         theta = theta - 0.1 * grad / keep.sum()

@@ -8,6 +8,7 @@ import pytest
 
 import main_task
 import nn_math
+import nn_sampling
 from conftest import load_csv, read_output
 
 pytestmark = pytest.mark.spark
@@ -34,7 +35,7 @@ def test_the_first_epoch_cost_is_the_weighted_mean_error_of_its_sample(sc, small
     summary = run(sc, small_compact, tmp_path / "out", *options)
     net = nn_math.Network([784, 12, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(3), "uniform")
-    keep = nn_math.sample_mask(3, 1, np.arange(len(X)), 0.7)
+    keep = nn_sampling.sample_mask(3, 1, np.arange(len(X)), 0.7)
     w = weights[labels[keep]]
     P = nn_math.forward(theta, net, X[keep])[2]
     expected = (w * 0.5 * ((P - np.eye(10)[labels[keep]]) ** 2).sum(axis=1)).sum() / w.sum()

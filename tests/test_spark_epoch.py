@@ -6,6 +6,8 @@ import pytest
 import executor_tasks
 import main_task
 import nn_math
+import nn_optim
+import nn_sampling
 import training
 from conftest import SMALL_TEST, SMALL_TRAIN, inputs_of, load, load_csv
 from run_settings import starting_point
@@ -19,7 +21,7 @@ def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
     Written from the formulas, not from nn_math, except for the row sample it must share.
     Returns (sum of errors, correct, rows, gradient sum laid out like theta).
     """
-    keep = nn_math.sample_mask(seed, epoch, np.arange(len(X)), fraction)
+    keep = nn_sampling.sample_mask(seed, epoch, np.arange(len(X)), fraction)
     X, labels = X[keep], labels[keep]
     Y = np.eye(k)[labels]
     W1 = theta[:d * h].reshape(d, h)
@@ -131,7 +133,7 @@ def test_training_lowers_the_cost_and_follows_the_bold_driver(sc, train_set):
     assert history["cost"][-1] < history["cost"][0]
     lr = 0.1
     for i, cost in enumerate(history["cost"]):
-        lr = nn_math.bold_driver(lr, cost, history["cost"][i - 1] if i else None, up=1.05, down=0.5)
+        lr = nn_optim.bold_driver(lr, cost, history["cost"][i - 1] if i else None, up=1.05, down=0.5)
         assert history["lr"][i] == pytest.approx(lr)
 
 
@@ -173,23 +175,23 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
 def single_process_training(X, labels, net, args):
     """The job's training loop, replayed in one process with nn_math on the full arrays."""
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
-    state = nn_math.optimizer_state(args.optimizer, theta)
+    state = nn_optim.optimizer_state(args.optimizer, theta)
     lr, previous, costs = args.lr, None, []
     counts = np.bincount(labels, minlength=net.sizes[-1])
     class_weights = nn_math.class_weights(args.class_weight, counts) if args.class_weight else np.ones(len(counts))
     for epoch in range(1, args.epochs + 1):
-        rows = np.flatnonzero(nn_math.sample_mask(args.seed, epoch, np.arange(len(X)), args.sample_fraction))
-        masks = [nn_math.dropout_mask(args.seed, epoch, rows, layer, width, args.dropout)
+        rows = np.flatnonzero(nn_sampling.sample_mask(args.seed, epoch, np.arange(len(X)), args.sample_fraction))
+        masks = [nn_sampling.dropout_mask(args.seed, epoch, rows, layer, width, args.dropout)
                  for layer, width in enumerate(net.sizes[1:-1], 1)] if args.dropout else None
-        inputs = X[rows] * (nn_math.input_dropout_mask(args.seed, epoch, rows, X.shape[1], args.input_dropout)
+        inputs = X[rows] * (nn_sampling.input_dropout_mask(args.seed, epoch, rows, X.shape[1], args.input_dropout)
                             if args.input_dropout else 1.0)
         w = class_weights[labels[rows]]
         error, grad = nn_math.backprop(theta, net, inputs, np.eye(net.sizes[-1])[labels[rows]], masks, w=w)
         cost = error / w.sum() + nn_math.penalty(theta, net.sizes, args.l1, args.l2)
         grad = grad / w.sum() + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
-        lr = nn_math.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
+        lr = nn_optim.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
                                    args.bold_up, args.bold_down, args.epochs)
-        theta, state = nn_math.optimizer_step(args.optimizer, theta, grad, lr, state, args.momentum, args.beta1,
+        theta, state = nn_optim.optimizer_step(args.optimizer, theta, grad, lr, state, args.momentum, args.beta1,
                                               args.beta2)
         theta = nn_math.max_norm(theta, net.sizes, args.max_norm) if args.max_norm else theta
         previous = cost
@@ -278,17 +280,17 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
             X = np.concatenate([b.raw() / 255.0 for b in blocks])
             Y = np.eye(net.sizes[-1])[np.concatenate([b.labels for b in blocks])]
             rows = np.concatenate([b.start + np.arange(b.rows) for b in blocks])
-            keep, batch = nn_math.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
+            keep, batch = nn_sampling.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
             local_theta, local_state, n = theta, dict(optimizer, t=t), 0
             for step in range(args.local_steps):
                 chosen = np.flatnonzero(keep)[batch == step]
-                masks = [nn_math.dropout_mask(args.seed, epoch, rows[chosen], layer, width, args.dropout)
+                masks = [nn_sampling.dropout_mask(args.seed, epoch, rows[chosen], layer, width, args.dropout)
                          for layer, width in enumerate(net.sizes[1:-1], 1)]
-                inputs = X[chosen] * (nn_math.input_dropout_mask(args.seed, epoch, rows[chosen], X.shape[1],
+                inputs = X[chosen] * (nn_sampling.input_dropout_mask(args.seed, epoch, rows[chosen], X.shape[1],
                                                                  args.input_dropout) if args.input_dropout else 1.0)
                 w = class_weights[Y[chosen].argmax(axis=1)]
                 _, grad = nn_math.backprop(local_theta, net, inputs, Y[chosen], masks, w=w)
-                local_theta, local_state = nn_math.optimizer_step(args.optimizer, local_theta, grad / w.sum(),
+                local_theta, local_state = nn_optim.optimizer_step(args.optimizer, local_theta, grad / w.sum(),
                                                                   args.lr, local_state, args.momentum, args.beta1,
                                                                   args.beta2)
                 if args.max_norm:
@@ -313,7 +315,7 @@ def test_local_steps_match_a_single_process_replay(sc, train_set, options):
     assert len(partitions) >= 2  # the average is over more than one model
     theta = starting_point(args, train_set, None).state.theta
     expected_theta, expected_state = replay_model_averaging(partitions, net, args, theta,
-                                                            nn_math.optimizer_state("adam", theta), 2)
+                                                            nn_optim.optimizer_state("adam", theta), 2)
     np.testing.assert_allclose(state.theta, expected_theta, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(state.moments["v"], expected_state["v"], rtol=1e-9, atol=1e-15)
     assert state.moments["t"] == expected_state["t"] == 6

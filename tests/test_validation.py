@@ -10,6 +10,7 @@ import pytest
 import main_task
 import model_file
 import nn_math
+import nn_sampling
 from conftest import load_csv, read_output
 
 pytestmark = pytest.mark.spark
@@ -37,13 +38,13 @@ def numpy_validation(sc, out, X, labels):
 
 def test_holdout_rows_depend_on_the_seed_and_row_alone():
     rows = np.arange(100_000)
-    held = nn_math.holdout_mask(3, rows, 0.2)
+    held = nn_sampling.holdout_mask(3, rows, 0.2)
     assert abs(held.mean() - 0.2) < 0.005  # 0.2 +- 4 standard deviations of a binomial share
     # The same rows however the rows are cut into blocks, and not those of another seed.
-    pieces = [nn_math.holdout_mask(3, part, 0.2) for part in np.array_split(rows, 7)]
+    pieces = [nn_sampling.holdout_mask(3, part, 0.2) for part in np.array_split(rows, 7)]
     assert np.array_equal(np.concatenate(pieces), held)
-    assert 0.15 < (held & nn_math.holdout_mask(4, rows, 0.2)).mean() / 0.2 < 0.25  # independent: about 0.2 x 0.2
-    assert not nn_math.holdout_mask(3, rows, 0.0).any()
+    assert 0.15 < (held & nn_sampling.holdout_mask(4, rows, 0.2)).mean() / 0.2 < 0.25  # independent: about 0.2 x 0.2
+    assert not nn_sampling.holdout_mask(3, rows, 0.0).any()
 
 
 @pytest.mark.parametrize("kind", [(), ("--local-steps", "4")], ids=["data-parallel", "averaging"])
@@ -53,10 +54,10 @@ def test_held_out_rows_are_validated_every_epoch_and_never_trained_on(sc, small_
     said = []
     summary = run(sc, small_compact, tmp_path / "out", "--validation-fraction", "0.2", "--epochs", "3",
                   "--scale", "standardize", *kind, log=said.append)
-    held = nn_math.holdout_mask(7, np.arange(len(X)), 0.2)
+    held = nn_sampling.holdout_mask(7, np.arange(len(X)), 0.2)
     assert summary["validation_rows"] == held.sum()
     # Every epoch's sample is drawn from the other rows only.
-    samples = [int((nn_math.sample_mask(7, epoch, np.arange(len(X)), 0.7) & ~held).sum()) for epoch in (1, 2, 3)]
+    samples = [int((nn_sampling.sample_mask(7, epoch, np.arange(len(X)), 0.7) & ~held).sum()) for epoch in (1, 2, 3)]
     assert [int(re.search(r"  sample (\d+)", line).group(1)) for line in said if line.startswith("epoch")] == samples
     # The scaling statistics are the training rows' alone.
     _, _, scale = model_file.read_model(sc, str(tmp_path / "out" / "model"), log=quiet)
@@ -88,7 +89,7 @@ def test_held_out_rows_are_validated_every_epoch_and_never_trained_on(sc, small_
 
 def test_early_stopping_keeps_the_weights_of_the_lowest_validation_cost(sc, small_compact, tmp_path):
     X, labels = load_csv(*small_compact[:2])
-    held = nn_math.holdout_mask(7, np.arange(len(X)), 0.25)
+    held = nn_sampling.holdout_mask(7, np.arange(len(X)), 0.25)
     said = []
     summary = run(sc, small_compact, tmp_path / "out", "--validation-fraction", "0.25", "--epochs", "40",
                   "--early-stopping", "2", "--lr", "0.05", log=said.append)

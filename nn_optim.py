@@ -1,0 +1,160 @@
+"""The update rules of training, NumPy only: optimisers (a step from a gradient), learning-rate
+schedules (a rate from the epoch and the costs), and early stopping's record of the best
+weights. The gradients themselves are nn_math.py's.
+"""
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+# ---------------------------------------------------------------- optimisers
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def optimizer_state(name, theta):
+    """Fresh state for ``name``: {} (sgd), {"v"} (momentum), {"t", "m", "v"} (adam)."""
+    if name == "sgd":
+        return {}
+    if name == "momentum":
+        return {"v": np.zeros_like(theta)}
+    if name == "adam":
+        return {"t": 0, "m": np.zeros_like(theta), "v": np.zeros_like(theta)}
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def optimizer_step(name, theta, grad, lr, state, momentum, beta1, beta2, eps=1e-8):
+    """One update of theta by gradient ``grad``: returns (new theta, new state); no input changes.
+
+    sgd:      theta - lr g
+    momentum: v = momentum v - lr g;  theta + v
+    adam:     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t = t + 1;
+              theta - lr m^ / (sqrt(v^) + eps) with m^ = m / (1 - b1^t), v^ = v / (1 - b2^t)
+    """
+    if name == "sgd":
+        return theta - lr * grad, state
+    if name == "momentum":
+        v = momentum * state["v"] - lr * grad
+        return theta + v, {"v": v}
+    if name == "adam":
+        t = state["t"] + 1
+        m = beta1 * state["m"] + (1 - beta1) * grad
+        v = beta2 * state["v"] + (1 - beta2) * grad * grad
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        return theta - lr * m_hat / (np.sqrt(v_hat) + eps), {"t": t, "m": m, "v": v}
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0.9, 0.9, 0.999))):
+    """An optimizer's settings: its name (OPTIMIZERS) and the hyperparameters it reads.
+
+    Its moments are what it carries from step to step: {} (sgd), {"v"} (momentum),
+    {"t", "m", "v"} (adam). Its defaults are the options' (option_table.py reads them).
+    """
+
+    __slots__ = ()
+
+    def initial_moments(self, theta):
+        return optimizer_state(self.name, theta)
+
+    def step(self, theta, grad, lr, moments):
+        """(new theta, new moments) after one update by gradient ``grad``."""
+        return optimizer_step(self.name, theta, grad, lr, moments, self.momentum, self.beta1, self.beta2)
+
+    @staticmethod
+    def pack(theta, moments):
+        """theta, then each moment array (by name), as one flat vector: what model averaging averages."""
+        return np.concatenate([theta] + [moments[key] for key in sorted(moments) if key != "t"])
+
+    @staticmethod
+    def unpack(vector, moments, steps):
+        """(theta, moments) from a (averaged) pack of ``moments``' layout, after ``steps`` steps each."""
+        size = len(vector) // (1 + sum(key != "t" for key in moments))
+        unpacked = dict(moments)
+        for i, key in enumerate(key for key in sorted(moments) if key != "t"):
+            unpacked[key] = vector[size * (i + 1):size * (i + 2)]
+        if "t" in unpacked:  # Adam's bias correction counts every step taken
+            unpacked["t"] += steps
+        return vector[:size], unpacked
+
+
+# ------------------------------------------------------------- learning rate
+
+SCHEDULES = ("bold-driver", "constant", "step", "exponential", "plateau", "cosine")
+
+
+def bold_driver(lr, cost, previous_cost, up, down):
+    """Next learning rate: ``lr * up`` if the cost fell, ``lr * down`` if not.
+
+    The first epoch has no previous cost (None) and keeps ``lr``.
+    """
+    if previous_cost is None:
+        return lr
+    return lr * up if cost < previous_cost else lr * down
+
+
+def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up, down, epochs=1):
+    """The learning rate of epoch ``epoch`` (1-based).
+
+    bold-driver: from the last rate ``lr`` and whether the cost fell (``bold_driver``);
+    constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1);
+    plateau:     the last rate ``lr``, which the training loop multiplies by decay when the
+                 validation cost has not fallen for a while (Schedule.on_plateau);
+    cosine:      lr0 (1 + cos(pi (epoch - 1) / epochs)) / 2, from lr0 down to near 0 at the last
+                 of ``epochs`` epochs (Loshchilov and Hutter's annealing, without restarts).
+    """
+    if schedule == "cosine":
+        return lr0 * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
+    if schedule == "bold-driver":
+        return bold_driver(lr, cost, previous_cost, up, down)
+    if schedule == "plateau":
+        return lr
+    if schedule == "constant":
+        return lr0
+    if schedule == "step":
+        return lr0 * decay ** ((epoch - 1) // step)
+    if schedule == "exponential":
+        return lr0 * decay ** (epoch - 1)
+    raise ValueError(f"unknown schedule {schedule!r}")
+
+
+class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down lr_patience epochs",
+                          defaults=(0.5, 10, 1.05, 0.5, 2, 1))):
+    """A learning-rate schedule's settings: its name (SCHEDULES), the initial rate and the
+    factors it reads. Its defaults are the options' (option_table.py reads them)."""
+
+    __slots__ = ()
+
+    def rate(self, epoch, lr, cost, previous_cost):
+        """The rate of epoch ``epoch``, from the last rate and the last two costs (learning_rate)."""
+        return learning_rate(self.name, epoch, self.lr, lr, cost, previous_cost, self.lr_decay, self.lr_step,
+                             self.bold_up, self.bold_down, self.epochs)
+
+    def on_plateau(self, lr, plateau):
+        """(the rate, the plateau's Best) after a validation: for the plateau schedule, lr x
+        lr_decay once ``plateau`` has waited lr_patience validations without a lower cost, and the
+        wait starts again (Keras's ReduceLROnPlateau); otherwise as they are."""
+        if self.name != "plateau" or plateau.waited < self.lr_patience:
+            return lr, plateau
+        return lr * self.lr_decay, plateau._replace(waited=0)
+
+
+# ------------------------------------------------------------ early stopping
+
+class Best(namedtuple("Best", "epoch cost theta waited")):
+    """Early stopping's record: the weights with the lowest validation cost so far (after
+    ``epoch`` epochs), that cost, and how many measurements since have not beaten it."""
+
+    __slots__ = ()
+
+    def after(self, epoch, cost, theta, min_delta):
+        """The record after measuring ``cost`` on the weights ``theta`` of epoch ``epoch``: an
+        improvement is a cost below the best by more than ``min_delta`` (absolute), as Keras's
+        EarlyStopping counts it."""
+        if self.epoch is None or cost < self.cost - min_delta:
+            return Best(epoch, cost, theta, 0)
+        return self._replace(waited=self.waited + 1)
+
+
+NO_BEST = Best(None, float("inf"), None, 0)
