@@ -236,8 +236,9 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     and the driver divides by the rows, a row-weighted average.
     """
     blocks = list(blocks)
-    theta, moments = theta_bc.value, moments_bc.value
     steps, optimizer = settings.local_steps, settings.optimizer
+    theta, moments = optimizer.copied(theta_bc.value, moments_bc.value)  # the steps update them in place
+    work = np.empty_like(theta)
     helds = [nn_sampling.holdout_mask(settings.seed, b.row_numbers(), settings.validation_fraction) for b in blocks]
     picks = [nn_sampling.local_batches(settings.seed, epoch, b.row_numbers(), settings.sample_fraction, steps, ~held)
              for b, held in zip(blocks, helds)]
@@ -264,12 +265,12 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
         error, correct, count = error + e, correct + nn_math.count_correct(P, Y), count + rows.size
         if w is not None:
             counts += np.bincount(labels, minlength=net.sizes[-1])
-        grad = grad / (rows.size if w is None else w.sum())
+        grad /= rows.size if w is None else w.sum()
         if settings.penalised:
             grad += nn_math.penalty_gradient(theta, net.sizes, settings.l1, settings.l2)
-        theta, moments = optimizer.step(theta, grad, lr, moments)
+        moments = optimizer.step_in_place(theta, grad, lr, moments, work)
         if settings.max_norm:
-            theta = nn_math.max_norm(theta, net.sizes, settings.max_norm)
+            nn_math.max_norm(theta, net.sizes, settings.max_norm, in_place=True)
     return [Sums(error, correct, count, count * optimizer.pack(theta, moments), held=held_sums,
                  counts=counts if settings.class_weights is not None else None)]
 

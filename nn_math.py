@@ -318,11 +318,11 @@ def one_hot(labels, k, dtype=np.float32):
 
 # ------------------------------------------------------------------ max-norm
 
-def max_norm(theta, sizes, c):
+def max_norm(theta, sizes, c, in_place=False):
     """theta with each unit's incoming weights (a column of a layer's W) scaled down to Euclidean
     norm ``c`` where they are longer (Srivastava et al.'s max-norm constraint); biases as they
-    are. A new array."""
-    theta = theta.copy()
+    are. A new array, or ``theta`` itself changed ``in_place``."""
+    theta = theta if in_place else theta.copy()
     for W, _ in layer_views(theta, sizes):
         norms = np.sqrt(np.einsum("ij,ij->j", W, W))
         W *= np.minimum(1.0, c / np.maximum(norms, np.finfo(np.float64).tiny))

@@ -220,6 +220,24 @@ def test_optimizer_steps_by_hand():
     np.testing.assert_allclose(second, [0.9 + 0.1 * 0.005 / 0.19 / 0.5, 2.1 - 0.1 * 0.01 / 0.19], rtol=1e-7)
 
 
+@pytest.mark.parametrize("name", nn_optim.OPTIMIZERS)
+def test_steps_in_place_equal_the_functional_steps_to_the_last_bit(name):
+    rng = np.random.default_rng(3)
+    optimizer = nn_optim.Optimizer(name, momentum=0.8, beta1=0.85, beta2=0.99)
+    theta = rng.normal(size=1000)
+    moments = optimizer.initial_moments(theta)
+    own_theta, own_moments = optimizer.copied(theta, moments)
+    work = np.empty_like(theta)
+    for lr in (0.1, 0.03, 0.2):
+        grad = rng.normal(size=1000) * rng.choice([1e-6, 1.0, 1e3], size=1000)
+        theta, moments = optimizer.step(theta, grad, lr, moments)
+        own_moments = optimizer.step_in_place(own_theta, grad.copy(), lr, own_moments, work)
+    assert own_theta.tobytes() == theta.tobytes()
+    assert sorted(own_moments) == sorted(moments)
+    for key in moments:
+        assert np.asarray(own_moments[key]).tobytes() == np.asarray(moments[key]).tobytes()
+
+
 def test_learning_rate_schedules_by_hand():
     def rate(schedule, epoch, **kw):
         return nn_optim.Schedule(schedule, 0.1, **kw).rate(epoch, None, None, None)
@@ -340,6 +358,14 @@ def test_early_stopping_record_counts_validations_without_a_lower_cost():
     for epoch, cost in enumerate([1.0, 0.9, 0.895, 0.95]):
         best = best.after(epoch, cost, f"weights {epoch}", 0.01)
     assert (best.epoch, best.theta, best.waited) == (1, "weights 1", 2)  # 0.895 is not lower by more than 0.01
+
+
+def test_max_norm_in_place_changes_theta_as_the_copy_would():
+    sizes = [5, 4, 3]
+    theta = np.random.default_rng(4).normal(size=nn_math.parameter_count(sizes)) * 3
+    copy = nn_math.max_norm(theta, sizes, 2.0)
+    assert nn_math.max_norm(theta, sizes, 2.0, in_place=True) is theta
+    assert theta.tobytes() == copy.tobytes()
 
 
 def test_max_norm_scales_only_the_columns_longer_than_c():
