@@ -4,15 +4,25 @@ Inputs, outputs and checkpoints all go through these; nothing touches the driver
 """
 
 import contextlib
+import functools
 import io
 
 from errors import DataError
 
 
+@functools.lru_cache(maxsize=None)
+def jvm_handles(sc):
+    """(Hadoop's Path class, the context's Hadoop configuration): looked up once per context, as
+    each step of a name like sc._jvm.org.apache.hadoop.fs.Path is a call into the JVM (a run
+    makes some fifty paths, most to write its outputs)."""
+    return sc._jvm.org.apache.hadoop.fs.Path, sc._jsc.hadoopConfiguration()
+
+
 def hadoop_path(sc, path):
     """(FileSystem, Path) for any Hadoop path: local, hdfs://, gs://, ..."""
-    jpath = sc._jvm.org.apache.hadoop.fs.Path(path)
-    return jpath.getFileSystem(sc._jsc.hadoopConfiguration()), jpath
+    path_class, conf = jvm_handles(sc)
+    jpath = path_class(path)
+    return jpath.getFileSystem(conf), jpath
 
 
 @contextlib.contextmanager
