@@ -86,7 +86,9 @@ def spark_home():
 
 def submit_command(*args, master="local[2]", script="main_task.py", conf=None):
     """The spark-submit command line for a script of this project; ``conf``: {Spark setting: value}."""
-    settings = [item for key, value in (conf or {}).items() for item in ("--conf", f"{key}={value}")]
+    # Without Spark's web UI: nothing here looks at it, and runs side by side would contend for its port.
+    conf = {"spark.ui.enabled": "false", **(conf or {})}
+    settings = [item for key, value in conf.items() for item in ("--conf", f"{key}={value}")]
     return [os.path.join(spark_home(), "bin", "spark-submit"), "--master", master, *settings,
             os.path.join(ROOT, script), *map(str, args)]
 

@@ -50,11 +50,12 @@ def test_balanced_weights_raise_the_recall_of_a_rare_class(sc, small_compact, tm
     kept = np.setdiff1d(np.arange(len(labels)), rare[max(1, len(rare) // 50):])  # class 3 cut to 2% of its rows
     train = write_set(tmp_path / "train", np.round(X[kept] * 255), labels[kept])
     options = ("--hidden", "32", "--activation", "relu", "--loss", "cross-entropy", "--init", "he", "--optimizer",
-               "adam", "--lr", "0.01", "--sample-fraction", "1", "--epochs", "30", "--seed", "5")
+               "adam", "--lr", "0.01", "--sample-fraction", "1", "--local-steps", "10", "--epochs", "3", "--seed", "5")
     plain = run(sc, [*train, *small_compact[2:]], tmp_path / "plain", *options)
     balanced = run(sc, [*train, *small_compact[2:]], tmp_path / "balanced", *options, "--class-weight", "balanced")
     recall = [summary["per_class"][3]["recall"] for summary in (plain, balanced)]
-    # Measured: 0.121 plain, 0.308 balanced (5 training rows of class 3, 107 in the test set).
+    # Measured: 0.000 plain, 0.486 balanced (5 training rows of class 3, 107 in the test set; model
+    # averaging, 30 local steps in 3 epochs).
     shown = f"class 3's test recall: {recall[0]:.3f} plain, {recall[1]:.3f} balanced"
     assert recall[1] > 2 * recall[0] and recall[1] > recall[0] + 0.1, shown
     counts = np.bincount(labels[kept], minlength=10)

@@ -93,7 +93,6 @@ def test_splits_are_even_and_bad_lines_in_a_later_split_are_named_exactly(sc, tm
         load(sc, write(tmp_path / "i.csv", images), write(tmp_path / "l2.csv", bad_labels), 64)
 
 
-@pytest.mark.spark35
 def test_label_column_first_last_or_numbered_reads_as_two_files(sc, tmp_path, plain):
     images, labels = plain
     expected = contents(sc, write(tmp_path / "i.csv", images), write(tmp_path / "l.csv", labels))

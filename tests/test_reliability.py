@@ -104,8 +104,8 @@ def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, 
             break
     stdout, stderr = job.communicate(timeout=120)
     assert job.returncode == 130, stdout[-2000:] + stderr[-2000:]
-    # Besides the JVM's "WARNING" lines, Spark's own warnings may show (its UI taking port 4041
-    # when another Spark application holds 4040): neither is the job's.
+    # Besides the JVM's "WARNING" lines, Spark's own warnings may show (as its UI taking port 4041
+    # when another Spark application holds 4040, where the UI is on): neither is the job's.
     spark_warning = re.compile(r"^(WARNING|\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN )")
     assert [line for line in stderr.splitlines() if not spark_warning.match(line)] == [
         "main_task.py: interrupted (SIGINT)"]
@@ -188,7 +188,6 @@ def test_a_truncated_model_file_is_a_clear_error(sc, small_compact, tmp_path):
                       log=quiet)
 
 
-@pytest.mark.spark35
 def test_model_files_are_read_strictly_by_predict(sc, small_compact, tmp_path):
     import predict
     main_task.run(sc, args_for(small_compact, tmp_path / "run", "--epochs", "1"), log=quiet)
@@ -218,6 +217,7 @@ def test_model_files_are_read_strictly_by_predict(sc, small_compact, tmp_path):
     assert not list(tmp_path.glob("infinite*")) and not list(tmp_path.glob("edited*"))
 
 
+@pytest.mark.other_run
 def test_killed_driver_resumes_from_its_last_checkpoint(sc, small_compact, tmp_path):
     options = ["--epochs", "12", "--hidden", "128", "--optimizer", "momentum", "--lr", "0.05"]
     main_task.run(sc, args_for(small_compact, tmp_path / "whole", *options), log=quiet)  # same as spark-submit's
