@@ -256,23 +256,32 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
         chosen = [(block, picked) for block, picked in chosen if picked.size]
         if not chosen:
             continue
-        rows, X, labels = stacked_rows(chosen, scale, settings, epoch)
-        Y = nn_math.one_hot(labels, net.sizes[-1], settings.dtype)
-        masks = [nn_sampling.dropout_mask(settings.seed, epoch, rows, layer, width, settings.dropout, settings.dtype)
-                 for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
-        w = None if settings.class_weights is None else settings.class_weights[labels]
-        e, grad, P = nn_math.backprop(nn_math.in_dtype(theta, settings.dtype), net, X, Y, masks, outputs=True, w=w)
-        error, correct, count = error + e, correct + nn_math.count_correct(P, Y), count + rows.size
-        if w is not None:
+        e, right, labels, grad = local_gradient(chosen, scale, theta, net, settings, epoch)
+        error, correct, count = error + e, correct + right, count + labels.size
+        if settings.class_weights is not None:
             counts += np.bincount(labels, minlength=net.sizes[-1])
-        grad /= rows.size if w is None else w.sum()
-        if settings.penalised:
-            grad += nn_math.penalty_gradient(theta, net.sizes, settings.l1, settings.l2)
         moments = optimizer.step_in_place(theta, grad, lr, moments, work)
         if settings.max_norm:
             nn_math.max_norm(theta, net.sizes, settings.max_norm, in_place=True)
     return [Sums(error, correct, count, count * optimizer.pack(theta, moments), held=held_sums,
                  counts=counts if settings.class_weights is not None else None)]
+
+
+def local_gradient(chosen, scale, theta, net, settings, epoch):
+    """(error, correct predictions, labels (m,), the mean gradient: float64, theta's shape, with
+    the penalty's) of one local step's rows ``chosen`` (stacked_rows) at ``theta``. With class
+    weights, each row's error and gradient are its class's weight times its own, and the mean is
+    per unit of weight."""
+    rows, X, labels = stacked_rows(chosen, scale, settings, epoch)
+    Y = nn_math.one_hot(labels, net.sizes[-1], settings.dtype)
+    masks = [nn_sampling.dropout_mask(settings.seed, epoch, rows, layer, width, settings.dropout, settings.dtype)
+             for layer, width in enumerate(net.sizes[1:-1], 1)] if settings.dropout else None
+    w = None if settings.class_weights is None else settings.class_weights[labels]
+    e, grad, P = nn_math.backprop(nn_math.in_dtype(theta, settings.dtype), net, X, Y, masks, outputs=True, w=w)
+    grad /= rows.size if w is None else w.sum()  # a fresh array of backprop's: divided in place
+    if settings.penalised:
+        grad += nn_math.penalty_gradient(theta, net.sizes, settings.l1, settings.l2)
+    return e, nn_math.count_correct(P, Y), labels, grad
 
 
 def stacked_rows(chosen, scale, settings, epoch):
