@@ -309,12 +309,19 @@ def parse_features(sc, source, block_size, n_classes, width):
 
 
 
-def held_out(rows, moments, holdout):
+def held_out(rows, moments, holdout, path):
     """The rows held out for validation: all but those the training moments count (none without
-    a ``holdout``)."""
+    a ``holdout``). DataError, naming the input ``path``, when that is all of them or none."""
     if not holdout:
         return 0
-    return rows - (moments.n if moments else 0)
+    held = rows - (moments.n if moments else 0)
+    if held == rows:
+        raise DataError(f"{path}: --validation-fraction {holdout[1]} holds out all {rows} rows: none are left to "
+                        "train on")
+    if held == 0:
+        raise DataError(f"{path}: --validation-fraction {holdout[1]} holds out none of its {rows} rows: give a "
+                        "larger share")
+    return held
 
 
 def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):
@@ -407,8 +414,9 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
     if fmt["label_column"] is not None and n_classes is None:
         n_classes = classes_of(image_path, 0, max(check["top"] for check in checks))
     blocks, cached, moments = aligned_blocks(sc, cached, checks, labels, block_size, holdout)
+    held = held_out(rows, moments, holdout, source.files[0])
     return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
                    not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments),
-                   held_rows=held_out(rows, moments, holdout))
+                   held_rows=held)

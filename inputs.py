@@ -64,10 +64,11 @@ def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None, hold
     if layout.label is not None and n_classes is None:
         n_classes = classes_of(files[0], 0, max(check["top"] for check in checks))
     blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size, holdout)
+    held = held_out(rows, moments, holdout, files[0])
     return DataSet(blocks, rows, layout.width, n_classes, {"header": 0, "table": fmt, "label_column": layout.label},
                    moments, cached, files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
-                   held_rows=held_out(rows, moments, holdout))
+                   held_rows=held)
 
 
 def table_files(sc, files):

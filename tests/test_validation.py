@@ -149,3 +149,13 @@ def test_validation_options_that_cannot_go_together_are_one_line(capsys, options
         main_task.parse_args(["a", "b", "c", "d", "out", *options])
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("share, message", [("0.9999", "holds out all 3000 rows: none are left to train on"),
+                                            ("1e-07", "holds out none of its 3000 rows: give a larger share")])
+def test_a_share_that_leaves_no_training_or_no_validation_rows_is_one_line(sc, small_compact, tmp_path, share,
+                                                                            message):
+    from errors import DataError
+    with pytest.raises(DataError, match=re.escape(f"{small_compact[0]}: --validation-fraction {share} {message}")):
+        run(sc, small_compact, tmp_path / "out", "--validation-fraction", share, "--epochs", "1")
+    assert not (tmp_path / "out").exists()
