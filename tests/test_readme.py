@@ -31,3 +31,21 @@ def test_the_modules_the_job_ships_are_those_the_dataproc_command_lists():
     with open(os.path.join(ROOT, "README.md")) as f:
         listed = re.search(r"--py-files=(\S+)", f.read()).group(1).split(",")
     assert sorted(f"{name}.py" for name in spark_setup.HELPER_MODULES) == sorted(listed)
+
+
+def test_the_results_tables_options_are_the_options_of_their_full_commands():
+    import main_task
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    table = readme[readme.index("| run | options"):readme.index("Each row's run, in full")]
+    rows = {line.split("|")[1].split(":")[0].strip(): re.findall(r"`(--[^`]+)`", line.split("|")[2])
+            for line in table.splitlines() if line.startswith("| ") and "`--" in line.split("|")[2]}
+    assert set(rows) == {"one hidden layer", "best recipe"}
+    commands = readme[readme.index("Each row's run, in full"):]
+    for name, (options,) in rows.items():
+        # The row's command: the lines after its "# name" comment, joined.
+        command = re.search(rf"# {name}\n(.*?)(?:\n#|\n```)", commands, re.S).group(1).replace("\\\n", " ")
+        assert command.split()[-len(options.split()):] == options.split(), name
+        paths = [f"{i}.csv" for i in range(4)]
+        parsed = main_task.parse_args([*paths, "out", *options.split()])  # every option known and valid
+        assert parsed.seed == 42 and (name != "best recipe" or parsed.validation_fraction > 0)
