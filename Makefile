@@ -55,12 +55,9 @@ notebook: $(VENV)/.installed
 venv: $(VENV)/.installed $(JSA)
 data: $(DATA)/.generated
 
-# --no-compile: pip would compile every module of every package (an install took 63 s here with it, 29 s without);
-# Python compiles the few that are imported the first time they are.
 $(VENV)/.installed: requirements.txt tests/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --no-compile --disable-pip-version-check -r requirements.txt \
-	    -r tests/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
 	$(VENV)/bin/python tools/pyspark_from_site_packages.py
 	touch $@
 
@@ -70,7 +67,7 @@ $(JSA): $(VENV)/.installed tools/archive_spark_classes.py $(JAVA)
 # Spark 3.5 (Dataproc 2.2 and 2.3) with NumPy 1.x, for the second test run.
 $(VENV35)/.installed: requirements.txt tests/spark35-constraints.txt
 	python3 -m venv $(VENV35)
-	$(VENV35)/bin/pip install --quiet --no-compile --disable-pip-version-check -r requirements.txt \
+	$(VENV35)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt \
 	    -c tests/spark35-constraints.txt
 	$(VENV35)/bin/python tools/pyspark_from_site_packages.py
 	touch $@
