@@ -239,9 +239,10 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     steps, optimizer = settings.local_steps, settings.optimizer
     theta, moments = optimizer.copied(theta_bc.value, moments_bc.value)  # the steps update them in place
     work = np.empty_like(theta)
-    helds = [nn_sampling.holdout_mask(settings.seed, b.row_numbers(), settings.validation_fraction) for b in blocks]
-    picks = [nn_sampling.local_batches(settings.seed, epoch, b.row_numbers(), settings.sample_fraction, steps, ~held)
-             for b, held in zip(blocks, helds)]
+    numbers = [block.row_numbers() for block in blocks]
+    helds = [nn_sampling.holdout_mask(settings.seed, rows, settings.validation_fraction) for rows in numbers]
+    picks = [nn_sampling.local_batches(settings.seed, epoch, rows, settings.sample_fraction, steps, ~held)
+             for rows, held in zip(numbers, helds)]
     # The validation rows, measured at the weights the partitions start from (as a data-parallel
     # epoch measures them), before any local step.
     held_sums = functools.reduce(combine_sums, [held_out_sums(block, scale, theta_bc, net, held)

@@ -10,7 +10,7 @@ import io
 from errors import DataError
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=1)  # one SparkContext at a time: a stopped one's are let go
 def jvm_handles(sc):
     """(Hadoop's Path class, the context's Hadoop configuration): looked up once per context, as
     each step of a name like sc._jvm.org.apache.hadoop.fs.Path is a call into the JVM (a run

@@ -16,6 +16,7 @@ import numpy as np
 import inputs
 import nn_math
 from blocks import Block
+from frame_reading import spark_session
 from sql_model import probabilities
 from table_reading import arrow_pieces, feature_rows
 
@@ -122,8 +123,6 @@ def prediction_table(sc, data, kind, keep, model):
     answer), ``keep``: the kept columns' Arrow fields; ``model``: (Network, theta, Scaling). A
     table's files are read again, for the kept columns; CSV rows come from the cached blocks."""
     import pyarrow as pa
-
-    from frame_reading import spark_session
     spark = spark_session()
     model_bc = sc.broadcast(model)
     names = [field.name for field in keep]
