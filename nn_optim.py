@@ -24,36 +24,21 @@ def optimizer_state(name, theta):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def optimizer_step(name, theta, grad, lr, state, momentum, beta1, beta2, eps=1e-8):
-    """One update of theta by gradient ``grad``: returns (new theta, new state); no input changes.
+def optimizer_step(name, theta, grad, lr, state, momentum, beta1, beta2, work, eps=1e-8):
+    """One update of ``theta`` by gradient ``grad``, in place: ``theta`` and the state's arrays
+    are updated, ``grad`` is overwritten and ``work`` (an array of theta's shape) is scratch;
+    returns the new state (Adam's step count moved on).
 
     sgd:      theta - lr g
     momentum: v = momentum v - lr g;  theta + v
     adam:     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  t = t + 1;
               theta - lr m^ / (sqrt(v^) + eps) with m^ = m / (1 - b1^t), v^ = v / (1 - b2^t)
-    """
-    if name == "sgd":
-        return theta - lr * grad, state
-    if name == "momentum":
-        v = momentum * state["v"] - lr * grad
-        return theta + v, {"v": v}
-    if name == "adam":
-        t = state["t"] + 1
-        m = beta1 * state["m"] + (1 - beta1) * grad
-        v = beta2 * state["v"] + (1 - beta2) * grad * grad
-        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
-        return theta - lr * m_hat / (np.sqrt(v_hat) + eps), {"t": t, "m": m, "v": v}
-    raise ValueError(f"unknown optimizer {name!r}")
 
-
-def optimizer_step_in_place(name, theta, grad, lr, state, momentum, beta1, beta2, work, eps=1e-8):
-    """optimizer_step's update done in place, to the last bit the same: ``theta`` and the state's
-    arrays are updated, ``grad`` is overwritten and ``work`` (an array of theta's shape) is
-    scratch; returns the new state (Adam's step count moved on).
-
-    A step of the functional form allocates a dozen arrays of theta's size (Adam: 10 MB each for
-    a million float64 weights), which cost more than the forward and backward passes of a local
-    step's mini-batch; here the same operations, in the same order, write into existing arrays.
+    The one implementation of a step, used by the driver, the executors and the tests' replays
+    alike (Optimizer.step copies first), so that they agree to the last bit on any CPU. In place
+    because a step that allocates its results makes a dozen arrays of theta's size (Adam: 10 MB
+    each for a million float64 weights), which cost more than a local step's forward and backward
+    passes.
     """
     if name == "sgd":
         grad *= lr
@@ -67,7 +52,10 @@ def optimizer_step_in_place(name, theta, grad, lr, state, momentum, beta1, beta2
         theta += v
         return state
     if name == "adam":
-        t, m, v = state["t"] + 1, state["m"], state["v"]
+        # The bias corrections in Python floats: with a NumPy integer t, beta ** t is NumPy's
+        # power, whose SIMD routes can differ from the C library's pow in the last bit.
+        t, m, v = int(state["t"]) + 1, state["m"], state["v"]
+        correction1, correction2 = 1.0 - float(beta1) ** t, 1.0 - float(beta2) ** t
         np.multiply(grad, 1 - beta1, out=work)
         m *= beta1
         m += work
@@ -75,9 +63,9 @@ def optimizer_step_in_place(name, theta, grad, lr, state, momentum, beta1, beta2
         work *= grad
         v *= beta2
         v += work
-        np.divide(m, 1 - beta1 ** t, out=grad)
+        np.divide(m, correction1, out=grad)
         grad *= lr
-        np.divide(v, 1 - beta2 ** t, out=work)
+        np.divide(v, correction2, out=work)
         np.sqrt(work, out=work)
         work += eps
         grad /= work
@@ -99,20 +87,24 @@ class Optimizer(namedtuple("Optimizer", "name momentum beta1 beta2", defaults=(0
         return optimizer_state(self.name, theta)
 
     def step(self, theta, grad, lr, moments):
-        """(new theta, new moments) after one update by gradient ``grad``."""
-        return optimizer_step(self.name, theta, grad, lr, moments, self.momentum, self.beta1, self.beta2)
+        """(new theta, new moments) after one update by gradient ``grad``; no input changes
+        (copies, then step_in_place: the same operations, so the same bits)."""
+        theta, moments = self.copied(theta, moments)
+        moments = self.step_in_place(theta, np.array(grad, dtype=float, copy=True), lr, moments,
+                                     np.empty_like(theta))
+        return theta, moments
 
     def step_in_place(self, theta, grad, lr, moments, work):
         """The new moments after one update of ``theta`` and ``moments``' arrays in place
-        (optimizer_step_in_place: ``grad`` overwritten, ``work`` scratch of theta's shape)."""
-        return optimizer_step_in_place(self.name, theta, grad, lr, moments, self.momentum, self.beta1, self.beta2,
-                                       work)
+        (optimizer_step: ``grad`` overwritten, ``work`` scratch of theta's shape)."""
+        return optimizer_step(self.name, theta, grad, lr, moments, self.momentum, self.beta1, self.beta2, work)
 
     @staticmethod
     def copied(theta, moments):
         """Copies of theta and the moments' arrays, for steps in place (a broadcast's value is shared
         by every task of a Python worker and must not change)."""
-        return theta.copy(), {key: np.array(value, copy=True) for key, value in moments.items()}
+        return theta.copy(), {key: int(value) if key == "t" else np.array(value, copy=True)
+                              for key, value in moments.items()}
 
     @staticmethod
     def pack(theta, moments):

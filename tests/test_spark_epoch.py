@@ -191,8 +191,8 @@ def single_process_training(X, labels, net, args):
         grad = grad / w.sum() + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
         lr = nn_optim.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
                                    args.bold_up, args.bold_down, args.epochs)
-        theta, state = nn_optim.optimizer_step(args.optimizer, theta, grad, lr, state, args.momentum, args.beta1,
-                                              args.beta2)
+        theta, state = nn_optim.Optimizer(args.optimizer, args.momentum, args.beta1, args.beta2).step(
+            theta, grad, lr, state)
         theta = nn_math.max_norm(theta, net.sizes, args.max_norm) if args.max_norm else theta
         previous = cost
         costs.append(cost)
@@ -290,9 +290,9 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
                                                                  args.input_dropout) if args.input_dropout else 1.0)
                 w = class_weights[Y[chosen].argmax(axis=1)]
                 _, grad = nn_math.backprop(local_theta, net, inputs, Y[chosen], masks, w=w)
-                local_theta, local_state = nn_optim.optimizer_step(args.optimizer, local_theta, grad / w.sum(),
-                                                                  args.lr, local_state, args.momentum, args.beta1,
-                                                                  args.beta2)
+                local_theta, local_state = nn_optim.Optimizer(args.optimizer, args.momentum, args.beta1,
+                                                              args.beta2).step(local_theta, grad / w.sum(), args.lr,
+                                                                               local_state)
                 if args.max_norm:
                     local_theta = nn_math.max_norm(local_theta, net.sizes, args.max_norm)
                 n += chosen.size
