@@ -97,11 +97,10 @@ def run(sc, args, log=print):
     """Load, train, evaluate and write. Outputs are written into a staging folder and take
     OUTPUT_DIR's place only when all are written; a diverged run still writes them (last finite
     model) and raises Diverged."""
-    output_dir = args.output_dir.rstrip("/")
     inputs = {"TRAIN_IMAGES": args.train_images, "TRAIN_LABELS": args.train_labels, "TEST_IMAGES": args.test_images,
               "TEST_LABELS": args.test_labels} if not args.table else {}  # --table: names, not paths
     inputs["--init-model"] = args.init_model
-    staging = output_folder.open_staging(sc, output_dir, log, {k: v for k, v in inputs.items() if v},
+    staging = output_folder.open_staging(sc, args.output_dir, log, {k: v for k, v in inputs.items() if v},
                                          overwrite=args.overwrite, resume=args.resume)
     try:
         return train_and_write(sc, args, staging, log)

@@ -15,6 +15,8 @@ folder of a run that is still going is never touched.
 
 import json
 import os
+import posixpath
+import re
 import socket
 import threading
 import uuid
@@ -23,6 +25,7 @@ from checkpoints import CHECKPOINT_NAME
 from errors import DataError
 from hadoop_fs import (
     delete_path,
+    hadoop_path,
     list_names,
     matches,
     modified,
@@ -39,6 +42,34 @@ HEARTBEAT = "_heartbeat"
 STOPPED = "_stopped"  # written by a run that stopped and kept its checkpoints: stale at once
 BEAT_SECONDS = 5
 STALE_SECONDS = 30
+
+
+def normalized(path):
+    """``path`` without "." and ".." steps, doubled or trailing slashes (its scheme and authority
+    as they are): "out/" and "./out" are "out", so that a staging folder beside it is beside it."""
+    prefix, rest = re.match(r"^([A-Za-z][\w+.-]*:(?://[^/]*)?)?(.*)$", path).groups()
+    return (prefix or "") + (posixpath.normpath(rest) if rest else "/")
+
+
+def check_not_a_home(sc, output_dir):
+    """DataError if OUTPUT_DIR is the root of its file system, or is or holds the working directory
+    or the user's home folder (the file system's, and for local paths this process's too):
+    replacing it would delete them."""
+    fs, jpath = hadoop_path(sc, output_dir)
+    out = fs.makeQualified(jpath)
+    if out.isRoot():
+        raise DataError(f"{output_dir}: OUTPUT_DIR is the root of a file system ({out.toString()}); choose a "
+                        "folder of its own")
+    places = [("the working directory", fs.getWorkingDirectory()), ("the home folder", fs.getHomeDirectory())]
+    if out.toUri().getScheme() == "file":
+        places += [("the working directory", os.getcwd()), ("the home folder", os.path.expanduser("~"))]
+    out = out.toString().rstrip("/")
+    for what, place in places:
+        place = fs.makeQualified(hadoop_path(sc, str(place))[1]).toString().rstrip("/")
+        if place == out or place.startswith(out + "/"):
+            relation = "is" if place == out else "holds"
+            raise DataError(f"{output_dir}: OUTPUT_DIR {relation} {what} ({place}), which --overwrite would delete; "
+                            "choose a folder of its own")
 
 
 def check_apart_from_inputs(sc, output_dir, inputs):
@@ -174,11 +205,14 @@ def driver_gone(sc, heartbeat):
 def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False):
     """Check OUTPUT_DIR before any work and create this run's Staging beside it.
 
-    OUTPUT_DIR must not exist, or --overwrite or --resume be given, and must not be, hold or lie
-    inside an input (``inputs``: {what: path}). Staging folders of killed runs are removed, each
-    with a log line; with --resume, the checkpoints to continue from (OUTPUT_DIR/checkpoints, or
-    a killed run's staging folder, whichever has the later epoch) are in Staging.resume_from.
+    OUTPUT_DIR must not be a file system's root, the working directory or the home folder, or hold
+    them; it must not exist, or --overwrite or --resume be given; and it must not be, hold or lie
+    inside an input (``inputs``: {what: path}). Staging folders of killed runs are removed, each with a log line;
+    with --resume, the checkpoints to continue from (OUTPUT_DIR/checkpoints, or a killed run's
+    staging folder, whichever has the later epoch) are in Staging.resume_from.
     """
+    output_dir = normalized(output_dir)
+    check_not_a_home(sc, output_dir)
     exists = path_exists(sc, output_dir)
     if exists and not (overwrite or resume):
         raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")

@@ -2,12 +2,15 @@
 of stopped runs cleared, and its faults found before any work."""
 
 import os
+import subprocess
 import time
 
 import pytest
 
 import main_task
-from conftest import read_output
+import output_folder
+import predict
+from conftest import read_output, submit_command
 from errors import DataError
 
 pytestmark = pytest.mark.spark
@@ -56,8 +59,8 @@ def test_overwrite_refuses_an_output_dir_that_is_holds_or_lies_inside_an_input(s
 @pytest.mark.spark35
 def test_an_existing_output_dir_is_replaced_only_once_the_new_outputs_are_complete(sc, small_compact, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("an earlier run's outputs")
+    (out / "summary").mkdir(parents=True)
+    (out / "summary" / "part-00000").write_text("an earlier run's outputs")
 
     def interrupt_at_epoch_3(line):
         if line.startswith("epoch   3/"):
@@ -65,27 +68,27 @@ def test_an_existing_output_dir_is_replaced_only_once_the_new_outputs_are_comple
     with pytest.raises(KeyboardInterrupt):
         main_task.run(sc, main_task.parse_args([*small_compact, str(out), "--epochs", "6", "--checkpoint-every", "2",
                                                 "--overwrite"]), log=interrupt_at_epoch_3)
-    assert os.listdir(out) == ["keep.txt"]  # untouched so far
+    assert os.listdir(out) == ["summary"]  # untouched so far
     staging, = tmp_path.glob("out._incomplete-*")  # the checkpoints have a place of their own
     assert "epoch-000002.json" in os.listdir(staging / "checkpoints")
 
     summary, said = run(sc, small_compact, out, "--epochs", "6", "--resume")
     assert any(f"resuming the interrupted run whose checkpoints are in {staging}" in line for line in said)
     assert any("resuming after epoch 2" in line for line in said)
-    assert not (out / "keep.txt").exists() and len(read_output(out, "cost_history")) == 6
+    assert read_output(out, "summary") != ["an earlier run's outputs"] and len(read_output(out, "cost_history")) == 6
     assert "epoch-000002.json" in os.listdir(out / "checkpoints")  # --checkpoint-every was not given again
     assert not list(tmp_path.glob("out._incomplete-*"))
 
 
 def test_a_failed_run_leaves_the_existing_output_dir_and_no_staging(sc, small_compact, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("an earlier run's outputs")
+    (out / "model").mkdir(parents=True)
+    (out / "model" / "part-00000").write_text("an earlier run's outputs")
     bad = tmp_path / "labels.csv"
     bad.write_text("1\n" * 5)
     with pytest.raises(DataError, match="more images than labels"):
         run(sc, [small_compact[0], bad, *small_compact[2:]], out, "--overwrite", "--checkpoint-every", "1")
-    assert os.listdir(out) == ["keep.txt"] and not list(tmp_path.glob("out._incomplete-*"))
+    assert os.listdir(out) == ["model"] and not list(tmp_path.glob("out._incomplete-*"))
 
 
 def test_staging_folders_of_stopped_runs_are_removed_and_a_running_ones_left(sc, small_compact, tmp_path):
@@ -118,3 +121,39 @@ def test_resume_without_a_checkpoint_anywhere_is_one_line(sc, small_compact, tmp
                                         "stopped run's staging folder$"):
         run(sc, small_compact, out, "--resume")
     assert os.listdir(tmp_path) == ["out"]
+
+
+def test_overwrite_of_the_working_directory_is_one_line_and_deletes_nothing(sc, small_compact, tmp_path):
+    # As a user would, from a folder of their own files: spark-submit ... . --overwrite
+    work = tmp_path / "work"
+    data = copy_of(small_compact, work)
+    (work / "notes.txt").write_text("the user's own")
+    model = tmp_path / "trained"
+    run(sc, small_compact, model, "--epochs", "1", "--hidden", "8")
+    before = sorted(os.listdir(work))
+    for script, args in (("main_task.py", [*data, "."]), ("predict.py", [model / "model", data[2], "."])):
+        result = subprocess.run(submit_command(*args, "--overwrite", script=script), cwd=work, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+        assert [line for line in result.stderr.splitlines() if "error:" in line] == [
+            f"{script}: error: .: OUTPUT_DIR is the working directory (file:{work}), which --overwrite would delete; "
+            "choose a folder of its own"]
+        assert "Traceback" not in result.stdout + result.stderr
+        assert sorted(os.listdir(work)) == before and sorted(os.listdir(tmp_path)) == ["trained", "work"]
+
+
+def test_an_output_dir_that_is_a_root_or_holds_the_working_or_home_folder_is_refused(sc):
+    # Checked alone (it deletes nothing): the Hadoop working directory is this JVM's, where pytest runs.
+    jvm_cwd = sc._jvm.java.lang.System.getProperty("user.dir")
+    home = sc._jvm.java.lang.System.getProperty("user.home")
+    cases = {"/": "is the root of a file system", "file:///": "is the root of a file system",
+             "/tmp/..": "is the root of a file system", ".": "is the working directory",
+             "./": "is the working directory", jvm_cwd: "is the working directory",
+             os.path.dirname(jvm_cwd): "holds the working directory", home: "is the home folder",
+             os.getcwd(): "is the working directory"}
+    for path, said in cases.items():
+        with pytest.raises(DataError, match=f"OUTPUT_DIR {said}"):
+            output_folder.check_not_a_home(sc, output_folder.normalized(path))
+    output_folder.check_not_a_home(sc, os.path.join(jvm_cwd, "output", "run"))  # a folder of its own is fine
+    assert [output_folder.normalized(p) for p in ("out/", "./out", "a//b/./c/..", "gs://bucket/x/", "gs://b")] == [
+        "out", "out", "a/b", "gs://bucket/x", "gs://b/"]
