@@ -43,6 +43,15 @@ STOPPED = "_stopped"  # written by a run that stopped and kept its checkpoints: 
 BEAT_SECONDS = 5
 STALE_SECONDS = 30
 
+# What a training run writes into OUTPUT_DIR (generate_plots.py's pictures too), and predict.py:
+# --overwrite replaces a folder that holds nothing else, so that it never deletes a user's file.
+RUN_OUTPUTS = frozenset({
+    "cost_history", "accuracy_history", "test_accuracy_history", "validation_history", "metrics", "tests",
+    "confusion_matrix", "summary", "model", "model.onnx", "checkpoints",
+    "cost_history.png", "accuracy_history.png", "learning_rate.png", "confusion_matrix.png", "class_metrics.png",
+    "test_examples.png"})
+PREDICT_OUTPUTS = frozenset({"predictions", "metrics", "tests", "confusion_matrix", "summary"})
+
 
 def normalized(path):
     """``path`` without "." and ".." steps, doubled or trailing slashes (its scheme and authority
@@ -70,6 +79,19 @@ def check_not_a_home(sc, output_dir):
             relation = "is" if place == out else "holds"
             raise DataError(f"{output_dir}: OUTPUT_DIR {relation} {what} ({place}), which --overwrite would delete; "
                             "choose a folder of its own")
+
+
+def check_only_outputs(sc, output_dir, outputs):
+    """DataError unless the existing OUTPUT_DIR is an empty folder or holds nothing but ``outputs``
+    (names this job writes, with their hidden .crc checksums): a file of the user's is never deleted."""
+    fs, jpath = hadoop_path(sc, output_dir)
+    if not fs.getFileStatus(jpath).isDirectory():
+        raise DataError(f"{output_dir}: OUTPUT_DIR is a file, not a folder of this job's outputs; choose another "
+                        "OUTPUT_DIR")
+    for name in sorted(list_names(sc, output_dir)):
+        if name not in outputs and not (name.startswith(".") and name.endswith(".crc") and name[1:-4] in outputs):
+            raise DataError(f"{output_dir}: holds {name}, which this job did not write; --overwrite replaces only a "
+                            "folder of its outputs: move it, or choose another OUTPUT_DIR")
 
 
 def check_apart_from_inputs(sc, output_dir, inputs):
@@ -202,12 +224,13 @@ def driver_gone(sc, heartbeat):
     return False
 
 
-def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False):
+def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False, outputs=RUN_OUTPUTS):
     """Check OUTPUT_DIR before any work and create this run's Staging beside it.
 
     OUTPUT_DIR must not be a file system's root, the working directory or the home folder, or hold
-    them; it must not exist, or --overwrite or --resume be given; and it must not be, hold or lie
-    inside an input (``inputs``: {what: path}). Staging folders of killed runs are removed, each with a log line;
+    them; it must not exist, or --overwrite or --resume be given and it hold nothing but
+    ``outputs`` (the names this job writes); and it must not be, hold or lie inside an input
+    (``inputs``: {what: path}). Staging folders of killed runs are removed, each with a log line;
     with --resume, the checkpoints to continue from (OUTPUT_DIR/checkpoints, or a killed run's
     staging folder, whichever has the later epoch) are in Staging.resume_from.
     """
@@ -217,6 +240,8 @@ def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False):
     if exists and not (overwrite or resume):
         raise DataError(f"{output_dir}: already exists; choose another OUTPUT_DIR or pass --overwrite")
     check_apart_from_inputs(sc, output_dir, inputs)
+    if exists:
+        check_only_outputs(sc, output_dir, outputs)
     staging = Staging(sc, output_dir, log)
     staging.create()
     try:

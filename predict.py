@@ -55,7 +55,7 @@ def run(sc, args, log=print):
     """Read the model and INPUT, write the predictions (and metrics, with labels); returns the summary."""
     inputs = {"MODEL_DIR": args.model_dir, "INPUT": None if args.table else args.input, "--labels": args.labels}
     staging = output_folder.open_staging(sc, args.output_dir, log, {k: v for k, v in inputs.items() if v},
-                                         overwrite=args.overwrite)
+                                         overwrite=args.overwrite, outputs=output_folder.PREDICT_OUTPUTS)
     try:
         return predict_and_write(sc, args, staging, log)
     finally:

@@ -168,15 +168,15 @@ def test_plots_read_test_files_as_the_job_does(compact_run, small_compact, tmp_p
 
 def test_existing_output_dir_is_refused_and_left_untouched(sc, small_compact, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("earlier results")
+    (out / "summary").mkdir(parents=True)
+    (out / "summary" / "part-00000").write_text("earlier results")
     with pytest.raises(DataError) as error:
         run_here(sc, *small_compact, out, "--epochs", 1)
     assert str(error.value) == f"{out}: already exists; choose another OUTPUT_DIR or pass --overwrite"
-    assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "earlier results"
+    assert read_output(out, "summary") == ["earlier results"]
 
     run_here(sc, *small_compact, out, "--epochs", 1, "--overwrite")
-    assert not (out / "keep.txt").exists() and len(read_output(out, "cost_history")) == 1
+    assert read_output(out, "summary") != ["earlier results"] and len(read_output(out, "cost_history")) == 1
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no staging folder left behind
 
 

@@ -157,3 +157,33 @@ def test_an_output_dir_that_is_a_root_or_holds_the_working_or_home_folder_is_ref
     output_folder.check_not_a_home(sc, os.path.join(jvm_cwd, "output", "run"))  # a folder of its own is fine
     assert [output_folder.normalized(p) for p in ("out/", "./out", "a//b/./c/..", "gs://bucket/x/", "gs://b")] == [
         "out", "out", "a/b", "gs://bucket/x", "gs://b/"]
+
+
+def test_overwrite_replaces_only_a_folder_of_the_jobs_own_outputs(sc, small_compact, tmp_path):
+    trained = tmp_path / "trained"
+    run(sc, small_compact, trained, "--epochs", "1", "--hidden", "8")
+    run(sc, small_compact, trained, "--epochs", "1", "--hidden", "8", "--overwrite")  # a run's own outputs: replaced
+    (trained / "cost_history.png").write_bytes(b"a plot generate_plots.py drew")
+    run(sc, small_compact, trained, "--epochs", "1", "--hidden", "8", "--overwrite")
+    assert not (trained / "cost_history.png").exists()
+    out = tmp_path / "predictions"
+    out.mkdir()
+    args = [str(trained / "model"), small_compact[2], str(out), "--overwrite"]
+    predict.run(sc, predict.parse_args(args), log=lambda line: None)  # an empty folder: replaced
+    predict.run(sc, predict.parse_args(args), log=lambda line: None)  # its own outputs: replaced
+    (out / "notes.txt").write_text("the user's own")
+    before = sorted(os.listdir(out))
+    with pytest.raises(DataError, match=rf"^{out}: holds notes.txt, which this job did not write; --overwrite "
+                                        "replaces only a folder of its outputs: move it, or choose another OUTPUT_DIR$"):
+        predict.run(sc, predict.parse_args(args), log=lambda line: None)
+    assert sorted(os.listdir(out)) == before and (out / "notes.txt").read_text() == "the user's own"
+    with pytest.raises(DataError, match=rf"^{trained}: holds accuracy_history, which this job did not write"):  # not predict's
+        predict.run(sc, predict.parse_args([str(out / "x"), small_compact[2], str(trained), "--overwrite"]),
+                    log=lambda line: None)
+    with pytest.raises(DataError, match=rf"^{out}: holds notes.txt, which this job did not write"):
+        run(sc, small_compact, out, "--epochs", "1", "--overwrite")
+    (tmp_path / "a-file").write_text("the user's own")
+    with pytest.raises(DataError, match="OUTPUT_DIR is a file, not a folder of this job's outputs"):
+        run(sc, small_compact, tmp_path / "a-file", "--epochs", "1", "--overwrite")
+    assert (tmp_path / "a-file").read_text() == "the user's own" and (trained / "model").exists()
+    assert not list(tmp_path.glob("*._incomplete-*"))
