@@ -151,8 +151,8 @@ OPTIONS = (
     Option("block-size", count, 1024, RUN, "rows per RDD element; 1 = the original's one row per element", False,
            "blockSize", "int"),
     Option("seed", seed, 42, RUN, "seeds the initial weights, every sample and dropout mask", True, "seed", "int"),
-    Option("overwrite", bool, False, RUN, "replace OUTPUT_DIR if it exists, once the new outputs are complete",
-           False, "overwrite", "boolean"),
+    Option("overwrite", bool, False, RUN, "replace an OUTPUT_DIR of this job's outputs, once the new outputs are "
+           "complete", False, "overwrite", "boolean"),
     Option("checkpoint-every", whole, 0, RUN, "save the training state every N epochs (0: never); they end up "
            "in OUTPUT_DIR/checkpoints", False, "checkpointInterval", "int"),
     Option("resume", bool, False, RUN, "continue from the last complete checkpoint of OUTPUT_DIR, with its "

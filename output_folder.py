@@ -9,8 +9,9 @@ While a run writes, a thread rewrites the file _heartbeat in its staging folder 
 seconds, with the driver's host name and process id in it. A staging folder was left by a run
 that was stopped when its driver ran on this host and its process is gone, or when its
 heartbeat has not moved for STALE_SECONDS (by the file system's own clock): the next run into
-the same OUTPUT_DIR removes it, or with --resume continues from its checkpoints. A staging
-folder of a run that is still going is never touched.
+the same OUTPUT_DIR removes it if it holds no checkpoint; if it does, --resume continues from
+them, --overwrite removes it, and a run with neither stops and says so. A staging folder of a
+run that is still going is never touched.
 """
 
 import json
@@ -262,13 +263,32 @@ def open_staging(sc, output_dir, log, inputs, overwrite=False, resume=False, out
         elif source is not None:
             staging.resume_from = f"{source}/checkpoints"
         for path in stale:
-            log(f"removing {path}, left by a run that was stopped")
-            delete_path(sc, path)
+            clear_stopped(sc, output_dir, path, log, overwrite, resume)
     except BaseException:
         delete_path(sc, staging.path)
         raise
     staging.start_heartbeat()
     return staging
+
+
+def clear_stopped(sc, output_dir, path, log, overwrite, resume):
+    """Remove the staging folder ``path`` of a stopped run unless it holds a checkpoint: then it
+    is kept and, but with --overwrite (which starts afresh and removes it) or --resume (which
+    continued a later one), the run stops with DataError saying so."""
+    kept = complete_checkpoints(sc, f"{path}/checkpoints")
+    epoch = int(CHECKPOINT_NAME.fullmatch(kept[-1]).group(1)) if kept else None
+    if not kept:
+        log(f"removing {path}, left by a run that was stopped")
+        delete_path(sc, path)
+    elif overwrite:
+        log(f"removing {path}, a stopped run's checkpoints (to epoch {epoch}): --overwrite starts "
+            "afresh")
+        delete_path(sc, path)
+    elif resume:
+        log(f"{path}: an earlier stopped run's checkpoints; left alone")
+    else:
+        raise DataError(f"{output_dir}: a stopped run's checkpoints (to epoch {epoch}) are in {path}; "
+                        "--resume continues that run, --overwrite starts afresh and deletes them")
 
 
 def resume_source(sc, output_dir, stale):

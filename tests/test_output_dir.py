@@ -173,11 +173,12 @@ def test_overwrite_replaces_only_a_folder_of_the_jobs_own_outputs(sc, small_comp
     predict.run(sc, predict.parse_args(args), log=lambda line: None)  # its own outputs: replaced
     (out / "notes.txt").write_text("the user's own")
     before = sorted(os.listdir(out))
-    with pytest.raises(DataError, match=rf"^{out}: holds notes.txt, which this job did not write; --overwrite "
-                                        "replaces only a folder of its outputs: move it, or choose another OUTPUT_DIR$"):
+    with pytest.raises(DataError, match=rf"^{out}: holds notes.txt, which this job did not write; --overwrite replaces "
+                                        "only a folder of its outputs: move it, or choose another OUTPUT_DIR$"):
         predict.run(sc, predict.parse_args(args), log=lambda line: None)
     assert sorted(os.listdir(out)) == before and (out / "notes.txt").read_text() == "the user's own"
-    with pytest.raises(DataError, match=rf"^{trained}: holds accuracy_history, which this job did not write"):  # not predict's
+    # A training run's folder is not predict's to replace.
+    with pytest.raises(DataError, match=rf"^{trained}: holds accuracy_history, which this job did not write"):
         predict.run(sc, predict.parse_args([str(out / "x"), small_compact[2], str(trained), "--overwrite"]),
                     log=lambda line: None)
     with pytest.raises(DataError, match=rf"^{out}: holds notes.txt, which this job did not write"):
@@ -187,3 +188,34 @@ def test_overwrite_replaces_only_a_folder_of_the_jobs_own_outputs(sc, small_comp
         run(sc, small_compact, tmp_path / "a-file", "--epochs", "1", "--overwrite")
     assert (tmp_path / "a-file").read_text() == "the user's own" and (trained / "model").exists()
     assert not list(tmp_path.glob("*._incomplete-*"))
+
+
+def test_a_stopped_runs_checkpoints_are_kept_until_resume_or_overwrite(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    options = ("--epochs", "4", "--hidden", "8", "--checkpoint-every", "2")
+
+    def killed_after_epoch_3(line):
+        if line.startswith("epoch   3/"):
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        main_task.run(sc, main_task.parse_args([*small_compact, str(out), *options]), log=killed_after_epoch_3)
+    staging, = tmp_path.glob("out._incomplete-*")
+    os.remove(staging / "_stopped")  # as SIGKILL leaves it: no word that it stopped, its heartbeat old
+    for path in (staging / "_heartbeat", staging):
+        os.utime(path, (time.time() - 600, time.time() - 600))
+    said = []
+    with pytest.raises(DataError, match=rf"^{out}: a stopped run's checkpoints \(to epoch 2\) are in {staging}; "
+                                        "--resume continues that run, --overwrite starts afresh and deletes them$"):
+        run(sc, small_compact, out, *options, log=said)
+    assert "epoch-000002.json" in os.listdir(staging / "checkpoints") and not out.exists()
+    assert said == [] and sorted(tmp_path.iterdir()) == [staging]
+    _, said = run(sc, small_compact, out, *options[:2], "--resume")
+    assert any("resuming after epoch 2" in line for line in said) and len(read_output(out, "cost_history")) == 4
+
+    with pytest.raises(KeyboardInterrupt):  # again, and this time start afresh
+        main_task.run(sc, main_task.parse_args([*small_compact, str(tmp_path / "again"), *options]),
+                      log=killed_after_epoch_3)
+    staging, = tmp_path.glob("again._incomplete-*")
+    _, said = run(sc, small_compact, tmp_path / "again", *options, "--overwrite")
+    assert f"removing {staging}, a stopped run's checkpoints (to epoch 2): --overwrite starts afresh" in said
+    assert not staging.exists() and len(read_output(tmp_path / "again", "cost_history")) == 4
