@@ -21,8 +21,21 @@ HELPER_MODULES = ("errors", "nn_math", "nn_sampling", "nn_optim", "hadoop_fs", "
                   "output_folder", "memory_check", "onnx_export", "sql_model", "table_output", "spark_setup")
 
 
+# The driver JVM's loggers that report a task's failure and the scheduler's state: when Ctrl-C
+# reaches the Python workers too, their tasks fail while the run stops, and the scheduler reports
+# status updates that arrive after the context stopped, with Java traces, racing the job's own
+# one line. Nothing is lost in a run that fails: the failed job's error reaches the driver, which
+# says what was wrong in one line (or, for a fault of the job's own, with the trace). On a
+# cluster, the executors keep their own logs.
+QUIET_LOGGERS = ("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSchedulerImpl",
+                 "org.apache.spark.scheduler.TaskSetManager", "org.apache.spark.scheduler.DAGScheduler",
+                 "org.apache.spark.api.python.PythonRunner", "org.apache.spark.internal.io.SparkHadoopWriter",
+                 "org.apache.spark.sql.execution.datasources.FileFormatWriter")
+
+
 def quiet_spark_logs(conf):
-    """Keep Spark's INFO lines off the console from the first line (WARN and above still show).
+    """Keep Spark's INFO lines off the console from the first line (WARN and above still show),
+    and the task and scheduler lines of a run that stops (QUIET_LOGGERS) off it altogether.
 
     spark-submit resets logging before the script runs and Spark would load its INFO
     defaults when the context starts, so initialise them now and lower the level.
@@ -37,8 +50,22 @@ def quiet_spark_logs(conf):
         log4j = jvm.org.apache.logging.log4j
         log4j.core.config.Configurator.setRootLevel(log4j.Level.WARN)
         log4j.core.config.Configurator.setLevel("org.apache.hadoop.util.NativeCodeLoader", log4j.Level.ERROR)
+        for name in QUIET_LOGGERS:
+            log4j.core.config.Configurator.setLevel(name, log4j.Level.OFF)
     except Exception:  # cosmetic only: fall back to sc.setLogLevel once the context is up
         conf.set("spark.log.level", "WARN")
+
+
+def silence_spark_logs():
+    """No more lines from the driver JVM's loggers: the run is stopping on a signal, and its
+    shutdown (the SparkContext stopped under running tasks) is not the user's concern."""
+    from pyspark import SparkContext
+    try:
+        log4j = SparkContext._jvm.org.apache.logging.log4j
+        log4j.core.config.Configurator.setRootLevel(log4j.Level.OFF)
+        log4j.core.config.Configurator.setLevel("org.apache.spark", log4j.Level.OFF)
+    except Exception:  # no JVM yet, or already gone
+        pass
 
 
 def ship_helper_modules(sc):
@@ -91,6 +118,7 @@ def in_java_call(frame):
 
 
 def cancel_jobs(sc):
+    silence_spark_logs()
     try:
         sc.cancelAllJobs()
     except Exception:  # the JVM already going
@@ -157,6 +185,8 @@ def run_with_spark(prog, run, args, failures):
         raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        if interrupted():
+            silence_spark_logs()
         if sc is not None:
             try:
                 sc.stop()

@@ -120,6 +120,26 @@ def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, 
     assert len(read_output(out, "cost_history")) == last + 2
 
 
+def test_ctrl_c_while_predict_writes_is_one_line_and_exit_130(sc, small_compact, tmp_path):
+    trained = tmp_path / "trained"
+    main_task.run(sc, args_for(small_compact, trained, "--epochs", "1", "--hidden", "8"), log=quiet)
+    many = ",".join([small_compact[0]] * 30)  # 90,000 rows: seconds of writing to interrupt
+    out = tmp_path / "out"
+    job = subprocess.Popen(submit_command(trained / "model", many, out, script="predict.py"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    for line in job.stdout:
+        if line.startswith("scoring "):  # what comes next is the predictions' write
+            os.killpg(job.pid, signal.SIGINT)
+            break
+    stdout, stderr = job.communicate(timeout=120)
+    assert job.returncode == 130, stdout[-2000:] + stderr[-2000:]
+    spark_warning = re.compile(r"^(WARNING|\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN )")
+    assert [line for line in stderr.splitlines() if not spark_warning.match(line)] == [
+        "predict.py: interrupted (SIGINT)"]
+    assert "Traceback" not in stdout and "Exception" not in stdout + stderr and " at org.apache" not in stdout
+    assert sorted(os.listdir(tmp_path)) == ["trained"]  # no predictions, and no staging folder left
+
+
 @pytest.mark.spark35
 def test_resume_continues_a_checkpointed_run_exactly(sc, small_compact, tmp_path):
     options = ("--optimizer", "adam", "--lr", "0.01", "--dropout", "0.1", "--lr-schedule", "step", "--lr-step", "2")
