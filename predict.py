@@ -69,8 +69,8 @@ def predict_and_write(sc, args, staging, log):
     kind = input_kind(sc, args.input, args.labels, args.label_column, args.features, args.format, args.table)
     output_format = args.output_format or ("csv" if kind.format is None else "parquet")
     kept = table_output.kept_columns(sc, kind, args.keep, output_format, args.input)
-    data = load_input(sc, args.input, args.labels, args.block_size, scale, n_classes=net.sizes[-1],
-                      width=net.sizes[0], kind=kind)
+    data = load_input(sc, args.input, args.labels, args.block_size, scale, label_column=args.label_column,
+                      n_classes=net.sizes[-1], width=net.sizes[0], kind=kind)
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
         f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}

@@ -221,6 +221,24 @@ def test_predict_agrees_exactly_with_what_training_reported(compact_run, predict
     assert summary["test_accuracy"] == json.loads(read_output(trained, "summary")[0])["test_accuracy"]
 
 
+@pytest.mark.parametrize("where", ["first", "last", "1", "label"])
+def test_predict_takes_the_labels_of_a_csv_file_from_its_label_column(sc, compact_run, predicted, small_compact,
+                                                                       tmp_path, where):
+    (_, trained), (by_file, rows) = compact_run, predicted
+    with open(small_compact[2]) as images, open(small_compact[3]) as labels:
+        pairs = [(label.strip(), image.strip()) for image, label in zip(images, labels)]
+    header = {"label": "label," + ",".join(f"p{i}" for i in range(784)) + "\n"}.get(where, "")
+    last = where == "last"
+    (tmp_path / "labelled.csv").write_text(header + "".join(f"{image},{label}\n" if last else f"{label},{image}\n"
+                                                            for label, image in pairs))
+    out = tmp_path / "out"
+    predict.run(sc, predict.parse_args([str(trained / "model"), str(tmp_path / "labelled.csv"), str(out),
+                                        "--label-column", where]), log=lambda line: None)
+    for output in ("confusion_matrix", "tests", "metrics"):  # as with the labels in a file of their own
+        assert read_output(out, output) == read_output(by_file, output)
+    assert [line.split(",")[1:] for line in read_output(out, "predictions")] == [row[1:] for row in rows]
+
+
 def test_the_onnx_model_gives_the_classes_and_probabilities_predict_gives(compact_run, predicted, small_compact):
     import onnxruntime
     (_, trained), (_, rows) = compact_run, predicted
