@@ -221,7 +221,7 @@ def test_predict_agrees_exactly_with_what_training_reported(compact_run, predict
     assert summary["test_accuracy"] == json.loads(read_output(trained, "summary")[0])["test_accuracy"]
 
 
-@pytest.mark.parametrize("where", ["first", "last", "1", "label"])
+@pytest.mark.parametrize("where", ["first", "last", "label"])
 def test_predict_takes_the_labels_of_a_csv_file_from_its_label_column(sc, compact_run, predicted, small_compact,
                                                                        tmp_path, where):
     (_, trained), (by_file, rows) = compact_run, predicted
