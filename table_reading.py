@@ -153,28 +153,47 @@ def first_bad(mask):
     return int(np.flatnonzero(mask)[0])
 
 
+def numbers(column):
+    """A numeric Arrow array without nulls -> NumPy values of its own type (booleans as int8;
+    decimals and half floats as float64)."""
+    values = column.to_numpy(zero_copy_only=False)
+    if values.dtype.kind in "iub":
+        return values.astype(np.int8) if values.dtype.kind == "b" else values
+    if values.dtype.kind != "f" or values.dtype.itemsize < 4:
+        values = values.astype(np.float64)
+    return values
+
+
+def first_not_finite(values):
+    """The place of the first NaN or infinity in ``values``, or None."""
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return None
+    return first_bad(~np.isfinite(values))
+
+
 def column_values(column, name, path, first_row):
-    """A numeric Arrow column (n rows) -> (n,) NumPy values of its own type (booleans as int8);
-    DataError at its first null or NaN."""
+    """A numeric Arrow column (n rows) -> (n,) NumPy values (numbers()); DataError at its first
+    null, NaN or infinity (as CSV files: every value a finite number)."""
     import pyarrow as pa
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if column.null_count:
         row = first_bad(np.asarray(column.is_null()))
         raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
-    values = column.to_numpy(zero_copy_only=False)
-    if values.dtype.kind in "iub":
-        return values.astype(np.int8) if values.dtype.kind == "b" else values
-    if values.dtype.kind != "f" or values.dtype.itemsize < 4:  # decimals, half floats
-        values = values.astype(np.float64)
-    if np.isnan(values).any():
-        row = first_bad(np.isnan(values))
-        raise DataError(f"{path}: row {first_row + row}: {name!r} is NaN", first_row + row)
+    values = numbers(column)
+    row = first_not_finite(values)
+    if row is not None:
+        raise DataError(f"{path}: row {first_row + row}: {name!r} is {not_finite(values[row])}", first_row + row)
     return values
+
+
+def not_finite(value):
+    """A value that is not a finite number, in words: "NaN", "inf, not a finite number", "-inf, ..."."""
+    return "NaN" if np.isnan(value) else f"{value}, not a finite number"
 
 
 def list_values(column, name, path, first_row, width):
     """An Arrow column of lists of numbers (n rows) -> (n, width); DataError at its first null
-    list, null or NaN value, or list of another length."""
+    list, null, NaN or infinite value, or list of another length."""
     import pyarrow as pa
     import pyarrow.compute as pc
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -187,10 +206,14 @@ def list_values(column, name, path, first_row, width):
         raise DataError(f"{path}: row {first_row + row}: {name!r} has {lengths[row]} values, the first row "
                         f"{width}", first_row + row)
     flat = column.flatten()
-    values = column_values(flat, name, path, first_row) if not flat.null_count else None
-    if values is None:
-        row = int(np.searchsorted(np.cumsum(lengths), first_bad(np.asarray(flat.is_null())), side="right"))
+    if flat.null_count:
+        row = first_bad(np.asarray(flat.is_null())) // width
         raise DataError(f"{path}: row {first_row + row}: {name!r} holds a null", first_row + row)
+    values = numbers(flat)
+    at = first_not_finite(values)
+    if at is not None:
+        row = at // width
+        raise DataError(f"{path}: row {first_row + row}: {name!r} holds {not_finite(values[at])}", first_row + row)
     return values.reshape(len(column), width)
 
 
@@ -207,9 +230,11 @@ def vector_values(column, name, path, first_row, width):
     lengths = np.diff(np.asarray(values.offsets))
     flat = values.flatten().to_numpy(zero_copy_only=False)
     low, high = (flat.min(), flat.max()) if flat.size else (0.0, 0.0)
-    if np.isnan(low):  # the minimum is NaN when any value is
-        row = int(np.searchsorted(np.cumsum(lengths), first_bad(np.isnan(flat)), side="right"))
-        raise DataError(f"{path}: row {first_row + row}: {name!r} holds NaN", first_row + row)
+    if not (np.isfinite(low) and np.isfinite(high)):  # the minimum is NaN when any value is
+        at = first_bad(~np.isfinite(flat))
+        row = int(np.searchsorted(np.cumsum(lengths), at, side="right"))
+        raise DataError(f"{path}: row {first_row + row}: {name!r} holds {not_finite(flat[at])}",
+                        first_row + row)
     sizes = np.where(kind == 1, lengths, column.field("size").fill_null(0).to_numpy(zero_copy_only=False))
     if (sizes != width).any():
         row = first_bad(sizes != width)

@@ -2,6 +2,8 @@
 as the CSV files holding the same rows, and bad tables are one line naming the file, the row and
 the column."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -109,6 +111,8 @@ def bad_table(folder, name, change):
 @pytest.mark.parametrize("name, change, message", [
     ("null.parquet", lambda c: dict(c, x2=[1.0, None, 3.0, 4.0]), r"null.parquet: row 2: 'x2' is null$"),
     ("nan.parquet", lambda c: dict(c, x1=[0.5, 1.5, float("nan"), 3.5]), r"nan.parquet: row 3: 'x1' is NaN$"),
+    ("inf.parquet", lambda c: dict(c, x2=[1.0, float("inf"), 3.0, 4.0]),
+     r"inf.parquet: row 2: 'x2' is inf, not a finite number$"),
     ("text.parquet", lambda c: dict(c, x1=["a", "b", "c", "d"]),
      r"text.parquet: feature column 'x1' is string, not a number$"),
     ("label.parquet", lambda c: dict(c, y=[0.0, 1.0, 0.5, 1.0]),
@@ -135,6 +139,33 @@ def test_vectors_of_different_lengths_are_one_line(sc, tmp_path):
     with pytest.raises(DataError, match=r"ragged.parquet: row 3: 'f' has 1 values, the first row 2$"):
         main_task.run(sc, main_task.parse_args([str(path), str(path), str(tmp_path / "out"), "--label-column", "y",
                                                 "--features", "f", "--epochs", "1"]), log=lambda line: None)
+
+
+def test_infinity_in_any_table_layout_is_one_line_for_training_and_predict(sc, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.ml.linalg import Vectors
+    from pyspark.sql import SparkSession
+
+    import predict
+    inf = float("inf")
+    good = bad_table(tmp_path, "good.parquet", lambda c: c)
+    main_task.run(sc, main_task.parse_args([good, good, str(tmp_path / "trained"), "--label-column", "y",
+                                            "--epochs", "1"]), log=lambda line: None)
+    arrays = tmp_path / "arrays.parquet"
+    pq.write_table(pa.table({"f": [[1.0, 2.0], [3.0, 4.0], [5.0, -inf], [6.0, 7.0]], "y": [0, 1, 0, 1]}), arrays)
+    vectors = str(tmp_path / "vectors")
+    SparkSession(sc).createDataFrame([(Vectors.dense([1.0, 2.0]), 0), (Vectors.sparse(2, [1], [inf]), 1)],
+                                     ["f", "y"]).coalesce(1).write.parquet(vectors)
+    for path, message in ((str(arrays), r"arrays.parquet: row 3: 'f' holds -inf, not a finite number$"),
+                          (vectors, r"part-00000-.*: row 2: 'f' holds inf, not a finite number$")):
+        with pytest.raises(DataError, match=message):  # training
+            main_task.run(sc, main_task.parse_args([path, path, str(tmp_path / "out"), "--label-column", "y",
+                                                    "--features", "f", "--epochs", "1"]), log=lambda line: None)
+        with pytest.raises(DataError, match=message):  # predict: no row scored as if it were a number
+            predict.run(sc, predict.parse_args([str(tmp_path / "trained" / "model"), path, str(tmp_path / "out"),
+                                                "--features", "f"]), log=lambda line: None)
+    assert sorted(os.listdir(tmp_path)) == ["arrays.parquet", "good.parquet", "trained", "vectors"]
 
 
 def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, small_compact, tmp_path):
