@@ -7,6 +7,8 @@ probability: array<float>>, the same classes and scores predict.py writes.
 A pandas (Arrow) UDF: Spark hands the Python workers column batches, each batch is scaled as the
 training set was and goes through the network as one matrix product per layer; the model is
 broadcast once. The features are an array of numbers or a pyspark.ml vector (dense or sparse).
+A row that cannot be scored (NULL, or a NULL, NaN or infinite value in it) gives NULL prediction
+and probability; a row of another width than the model's fails the query, naming the width.
 """
 
 import numpy as np
@@ -19,17 +21,32 @@ PREDICTION = "struct<prediction: int, probability: array<float>>"
 
 def feature_matrix(features, width):
     """A batch of the function's argument (a pandas Series of arrays, or a DataFrame of vectors'
-    fields) -> (n, width) float64."""
-    if hasattr(features, "columns"):  # a struct: pyspark.ml vectors
-        return vectors(features, width)
-    lengths = {len(row) for row in features}
+    fields; n rows) -> (X (n, width) float64, scored (n,) bool): ``scored`` marks the rows that
+    can be scored, the others (NULL, or holding a NULL, NaN or infinite value) are zeros in X.
+    ValueError naming the model's width for a row of another number of values."""
+    present = (features["type"] if hasattr(features, "columns") else features).notna().to_numpy()
+    X = np.zeros((len(present), width))
+    if present.any():
+        X[present] = vectors(features[present], width) if hasattr(features, "columns") else arrays(
+            features[present], width)
+    scored = present & np.isfinite(X).all(axis=1)
+    X[~scored] = 0.0
+    return X, scored
+
+
+def arrays(features, width):
+    """A pandas Series of arrays of numbers, none of them NULL -> (n, width) float64 (a NULL
+    element as NaN)."""
+    rows = [np.asarray(row, dtype=np.float64) for row in features]  # None -> NaN
+    lengths = {len(row) for row in rows}
     if lengths - {width}:
         raise ValueError(f"an array of {min(lengths - {width})} values; the model takes {width}")
-    return np.stack(features.to_numpy()).astype(np.float64) if len(features) else np.zeros((0, width))
+    return np.stack(rows)
 
 
 def vectors(fields, width):
-    """A pandas DataFrame of pyspark.ml vectors' fields (type, size, indices, values) -> (n, width)."""
+    """A pandas DataFrame of pyspark.ml vectors' fields (type, size, indices, values), none of them
+    NULL -> (n, width)."""
     kinds = fields["type"].to_numpy().astype(np.int8)
     values = [np.asarray(v, dtype=np.float64) for v in fields["values"]]
     lengths = np.array([len(v) for v in values], dtype=np.int64)
@@ -48,12 +65,16 @@ def probabilities(P, loss):
 
 
 def score(features, model_bc):
-    """One batch -> a pandas DataFrame of "prediction" (int32) and "probability" (float32 lists)."""
+    """One batch -> a pandas DataFrame of "prediction" (int32) and "probability" (float32 lists),
+    both NULL in a row that cannot be scored (feature_matrix), as SQL answers what it cannot."""
     import pandas as pd
     net, theta, scale = model_bc.value
-    P = nn_math.forward(theta, net, scale.apply(feature_matrix(features, net.sizes[0])))[2]
-    return pd.DataFrame({"prediction": P.argmax(axis=1).astype(np.int32),
-                         "probability": list(probabilities(P, net.loss).astype(np.float32))})
+    X, scored = feature_matrix(features, net.sizes[0])
+    P = nn_math.forward(theta, net, scale.apply(X))[2]
+    prediction = pd.array(P.argmax(axis=1).astype(np.int32), dtype="Int32")
+    prediction[~scored] = pd.NA
+    probability = [row if ok else None for row, ok in zip(probabilities(P, net.loss).astype(np.float32), scored)]
+    return pd.DataFrame({"prediction": prediction, "probability": probability})
 
 
 # Spark 4.3 passes columnar input to pandas UDFs directly, and that path rejects vector columns

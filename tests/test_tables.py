@@ -168,6 +168,40 @@ def test_infinity_in_any_table_layout_is_one_line_for_training_and_predict(sc, t
     assert sorted(os.listdir(tmp_path)) == ["arrays.parquet", "good.parquet", "trained", "vectors"]
 
 
+def test_the_sql_function_answers_null_for_a_row_it_cannot_score(sc, tmp_path):
+    import pyspark.sql.functions as F
+    from pyspark.ml.linalg import Vectors
+    from pyspark.sql import SparkSession
+
+    import model_file
+    import nn_math
+    import predict
+    spark = SparkSession(sc)
+    good = bad_table(tmp_path, "good.parquet", lambda c: c)
+    main_task.run(sc, main_task.parse_args([good, good, str(tmp_path / "trained"), "--label-column", "y",
+                                            "--epochs", "2", "--hidden", "4"]), log=lambda line: None)
+    score = predict.register_model(spark, "two_values", str(tmp_path / "trained" / "model"))
+    nan, inf = float("nan"), float("inf")
+    arrays = [[0.5, 1.0], None, [nan, 1.0], [None, 2.0], [inf, 1.0], [3.5, -4.0]]
+    frame = spark.createDataFrame([(i, a) for i, a in enumerate(arrays)], "id int, f array<double>")
+    rows = frame.select("id", score("f").alias("s")).orderBy("id").collect()
+    vectors = spark.createDataFrame([(0, Vectors.dense([0.5, 1.0])), (1, None), (2, Vectors.sparse(2, [0], [nan])),
+                                     (3, Vectors.sparse(2, [1], [-4.0]))], ["id", "f"])
+    vector_rows = vectors.select("id", score("f").alias("s")).orderBy("id").collect()
+    net, theta, scale = model_file.read_model(sc, str(tmp_path / "trained" / "model"), lambda line: None)
+    expected = nn_math.forward(theta, net, scale.apply(np.array([[0.5, 1.0], [3.5, -4.0], [0.0, -4.0]])))[2]
+    for row, p in zip([rows[0], rows[5], vector_rows[3]], expected):  # the rows that can be scored, against NumPy
+        assert row.s.prediction == int(p.argmax())
+        np.testing.assert_allclose(row.s.probability, p / p.sum(), rtol=1e-6)  # sse's outputs, normalised
+    assert rows[0].s == vector_rows[0].s
+    for row in [*rows[1:5], *vector_rows[1:3]]:
+        assert row.s.prediction is None and row.s.probability is None
+    assert spark.sql("SELECT two_values(array(1.0, CAST(NULL AS DOUBLE))).prediction AS p").first().p is None
+    wide = spark.createDataFrame([([1.0, 2.0, 3.0],)], "f array<double>")
+    with pytest.raises(Exception, match="an array of 3 values; the model takes 2"):
+        wide.select(score(F.col("f")).prediction).collect()
+
+
 def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, small_compact, tmp_path):
     import predict
 
