@@ -39,8 +39,19 @@ whole = checked(int, lambda v: v >= 0, "an integer >= 0")
 rate = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 label_column = checked(lambda text: int(text) if text.isdigit() else text, lambda v: v != "" and v != 0,
                        "first, last, a column number >= 1 or a column's name")
-names = checked(lambda text: [name.strip() for name in text.split(",")], lambda v: all(v),
-                "column names like pixels or x1,x2,x3")
+_listed = checked(lambda text: [name.strip() for name in text.split(",")], lambda v: all(v),
+                  "column names like pixels or x1,x2,x3")
+
+
+def names(text):
+    """An argparse type: comma-separated column names, each named once."""
+    listed = _listed(text)
+    twice = next((name for i, name in enumerate(listed) if name in listed[:i]), None)
+    if twice is not None:
+        raise argparse.ArgumentTypeError(f"{twice!r} is named twice in {text!r}")
+    return listed
+
+
 layers = checked(lambda text: [int(n) for n in text.split(",")], lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128")
 class_weight = checked(lambda text: "balanced" if text == "balanced" else [float(w) for w in text.split(",")],
                        lambda v: v == "balanced" or (all(0 <= w < float("inf") for w in v) and any(v)),

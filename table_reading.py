@@ -92,6 +92,8 @@ def layout_of(schema, first_row, where, label, features):
     for name in ([label] if label else []) + (features or []):
         if name not in types:
             raise DataError(f"{where}: no column {name!r} {there}")
+    if label is not None and label in (features or []):  # it would be trained on as a feature, and give itself away
+        raise DataError(f"{where}: --features names the label column {label!r}; leave it out of --features")
     if label is not None and not numeric(types[label]):
         raise DataError(f"{where}: label column {label!r} is {types[label]}, not a number")
     names = features or default_features(types, label)

@@ -202,6 +202,22 @@ def test_the_sql_function_answers_null_for_a_row_it_cannot_score(sc, tmp_path):
         wide.select(score(F.col("f")).prediction).collect()
 
 
+def test_the_label_among_the_features_or_a_feature_named_twice_is_one_line(sc, tmp_path, capsys):
+    path = bad_table(tmp_path, "good.parquet", lambda c: c)
+    for label, features in (("y", "x1,y"), ("last", "x1,x2,y"), ("3", "y")):
+        with pytest.raises(DataError, match=rf"good.parquet: --features names the label column 'y'; leave it out of "
+                                            "--features$"):
+            main_task.run(sc, main_task.parse_args([path, path, str(tmp_path / "out"), "--label-column", label,
+                                                    "--features", features]), log=lambda line: None)
+    for twice in ("x1,x1", "x1, x2,x1"):
+        with pytest.raises(SystemExit) as stopped:
+            main_task.parse_args([path, path, str(tmp_path / "out"), "--label-column", "y", "--features", twice])
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err == (f"main_task.py: error: argument --features: 'x1' is named twice in "
+                                           f"{twice!r} (see --help)\n")
+    assert sorted(os.listdir(tmp_path)) == ["good.parquet"]
+
+
 def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, small_compact, tmp_path):
     import predict
 
