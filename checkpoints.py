@@ -10,6 +10,7 @@ Floats are written by JSON's repr, so they read back bit for bit; nothing is pic
 import hashlib
 import json
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,18 +88,25 @@ CHECKPOINT_FORMAT = "mnist-mlp-checkpoint/1"
 CHECKPOINT_NAME = re.compile(r"epoch-(\d{6})\.json")
 
 
-def checkpoint_text(state, net, scale, settings):
+# A checkpoint read back: the Network, the TrainingState, the input Scaling, the settings that
+# define the run ({option: value}) and what it was trained on (inputs.input_record; None in a
+# checkpoint written before it was recorded).
+Checkpoint = namedtuple("Checkpoint", "net state scaling settings inputs")
+
+
+def checkpoint_text(state, net, scale, settings, inputs=None):
     """A checkpoint as two lines: a header with the payload's SHA-256, then the payload
-    (the training state, the network, its input scaling and the settings that define the run)."""
+    (the training state, the network, its input scaling, the settings that define the run and
+    the record of its training inputs)."""
     payload = json.dumps({**state.to_json(), "network": net._asdict(), "scaling": scale.to_json(),
-                          "settings": settings})
+                          "settings": settings, "inputs": inputs})
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
     return json.dumps({"format": CHECKPOINT_FORMAT, "sha256": digest, "length": len(payload)}) + "\n" + payload + "\n"
 
 
 def checkpoint_from_text(text, path):
-    """(Network, TrainingState, Scaling, settings) from checkpoint_text's output; DataError if truncated or
-    corrupt. A checkpoint from before the scaling was saved has pixels' (divisor None: from the data)."""
+    """The Checkpoint of checkpoint_text's output; DataError if truncated or corrupt. A checkpoint
+    from before the scaling was saved has pixels' (divisor None: from the data)."""
     header, _, payload = text.partition("\n")
     payload = payload.rstrip("\n")
     try:
@@ -113,13 +121,14 @@ def checkpoint_from_text(text, path):
                         "characters, or a checksum mismatch)")
     data = json.loads(payload)
     scale = Scaling.from_json(data["scaling"]) if "scaling" in data else Scaling("pixels", 0.0, None)
-    return nn_math.Network(**data["network"]), TrainingState.from_json(data), scale, data["settings"]
+    return Checkpoint(nn_math.Network(**data["network"]), TrainingState.from_json(data), scale, data["settings"],
+                      data.get("inputs"))
 
 
-def save_checkpoint(sc, folder, state, net, scale, settings, keep=2):
+def save_checkpoint(sc, folder, state, net, scale, settings, inputs=None, keep=2):
     """Write epoch-NNNNNN.json under ``folder`` (complete once renamed), keep the newest ``keep``."""
     name = f"epoch-{state.epoch:06d}.json"
-    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, scale, settings))
+    write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, scale, settings, inputs))
     rename_path(sc, f"{folder}/{name}.incomplete", f"{folder}/{name}")
     complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
     for old in complete[:-keep]:
@@ -127,7 +136,7 @@ def save_checkpoint(sc, folder, state, net, scale, settings, keep=2):
 
 
 def load_last_checkpoint(sc, folder, log=print):
-    """(Network, TrainingState, Scaling, settings) of the newest readable complete checkpoint under
+    """The Checkpoint of the newest readable complete checkpoint under
     ``folder``: one that cannot be read (truncated, corrupt) is passed over with a log line for the
     one before it. DataError for the newest one's fault if none can be read."""
     complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))

@@ -107,6 +107,16 @@ def input_kind(sc, path, label_path, label_column, features, fmt, table=False):
     return InputKind(kind, read_layout(sc, files, kind, label_column, features), files)
 
 
+def input_record(sc, path, label_path, table=False):
+    """What a set is read from, as a checkpoint records it for --resume to check: {"files": [[the
+    qualified path, its size in bytes], ...] of its features and labels files in order} (a table
+    of the catalog: its name, size None). load_input's rows are added as "rows" once known."""
+    if table:
+        return {"files": [[path, None]]}
+    return {"files": [[hadoop_fs.qualified(sc, shown), size] for part in (path, label_path) if part
+                      for shown, size in hadoop_fs.input_files(sc, part)]}
+
+
 def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,
                width=None, kind=None, table=False, holdout=None):
     """The DataSet of any input: CSV files (load_data_set) or a table (load_table_set). ``kind``:

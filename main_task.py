@@ -44,8 +44,8 @@ import run_report
 import training
 from data_io import cached_bytes
 from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
-from inputs import input_kind, load_input, peek_shape
-from run_settings import read_earlier, run_defining, starting_point
+from inputs import input_kind, input_record, load_input, peek_shape
+from run_settings import check_same_inputs, read_earlier, run_defining, starting_point
 from spark_setup import run_with_spark
 
 # ------------------------------------------------------------- command line
@@ -111,9 +111,13 @@ def run(sc, args, log=print):
 def train_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``: load, train, evaluate, write."""
     earlier = read_earlier(sc, args, staging.resume_from, log)  # a checkpoint or model: checked before the data
+    trained_on = input_record(sc, args.train_images, args.train_labels, args.table)
+    check_same_inputs(earlier, trained_on)
     started = time.perf_counter()
     train_set, test_set, validation = load_sets(sc, args, earlier, log)
     load_seconds = time.perf_counter() - started
+    trained_on["rows"] = train_set.rows
+    check_same_inputs(earlier, trained_on)
     start = weighing_classes(sc, starting_point(args, train_set, earlier), train_set, log)
     cached = cached_bytes(sc, train_set.cached)
     log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log)
@@ -122,7 +126,7 @@ def train_and_write(sc, args, staging, log):
             f"({'held out of the training rows' if validation.holdout else args.validation}) every epoch")
     # Training, its checkpoints in the staging folder; a run that diverged still writes its outputs.
     save = partial(checkpoints.save_checkpoint, sc, staging.checkpoints, net=start.net, scale=start.scaling,
-                   settings=run_defining(start.options, start.net))
+                   settings=run_defining(start.options, start.net), inputs=trained_on)
     if args.resume and staging.resume_from != staging.checkpoints:  # so that OUTPUT_DIR keeps a checkpoint
         save(start.state)
     diverged = None

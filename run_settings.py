@@ -67,17 +67,19 @@ def run_defining(options, net):
 Start = namedtuple("Start", "net scaling settings state options")
 
 # What a run continues from, read before its data: --resume's checkpoint or --init-model's model.
-# net, scaling (the saved scaling.Scaling), state (a TrainingState), options (as for Start) and
-# source (how check_shape names it).
-Earlier = namedtuple("Earlier", "net scaling state options source")
+# net, scaling (the saved scaling.Scaling), state (a TrainingState), options (as for Start),
+# source (how check_shape names it) and inputs (a checkpoint's record of what it was trained on:
+# inputs.input_record; None for a model or a checkpoint without one).
+Earlier = namedtuple("Earlier", "net scaling state options source inputs", defaults=(None,))
 
 
 def read_earlier(sc, args, checkpoint_folder=None, log=print):
     """The Earlier of a run with --resume (the last checkpoint in ``checkpoint_folder``) or
     --init-model, or None for a fresh run: read and checked against the options before any data."""
     if args.resume:
-        net, state, scale, options = resume(sc, args, checkpoint_folder, log)
-        return Earlier(net, scale, state, options, "--resume: the checkpoint's network takes")
+        checkpoint, options = resume(sc, args, checkpoint_folder, log)
+        return Earlier(checkpoint.net, checkpoint.scaling, checkpoint.state, options,
+                       "--resume: the checkpoint's network takes", checkpoint.inputs)
     if args.init_model:
         net, theta, scale = initial_model(sc, args, log)
         state = checkpoints.TrainingState.start(theta, Settings.from_values(args.values))
@@ -117,13 +119,36 @@ def check_shape(net, data, what):
 
 
 def resume(sc, args, folder, log):
-    """(Network, TrainingState, Scaling, options) of the last complete checkpoint in the folder
-    ``folder``, whose settings are this run's. An option given on the command line must agree
-    with it (but --epochs may grow)."""
-    net, state, scale, kept = checkpoints.load_last_checkpoint(sc, folder, log)
+    """(the Checkpoint, the options) of the last complete checkpoint in the folder ``folder``,
+    whose settings are this run's. An option given on the command line must agree with it (but
+    --epochs may grow)."""
+    checkpoint = checkpoints.load_last_checkpoint(sc, folder, log)
+    kept = checkpoint.settings
     kept.setdefault("dtype", "float64")  # checkpoints written before --dtype: every run was float64
     for key in kept:
         if key in args.given and getattr(args, key) != kept[key]:
             raise DataError(f"--resume: the checkpoint was made with --{key.replace('_', '-')} {kept[key]}, "
                             f"this run has {getattr(args, key)}")
-    return net, state, scale, {**args.values, **kept}
+    return checkpoint, {**args.values, **kept}
+
+
+def check_same_inputs(earlier, record):
+    """DataError naming what changed if a resumed run's training inputs (``record``:
+    inputs.input_record) are not those its checkpoint was trained on (``earlier``'s, when it
+    recorded them). Files are compared by path and size; the rows once both have them."""
+    if earlier is None or earlier.inputs is None:
+        return
+    was, now = dict(map(tuple, earlier.inputs["files"])), dict(map(tuple, record["files"]))
+    changed = [path for path in now if path in was and was[path] != now[path]]
+    new, gone = [path for path in now if path not in was], [path for path in was if path not in now]
+    if changed:
+        what = f"{changed[0]} has changed since ({was[changed[0]]:,} bytes then, {now[changed[0]]:,} now)"
+    elif new or gone:
+        what = (f"it was trained on {', '.join(gone) or 'fewer files'}; this run reads "
+                f"{', '.join(new) or 'fewer files'}")
+    elif None not in (earlier.inputs.get("rows"), record.get("rows")) and earlier.inputs["rows"] != record["rows"]:
+        what = f"it was trained on {earlier.inputs['rows']:,} rows; this run's training set has {record['rows']:,}"
+    else:
+        return
+    raise DataError(f"--resume: the checkpoint's training inputs differ: {what}; resume on the inputs it was trained "
+                    "on, or start afresh with --overwrite")

@@ -58,7 +58,7 @@ def test_training_state_reads_back_bit_for_bit():
     state.history["test_accuracy"].append((3, 0.5))
     net = Network([3, 5, 3], "relu", "cross-entropy")
     text = checkpoints.checkpoint_text(state, net, Scaling("pixels", 0.0, 255.0), {"seed": 7})
-    net2, state2, scale, settings = checkpoints.checkpoint_from_text(text, "checkpoint")
+    net2, state2, scale, settings, _ = checkpoints.checkpoint_from_text(text, "checkpoint")
     assert scale == Scaling("pixels", 0.0, 255.0)
     assert (net2, settings, state2.epoch, state2.lr, state2.previous_cost) == (net, {"seed": 7}, 3, state.lr, 1 / 3)
     assert state2.history == state.history and state2.moments["t"] == 0

@@ -158,6 +158,39 @@ def test_resume_continues_a_checkpointed_run_exactly(sc, small_compact, tmp_path
         main_task.run(sc, args_for(small_compact, tmp_path / "none", "--resume"), log=quiet)
 
 
+def test_resume_on_other_training_inputs_is_one_line_naming_what_changed(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    main_task.run(sc, args_for(small_compact, out, "--epochs", "2", "--hidden", "8", "--checkpoint-every", "1"),
+                  log=quiet)
+    images, labels = tmp_path / "images.csv", tmp_path / "labels.csv"
+    with open(small_compact[0]) as f_images, open(small_compact[1]) as f_labels:
+        rows = list(zip(f_images, f_labels))
+    images.write_text("".join(image for image, _ in rows[1000:]) + "".join(image for image, _ in rows[:1000]))
+    labels.write_text("".join(label for _, label in rows[1000:]) + "".join(label for _, label in rows[:1000]))
+    same_size = [str(images), str(labels), *small_compact[2:]]  # the same rows in another order, other paths
+    before = sorted(os.listdir(out / "checkpoints"))
+    with pytest.raises(DataError, match=rf"^--resume: the checkpoint's training inputs differ: it was trained on "
+                                        rf"file:{small_compact[0]}, file:{small_compact[1]}; this run reads "
+                                        rf"file:{images}, file:{labels}; resume on the inputs it was trained on, or "
+                                        "start afresh with --overwrite$"):
+        main_task.run(sc, args_for(same_size, out, "--epochs", "4", "--resume"), log=quiet)
+    copies = [str(tmp_path / "copies" / os.path.basename(path)) for path in small_compact]
+    os.mkdir(tmp_path / "copies")
+    for path, copy in zip(small_compact, copies):
+        with open(copy, "wb") as f:
+            f.write(open(path, "rb").read())
+    main_task.run(sc, args_for(copies, tmp_path / "resumable", "--epochs", "2", "--hidden", "8",
+                               "--checkpoint-every", "1"), log=quiet)
+    with open(copies[0], "a") as f:
+        f.write(rows[0][0])
+    with open(copies[1], "a") as f:
+        f.write(rows[0][1])
+    with pytest.raises(DataError, match=rf"^--resume: the checkpoint's training inputs differ: file:{copies[0]} has "
+                                        rf"changed since \([\d,]+ bytes then, [\d,]+ now\)"):
+        main_task.run(sc, args_for(copies, tmp_path / "resumable", "--epochs", "4", "--resume"), log=quiet)
+    assert sorted(os.listdir(out / "checkpoints")) == before and len(read_output(out, "cost_history")) == 2
+
+
 @pytest.mark.spark35
 def test_a_truncated_or_corrupt_checkpoint_is_a_clear_error(sc, small_compact, tmp_path):
     out = tmp_path / "out"
