@@ -190,6 +190,11 @@ def weighing_classes(sc, start, train_set, log):
     weights = nn_math.class_weights(spec, counts)
     log(f"class weights: {', '.join(f'{w:.4g}' for w in weights)} (training rows per class: "
         f"{', '.join(map(str, counts))})")
+    empty = np.flatnonzero(counts == 0).tolist()
+    if empty:  # balanced weights are 0 there: nothing to weigh, and nothing the network can learn of them
+        log(f"class{'es' if len(empty) > 1 else ''} {', '.join(map(str, empty))} "
+            f"{'have' if len(empty) > 1 else 'has'} no training rows: weight 0, and the network cannot learn "
+            f"{'them' if len(empty) > 1 else 'it'}")
     return start._replace(settings=dataclasses.replace(start.settings, class_weights=weights))
 
 

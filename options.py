@@ -53,6 +53,15 @@ def names(text):
 
 
 layers = checked(lambda text: [int(n) for n in text.split(",")], lambda v: min(v) >= 1, "sizes >= 1 like 64 or 256,128")
-class_weight = checked(lambda text: "balanced" if text == "balanced" else [float(w) for w in text.split(",")],
-                       lambda v: v == "balanced" or (all(0 <= w < float("inf") for w in v) and any(v)),
-                       "balanced, or one weight >= 0 per class like 1,1,5")
+_weights = checked(lambda text: "balanced" if text == "balanced" else [float(w) for w in text.split(",")],
+                   lambda v: v == "balanced" or all(0 <= w < float("inf") for w in v),
+                   "balanced, or one weight >= 0 per class like 1,1,5")
+
+
+def class_weight(text):
+    """An argparse type: "balanced", or one weight >= 0 per class, not all of them 0."""
+    weights = _weights(text)
+    if weights != "balanced" and not any(weights):
+        raise argparse.ArgumentTypeError(f"every weight of {text!r} is 0: no class would be trained on; give at "
+                                         "least one weight > 0")
+    return weights

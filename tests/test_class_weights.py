@@ -67,3 +67,21 @@ def test_class_weights_of_another_count_are_one_line(sc, small_compact, tmp_path
     with pytest.raises(DataError, match="^--class-weight gives 3 weights, the training labels have 10 classes$"):
         run(sc, small_compact, tmp_path / "out", "--class-weight", "1,2,3", "--epochs", "1")
     assert not (tmp_path / "out").exists()
+
+
+def test_weights_all_zero_or_a_class_without_rows_are_said_as_such(sc, small_compact, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main_task.parse_args([*small_compact, str(tmp_path / "out"), "--class-weight", "0,0,0"])
+    assert stopped.value.code == 2 and capsys.readouterr().err == (
+        "main_task.py: error: argument --class-weight: every weight of '0,0,0' is 0: no class would be trained on; "
+        "give at least one weight > 0 (see --help)\n")
+    X, labels = load_csv(*small_compact[:2])
+    kept = np.flatnonzero((labels != 3) & (labels != 7))  # two classes with no training rows, 9 the largest label
+    train = write_set(tmp_path / "train", np.round(X[kept] * 255), labels[kept])
+    said = []
+    main_task.run(sc, main_task.parse_args([*train, *small_compact[2:], str(tmp_path / "out"), "--class-weight",
+                                            "balanced", "--epochs", "1"]), log=said.append)
+    assert "classes 3, 7 have no training rows: weight 0, and the network cannot learn them" in said
+    counts = np.bincount(labels[kept], minlength=10)
+    weights = json.loads(read_output(tmp_path / "out", "summary")[0])["class_weights"]
+    np.testing.assert_allclose(weights, np.divide(len(kept), 10 * counts, out=np.zeros(10), where=counts > 0))
