@@ -18,7 +18,7 @@ import nn_math
 from blocks import Block
 from frame_reading import spark_session
 from sql_model import probabilities
-from table_reading import arrow_pieces, feature_rows
+from table_reading import arrow_pieces, feature_rows, first_file
 
 ROWS_PER_BATCH = 8192  # rows of a table file scored and sent on at a time
 
@@ -80,7 +80,8 @@ def file_batches(pair, files, fmt, layout, keep, model_bc):
     ``keep`` as the file holds them, then the scores. The rows were checked by the load."""
     place, path = files[pair[0]]
     start = 0
-    for piece in arrow_pieces(pair[1], fmt, list(dict.fromkeys(layout.names + keep)), ROWS_PER_BATCH, path):
+    for piece in arrow_pieces(pair[1], fmt, list(dict.fromkeys(layout.names + keep)), ROWS_PER_BATCH, path,
+                              first_file(files, layout)):
         block = Block.of_rows(start, feature_rows(piece, layout, path, start + 1))
         yield (place, start), scored_batch({name: piece.column(name) for name in keep}, block, model_bc.value)
         start += piece.num_rows

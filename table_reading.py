@@ -23,8 +23,9 @@ FORMATS = {"parquet": (".parquet", ".parq"), "orc": (".orc",)}
 
 # What the features are: kind "columns" (numeric columns, ``names``), "vector" (one column of
 # pyspark.ml vectors, ``names`` = [it]) or "array" (one column of arrays of numbers); label: the
-# label column's name, or None; width: features per row.
-Layout = namedtuple("Layout", "kind names label width")
+# label column's name, or None; width: features per row; columns: every column of the table (of
+# its first file), in order, which every other file must have too.
+Layout = namedtuple("Layout", "kind names label width columns", defaults=(None,))
 
 
 def table_format(files):
@@ -83,8 +84,9 @@ def read_layout(sc, files, fmt, label, features):
 def layout_of(schema, first_row, where, label, features):
     """The Layout of a table of Arrow ``schema``; ``first_row``(name): its first row of that column
     as a one-row pyarrow Table (None: no rows); ``where``: the file or table errors name."""
+    columns = [field.name for field in schema]
+    same_columns(columns, where, None)
     types = {field.name: field.type for field in schema}
-    columns = list(types)
     there = f"(its columns: {', '.join(columns)})"
     if label is not None and label not in types:  # first, last or a number: the column in that place
         place = {"first": 1, "last": len(columns)}.get(label, label)
@@ -107,7 +109,7 @@ def layout_of(schema, first_row, where, label, features):
             raise DataError(f"{where}: feature column {name!r} is {types[name]}, {what}")
     kind = kinds[0]
     width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, where)
-    return Layout(kind, names, label, width)
+    return Layout(kind, names, label, width, columns)
 
 
 def default_features(types, label):
@@ -135,20 +137,47 @@ def first_length(row, name, kind, path):
 PIECE_ROWS = 8192  # rows of a table file decoded and checked at a time
 
 
-def arrow_pieces(data, fmt, columns, rows, path):
+def arrow_pieces(data, fmt, columns, rows, path, first=None):
     """A file's bytes -> pyarrow record batches of its ``columns``, up to ``rows`` rows each, in
-    the file's order; DataError (naming ``path``) if it cannot be read as ``fmt``. Parquet is
-    decoded batch by batch: a column chunk of lists (arrays, vectors) decodes 3-5x faster so than
-    whole."""
+    the file's order; DataError (naming ``path``) if it cannot be read as ``fmt``, or if its
+    columns are not those of the table's first file (``first``: (its path, its Layout.columns)).
+    Parquet is decoded batch by batch: a column chunk of lists (arrays, vectors) decodes 3-5x
+    faster so than whole."""
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
-            yield from pq.ParquetFile(io.BytesIO(data)).iter_batches(batch_size=rows, columns=columns)
+            table = pq.ParquetFile(io.BytesIO(data))
+            same_columns(table.schema_arrow.names, path, first)
+            yield from table.iter_batches(batch_size=rows, columns=columns)
         else:
             import pyarrow.orc as orc
-            yield from orc.ORCFile(io.BytesIO(data)).read(columns=columns).to_batches(max_chunksize=rows)
-    except Exception as e:  # pyarrow's errors: not a file of this format, or not of the first file's columns
+            table = orc.ORCFile(io.BytesIO(data))
+            same_columns(table.schema.names, path, first)
+            yield from table.read(columns=columns).to_batches(max_chunksize=rows)
+    except DataError:
+        raise
+    except Exception as e:  # pyarrow's errors: not a file of this format
         raise DataError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+def same_columns(names, path, first):
+    """DataError naming the column (and both files) if a file's column ``names`` name one column
+    twice, or are not those of the table's first file (``first``: (its path, its columns); None:
+    nothing to compare)."""
+    if len(set(names)) < len(names):
+        twice = next(name for i, name in enumerate(names) if name in names[:i])
+        raise DataError(f"{path}: has two columns named {twice!r}; name each column once")
+    if first is None or first[1] is None:
+        return
+    first_path, expected = first
+    extra = [name for name in names if name not in expected]
+    if extra:
+        raise DataError(f"{path}: has a column {extra[0]!r} that the table's first file {first_path} has not; "
+                        "every file of a table must have the same columns")
+    missing = [name for name in expected if name not in names]
+    if missing:
+        raise DataError(f"{path}: has no column {missing[0]!r}, which the table's first file {first_path} has; "
+                        "every file of a table must have the same columns")
 
 
 def first_bad(mask):
@@ -313,8 +342,14 @@ def table_split(pair, files, fmt, layout, block_size, n_classes):
     The last block carries the report check_files reads."""
     split, path = files[pair[0]]
     columns = list(dict.fromkeys(layout.names + ([layout.label] if layout.label else [])))
-    pieces = arrow_pieces(pair[1], fmt, columns, max(block_size, PIECE_ROWS), path)
+    pieces = arrow_pieces(pair[1], fmt, columns, max(block_size, PIECE_ROWS), path, first_file(files, layout))
     yield from parsed_blocks(pieces, split, layout, path, block_size, n_classes)
+
+
+def first_file(files, layout):
+    """(the path of an input's first file, as the user gave it, its columns): what each of its
+    other files is compared with (``files``: {qualified path: (place, path as given)})."""
+    return min(files.values())[1], layout.columns
 
 
 def parsed_blocks(pieces, split, layout, path, block_size, n_classes):

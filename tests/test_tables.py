@@ -218,6 +218,41 @@ def test_the_label_among_the_features_or_a_feature_named_twice_is_one_line(sc, t
     assert sorted(os.listdir(tmp_path)) == ["good.parquet"]
 
 
+def test_parts_of_other_columns_or_a_column_named_twice_are_one_line(sc, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import predict
+    good = bad_table(tmp_path, "good.parquet", lambda c: c)
+    main_task.run(sc, main_task.parse_args([good, good, str(tmp_path / "trained"), "--label-column", "y",
+                                            "--epochs", "1"]), log=lambda line: None)
+    columns = {"x1": [0.5, 1.5], "x2": [1.0, 2.0], "y": [0, 1]}
+    for first, second, message in (
+            ({**columns, "extra": [1, 2]}, columns, "b.parquet: has no column 'extra', which the table's first file "
+                                                    "{folder}/a.parquet has; every file of a table must have the same "
+                                                    "columns$"),
+            (columns, {**columns, "extra": [1, 2]}, "b.parquet: has a column 'extra' that the table's first file "
+                                                    "{folder}/a.parquet has not; every file of a table must have the "
+                                                    "same columns$")):
+        folder = tmp_path / f"parts{len(first)}"
+        folder.mkdir()
+        pq.write_table(pa.table(first), folder / "a.parquet")
+        pq.write_table(pa.table(second), folder / "b.parquet")
+        with pytest.raises(DataError, match=message.format(folder=folder)):
+            main_task.run(sc, main_task.parse_args([str(folder), str(folder), str(tmp_path / "out"),
+                                                    "--label-column", "y", "--epochs", "1"]), log=lambda line: None)
+        with pytest.raises(DataError, match=message.format(folder=folder)):
+            predict.run(sc, predict.parse_args([str(tmp_path / "trained" / "model"), str(folder),
+                                                str(tmp_path / "out"), "--features", "x1,x2"]), log=lambda line: None)
+    twice = tmp_path / "twice.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array([0.5, 1.5]), pa.array([1.0, 2.0]), pa.array([0, 1])],
+                                        names=["x1", "x1", "y"]), twice)
+    with pytest.raises(DataError, match=r"twice.parquet: has two columns named 'x1'; name each column once$"):
+        main_task.run(sc, main_task.parse_args([str(twice), str(twice), str(tmp_path / "out"), "--label-column", "y",
+                                                "--epochs", "1"]), log=lambda line: None)
+    assert not (tmp_path / "out").exists()
+
+
 def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, small_compact, tmp_path):
     import predict
 
