@@ -58,6 +58,12 @@ def json_frame(files):
     does); DataError naming the file and quoting the first line that is not a JSON object."""
     from pyspark.sql.functions import col, input_file_name
     frame = spark_session().read.json(files, columnNameOfCorruptRecord=CORRUPT)
+    if frame.columns == [CORRUPT]:  # no line parsed at all: Spark will not query that column alone
+        import hadoop_fs
+        line = next(iter(hadoop_fs.first_lines(frame.sparkSession.sparkContext, files[0], 1)), "")[:80]
+        shown = repr(line) if line.isprintable() else f"not text (it begins {line[:4]!r})"
+        raise DataError(f"{files[0]}: not JSON lines (one JSON object per line): line 1 is {shown}; a "
+                        "pretty-printed JSON document, or a file of another format, cannot be read as JSON lines")
     if CORRUPT in frame.columns:  # only there when a line could not be parsed
         # Selecting every column, not the corrupt one alone, as Spark requires of raw JSON.
         bad = frame.withColumn("_file", input_file_name()).where(col(CORRUPT).isNotNull()).first()

@@ -2,6 +2,7 @@
 as the CSV files holding the same rows, and bad tables are one line naming the file, the row and
 the column."""
 
+import json
 import os
 
 import numpy as np
@@ -436,12 +437,23 @@ def test_scikit_learns_data_as_parquet_trains_as_its_csv_file(sc, tmp_path):
         assert read_output(tmp_path / "table", output) == read_output(tmp_path / "csv", output), output
 
 
+def test_a_parquet_file_read_as_json_is_one_line(sc, tmp_path):
+    path = bad_table(tmp_path, "t.parquet", lambda c: c)
+    with pytest.raises(DataError, match=r"t.parquet: not JSON lines \(one JSON object per line\): line 1 is not text "
+                                        r"\(it begins 'PAR1'\)"):
+        main_task.run(sc, main_task.parse_args([path, path, str(tmp_path / "out"), "--label-column", "y",
+                                                "--format", "json"]), log=lambda line: None)
+
+
 @pytest.mark.spark35
 @pytest.mark.parametrize("lines, message", [
     (['{"a": 1, "b": 2, "y": 0}', '{"a": 3, "b": 4, "y": 1', '{"a": 5, "b": 6, "y": 0}'],
      r"rows.jsonl: a line that is not a JSON object: '\{\"a\": 3, \"b\": 4, \"y\": 1'$"),
     (['{"a": 1, "b": 2, "y": 0}', '{"a": 3, "y": 1}'], r"rows.jsonl, partition 0: row 2: 'b' is null$"),
-], ids=["broken line", "missing value"])
+    (json.dumps([{"a": 1, "b": 2, "y": 0}, {"a": 3, "b": 4, "y": 1}], indent=2).splitlines(),  # as json.dump writes
+     r"rows.jsonl: not JSON lines \(one JSON object per line\): line 1 is '\['; a pretty-printed JSON document, or "
+     r"a file of another format, cannot be read as JSON lines$"),
+], ids=["broken line", "missing value", "pretty-printed"])
 def test_bad_json_lines_are_one_line(sc, tmp_path, lines, message):
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(lines) + "\n")
