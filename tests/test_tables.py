@@ -359,7 +359,6 @@ def test_the_model_as_a_sql_function_gives_the_classes_predict_gives(sc, tables,
 
 def write_json_lines(path, X, y):
     """The rows as JSON lines, as people write them: {"pixels": [...], "label": n}."""
-    import json
     with open(path, "w") as f:
         f.writelines(json.dumps({"pixels": row.tolist(), "label": int(label)}) + "\n" for row, label in zip(X, y))
     return str(path)
