@@ -28,6 +28,7 @@ from csv_reading import (
     text_lines,
 )
 from errors import DataError, as_error
+from hadoop_fs import readable
 from scaling import not_pixel_counts
 
 # blocks: the RDD of blocks the epochs map (aligned_blocks's, over ``cached``); rows; width: features per row;
@@ -120,8 +121,9 @@ def read_labels(sc, path, n_classes=None):
     """
     source = open_input(sc, path)
     lines, splits = text_lines(sc, source, sc.defaultParallelism)
-    parts = lines.mapPartitionsWithIndex(partial(label_split, splits=splits, fmt=source.fmt,
-                                                 n_classes=n_classes)).collect()
+    with readable(sc, source.files, lambda path: sc.textFile(path).count()):
+        parts = lines.mapPartitionsWithIndex(partial(label_split, splits=splits, fmt=source.fmt,
+                                                     n_classes=n_classes)).collect()
     reports = [report for _, report in parts]
     check_splits(splits, reports)
     labels = np.concatenate([labels for labels, _ in parts])
@@ -305,7 +307,9 @@ def parse_features(sc, source, block_size, n_classes, width):
     # LZ4: spark.rdd.compress) on every read: a third of the memory, but about 40 ms more JVM
     # CPU per epoch on full MNIST.
     cached = cached.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    return cached, merge_checks(cached.mapPartitions(split_checks).collect()), splits  # parses and caches
+    with readable(sc, source.files, lambda path: sc.textFile(path).count()):
+        checks = merge_checks(cached.mapPartitions(split_checks).collect())  # parses and caches
+    return cached, checks, splits
 
 
 

@@ -182,15 +182,57 @@ def first_lines(sc, path, n):
     fs, jpath = hadoop_path(sc, path)
     jvm = sc._jvm
     codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(sc._jsc.hadoopConfiguration()).getCodec(jpath)
-    stream = fs.open(jpath)
-    if codec is not None:
-        stream = codec.createInputStream(stream)
-    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-    try:
-        lines = [reader.readLine() for _ in range(n)]
-    finally:
-        reader.close()
+    with one_line(path, "cannot be read"):  # e.g. a file named .gz that is not gzip-compressed
+        stream = fs.open(jpath)
+        if codec is not None:
+            stream = codec.createInputStream(stream)
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        try:
+            lines = [reader.readLine() for _ in range(n)]
+        finally:
+            reader.close()
     return [line for line in lines if line is not None]
+
+
+def read_failure(error):
+    """The java.io.IOException (its class's simple name, its message's first line) behind a failed
+    Spark job's Py4JJavaError ``error`` (a task that could not read its file: a truncated .gz,
+    say), or None if it failed for another reason."""
+    found = error.java_exception
+    while found is not None:
+        name = found.getClass().getName()
+        if name.endswith(("IOException", ".EOFException", ".ZipException")):
+            return found.getClass().getSimpleName(), str(found.getMessage()).splitlines()[0]
+        found = found.getCause()
+    text = str(error.java_exception.getMessage())  # a task's failure, as the scheduler reports it
+    for line in text.splitlines():
+        if "java.io.EOFException" in line or "java.io.IOException" in line:
+            name, _, message = line.strip().partition(": ")
+            return name.rsplit(".", 1)[-1].split()[-1], message.strip() or "no message"
+    return None
+
+
+@contextlib.contextmanager
+def readable(sc, files, count_lines):
+    """A Spark job over the text ``files`` that fails because one cannot be read (read_failure)
+    -> DataError naming that file (found by ``count_lines``(file), a job of its own per file,
+    only then) with the reason, and what to look for."""
+    from py4j.protocol import Py4JJavaError
+    try:
+        yield
+    except Py4JJavaError as e:
+        failure = read_failure(e)
+        if failure is None:
+            raise
+        culprit = files[0]
+        for path in files if len(files) > 1 else []:
+            try:
+                count_lines(path)
+            except Py4JJavaError:
+                culprit = path
+                break
+        raise DataError(f"{culprit}: cannot be read ({failure[0]}: {failure[1]}); a compressed file cut short or "
+                        "corrupt?") from None
 
 
 class HadoopFile(io.RawIOBase):

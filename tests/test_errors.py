@@ -1,6 +1,8 @@
 """Bad input: one line naming the file, the line and what is wrong; nothing created."""
 
 
+import os
+
 import pytest
 
 import main_task
@@ -212,3 +214,21 @@ def test_a_network_too_large_for_the_memory_is_one_line_before_loading(sc, tmp_p
     with pytest.raises(DataError, match=message):
         main_task.run(sc, args, log=said.append)
     assert said == [] and not (tmp_path / "out").exists()
+
+
+def test_a_truncated_or_false_gzip_file_is_one_line_naming_it(sc, tmp_path, good):
+    import gzip
+    data = "".join(pixels(i) + "\n" for i in range(2000)).encode()  # enough that half the stream is data
+    packed = gzip.compress(data)
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.csv.gz").write_bytes(packed)
+    (tmp_path / "parts" / "b.csv.gz").write_bytes(packed[:len(packed) // 2])  # cut short, as a copy that stopped
+    labels = write(tmp_path / "labels.csv", [str(i % 10) for i in range(4000)])
+    with pytest.raises(DataError, match=rf"^{tmp_path}/parts/b.csv.gz: cannot be read \(EOFException: Unexpected end "
+                                        r"of input stream\); a compressed file cut short or corrupt\?$"):
+        run_with(sc, {**good, "train_images": str(tmp_path / "parts"), "train_labels": labels}, tmp_path / "out")
+    false = tmp_path / "labels.csv.gz"
+    false.write_text("".join(f"{i % 10}\n" for i in range(40)))  # plain text under a .gz name
+    with pytest.raises(DataError, match=rf"^{false}: cannot be read \(IOException: not a gzip file\)$"):
+        run_with(sc, {**good, "train_labels": str(false)}, tmp_path / "out")
+    assert sorted(os.listdir(tmp_path)) == ["labels.csv", "labels.csv.gz", "parts"]
