@@ -201,7 +201,7 @@ def read_failure(error):
     found = error.java_exception
     while found is not None:
         name = found.getClass().getName()
-        if name.endswith(("IOException", ".EOFException", ".ZipException")):
+        if name.endswith(("IOException", ".EOFException", ".ZipException", ".ChecksumException")):
             return found.getClass().getSimpleName(), str(found.getMessage()).splitlines()[0]
         found = found.getCause()
     text = str(error.java_exception.getMessage())  # a task's failure, as the scheduler reports it
@@ -222,7 +222,7 @@ def readable(sc, files, count_lines):
         yield
     except Py4JJavaError as e:
         failure = read_failure(e)
-        if failure is None:
+        if failure is None or not files:
             raise
         culprit = files[0]
         for path in files if len(files) > 1 else []:
@@ -231,8 +231,16 @@ def readable(sc, files, count_lines):
             except Py4JJavaError:
                 culprit = path
                 break
-        raise DataError(f"{culprit}: cannot be read ({failure[0]}: {failure[1]}); a compressed file cut short or "
-                        "corrupt?") from None
+        raise unreadable(culprit, *failure) from None
+
+
+def unreadable(path, kind, message):
+    """The DataError of a file the file system could not read: ``kind`` the Java exception's
+    class name, ``message`` its first line; with what to look for."""
+    if kind == "ChecksumException":
+        return DataError(f"{path}: does not match its .crc checksum file ({kind}: {message}): it was changed or "
+                         "damaged after it was written; if it was changed on purpose, delete its .crc file")
+    return DataError(f"{path}: cannot be read ({kind}: {message}); a compressed file cut short or corrupt?")
 
 
 class HadoopFile(io.RawIOBase):

@@ -56,7 +56,8 @@ def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None, hold
         parsed = records.flatMap(partial(table_split, files=places, fmt=fmt, layout=layout, block_size=block_size,
                                          n_classes=n_classes))
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
+    with hadoop_fs.readable(sc, files if frame is None else [], lambda path: sc.binaryFiles(path).count()):
+        checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
     check_files(checks)
     rows = sum(check["rows"] for check in checks)
     if rows == 0:

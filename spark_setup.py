@@ -50,6 +50,9 @@ def quiet_spark_logs(conf):
         log4j = jvm.org.apache.logging.log4j
         log4j.core.config.Configurator.setRootLevel(log4j.Level.WARN)
         log4j.core.config.Configurator.setLevel("org.apache.hadoop.util.NativeCodeLoader", log4j.Level.ERROR)
+        # A local file's .crc that is not a checksum file is passed over (the file is read
+        # unchecked), with a Java trace per read of the file.
+        log4j.core.config.Configurator.setLevel("org.apache.hadoop.fs.FSInputChecker", log4j.Level.ERROR)
         for name in QUIET_LOGGERS:
             log4j.core.config.Configurator.setLevel(name, log4j.Level.OFF)
     except Exception:  # cosmetic only: fall back to sc.setLogLevel once the context is up

@@ -70,6 +70,9 @@ def open_table(sc, path, fmt):
         table = orc.ORCFile(source)
         return table.schema, lambda name: table.read_stripe(0, columns=[name]).slice(0, 1) if table.nstripes else None
     except Exception as e:  # pyarrow's errors for a file that is not a table of that format
+        failure = getattr(e, "java_exception", None) and hadoop_fs.read_failure(e)
+        if failure:  # the file system's: a checksum mismatch, a file cut short
+            raise hadoop_fs.unreadable(path, *failure) from None
         raise DataError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
 
 

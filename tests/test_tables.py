@@ -254,6 +254,42 @@ def test_parts_of_other_columns_or_a_column_named_twice_are_one_line(sc, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_a_stale_or_corrupt_checksum_file_is_named_or_passed_over_quietly(sc, tmp_path):
+    import glob
+
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    import spark_setup
+    rows = [(float(i % 97), float(i % 13), i % 2) for i in range(20000)]
+    frame = SparkSession(sc).createDataFrame(rows, ["x1", "x2", "y"]).repartition(2)
+    for name in ("stale", "corrupt"):
+        frame.write.parquet(str(tmp_path / name))  # Spark's folder: _SUCCESS, the parts and their .crc files
+    # The second part is read by the executors only, the first one's footer by the driver too.
+    for part in reversed(sorted(glob.glob(str(tmp_path / "stale" / "part-*.parquet")))):
+        data = bytearray(open(part, "rb").read())
+        data[len(data) // 2] ^= 0xFF  # changed after it was written, its .crc left as it was
+        open(part, "wb").write(bytes(data))
+        with pytest.raises(DataError, match=rf"^{part}: does not match its .crc checksum file \(ChecksumException: "
+                                            r"Checksum error: .*\): it was changed or damaged after it was written; "
+                                            r"if it was changed on purpose, delete its .crc file$"):
+            main_task.run(sc, main_task.parse_args([str(tmp_path / "stale"), str(tmp_path / "stale"),
+                                                    str(tmp_path / "out"), "--label-column", "y", "--epochs", "1"]),
+                          log=lambda line: None)
+    crc = sorted(glob.glob(str(tmp_path / "corrupt" / ".part-*.crc")))[0]
+    open(crc, "wb").write(b"not a checksum file")  # Hadoop reads the part unchecked, and logs a trace at WARN
+    main_task.run(sc, main_task.parse_args([str(tmp_path / "corrupt"), str(tmp_path / "corrupt"), str(tmp_path / "out"),
+                                            "--label-column", "y", "--epochs", "1"]), log=lambda line: None)
+    assert json.loads(read_output(tmp_path / "out", "summary")[0])["train_rows"] == 20000
+    log4j = sc._jvm.org.apache.logging.log4j
+    before = log4j.LogManager.getRootLogger().getLevel()
+    try:  # the job's spark-submit runs keep that trace off the console
+        spark_setup.quiet_spark_logs(SparkConf())
+        assert str(log4j.LogManager.getLogger("org.apache.hadoop.fs.FSInputChecker").getLevel()) == "ERROR"
+    finally:
+        log4j.core.config.Configurator.setAllLevels(log4j.LogManager.getRootLogger().getName(), before)
+
+
 def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, small_compact, tmp_path):
     import predict
 
