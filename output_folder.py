@@ -37,6 +37,7 @@ from hadoop_fs import (
     rename_path,
     write_bytes,
 )
+from spark_setup import uninterrupted
 
 STAGING = "._incomplete-"
 HEARTBEAT = "_heartbeat"
@@ -190,11 +191,17 @@ class Staging:
         """Write the outputs into the staging folder (write_outputs), then put it in OUTPUT_DIR's place."""
         write_outputs(self.sc, self.path, lines, files, rdds, tables)
         self.stop_heartbeat()
+        self.take_place()
+
+    @uninterrupted  # between the delete and the rename, neither the old outputs nor the new are in place
+    def take_place(self):
+        """The staging folder, complete, becomes OUTPUT_DIR (the earlier one removed)."""
         delete_path(self.sc, f"{self.path}/{HEARTBEAT}")
         if path_exists(self.sc, self.output_dir):
             delete_path(self.sc, self.output_dir)
         rename_path(self.sc, self.path, self.output_dir)
 
+    @uninterrupted  # a second Ctrl-C, or the first one's timer, would leave the staging folder behind
     def close(self):
         """After the run, published or not: a staging folder still there is removed, unless it
         holds a checkpoint to resume from."""

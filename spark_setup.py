@@ -104,6 +104,7 @@ class Stopped(BaseException):
 
 
 _signals = []  # the signals received
+_stopping = []  # not empty once the run is stopping: Stopped was raised, or the run is ending anyway
 
 
 def interrupted():
@@ -111,10 +112,29 @@ def interrupted():
     return _signals[0] if _signals else None
 
 
+_uninterrupted = set()  # the code of functions a signal must not stop midway
+
+
+def uninterrupted(function):
+    """A decorator for a clean-up that must run to its end (publishing OUTPUT_DIR, removing a
+    staging folder): a signal that arrives while it runs stops the run once it has returned."""
+    _uninterrupted.add(function.__code__)
+    return function
+
+
 def in_java_call(frame):
     """True if the main thread, at ``frame``, waits on a call into the JVM (py4j)."""
     while frame is not None:
         if frame.f_globals.get("__name__", "").startswith("py4j"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def in_clean_up(frame):
+    """True if the main thread, at ``frame``, runs a function marked uninterrupted."""
+    while frame is not None:
+        if frame.f_code in _uninterrupted:
             return True
         frame = frame.f_back
     return False
@@ -132,7 +152,7 @@ def stop_on_signals(sc=None):
     """SIGINT (Ctrl-C) and SIGTERM stop the run: Spark's jobs are cancelled, and Stopped is raised
     in the main thread once it is not waiting on the JVM (a call cut off mid-way leaves py4j's
     connection, and the JVM thread behind it, in a state that fails the SparkContext's stop with
-    Java traces). A cancelled job's call ends at once, with an error the caller turns into Stopped.
+    Java traces) nor running a clean-up marked uninterrupted. A cancelled job's call ends at once, with an error the caller turns into Stopped.
 
     PySpark's own SIGINT handler raises at once, whatever the main thread is doing.
     """
@@ -140,7 +160,10 @@ def stop_on_signals(sc=None):
         if not _signals:
             _signals.append(signum)
             logging.getLogger("py4j").setLevel(logging.CRITICAL)  # no connection errors on the way out
-        if not in_java_call(frame):
+        if _stopping:  # Stopped once is enough: a second one would cut the clean-up short
+            return
+        if not in_java_call(frame) and not in_clean_up(frame):
+            _stopping.append(signum)
             raise Stopped(_signals[0])
         # Cancel the jobs again at every look: a call into the JVM may have started the next one.
         if sc is not None:  # from a thread of its own: py4j gives each thread its own connection, and
@@ -170,6 +193,8 @@ def run_with_spark(prog, run, args, failures):
     of a type in ``failures`` ({type: (exit code, its message)}) that code and one line on the
     user's stderr. Ctrl-C and SIGTERM stop it with one line and exit codes 130 and 143."""
     user_stderr()  # opened while the JVM is alive: an interrupted run may outlive it
+    _signals.clear()  # a run of its own, in a process (a notebook, a test) that may have run others
+    _stopping.clear()
     stop_on_signals()
     leave_ctrl_c_to_python()
     sc = None
@@ -177,8 +202,10 @@ def run_with_spark(prog, run, args, failures):
         sc = start_spark()
         stop_on_signals(sc)  # again: the SparkContext installs a SIGINT handler of its own
         run(sc, args, log=partial(print, flush=True))
+        _stopping.append(None)
         return EXIT_OK
     except BaseException as e:
+        _stopping.append(None)  # whatever ended the run, a signal now changes nothing but the exit code
         if interrupted():  # whatever the signal's cancelled job or cut-off call raised
             return stopped(prog, interrupted())
         for kind, (code, message) in failures.items():
@@ -187,6 +214,7 @@ def run_with_spark(prog, run, args, failures):
                 return code
         raise
     finally:
+        _stopping.append(None)
         signal.setitimer(signal.ITIMER_REAL, 0)
         if interrupted():
             silence_spark_logs()
