@@ -7,6 +7,8 @@ and, where there is one, its line.
 """
 
 import json
+import os
+import re
 
 import numpy as np
 
@@ -104,7 +106,14 @@ def model_folder(sc, path, log):
     names = list_names(sc, path)
     if "model" in names and not any(name.startswith("part-") for name in names):
         log(f"{path} is a run's output folder: reading its model/")
-        return f"{path.rstrip('/')}/model"
+        path = f"{path.rstrip('/')}/model"
+    files = [name for name, _ in input_files(sc, path)]
+    if files == [path]:  # a model file named as it is
+        return path
+    others = [os.path.basename(name) for name in files if not re.fullmatch(r"part-\d+", os.path.basename(name))]
+    if others:
+        raise DataError(f"{path}: not a model folder (it holds {others[0]}): a model is the model/ folder of a "
+                        "training run's OUTPUT_DIR, its JSON lines in part-00000, or that OUTPUT_DIR")
     return path
 
 

@@ -290,6 +290,22 @@ def test_a_stale_or_corrupt_checksum_file_is_named_or_passed_over_quietly(sc, tm
         log4j.core.config.Configurator.setAllLevels(log4j.LogManager.getRootLogger().getName(), before)
 
 
+def test_a_folder_that_is_not_a_model_is_one_line_saying_what_a_model_is(sc, tmp_path):
+    from pyspark.sql import SparkSession
+
+    import predict
+    spark = SparkSession(sc)
+    folder = str(tmp_path / "predictions")  # a table, as predict.py writes its predictions
+    spark.createDataFrame([(1, 0.5)], ["prediction", "probability"]).coalesce(1).write.parquet(folder)
+    message = (rf"^{folder}: not a model folder \(it holds part-00000-.*\.parquet\): a model is the model/ folder "
+               r"of a training run's OUTPUT_DIR, its JSON lines in part-00000, or that OUTPUT_DIR$")
+    with pytest.raises(DataError, match=message):
+        predict.register_model(spark, "no_model", folder)
+    good = bad_table(tmp_path, "good.parquet", lambda c: c)
+    with pytest.raises(DataError, match=message):
+        predict.run(sc, predict.parse_args([folder, good, str(tmp_path / "out")]), log=lambda line: None)
+
+
 def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, small_compact, tmp_path):
     import predict
 
