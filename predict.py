@@ -36,12 +36,13 @@ def parse_args(argv):
     parser = OneLineParser(prog="predict.py", description="Score the rows of CSV files or a table with a model.")
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="the model/ folder of a training run")
     parser.add_argument("input", metavar="INPUT", help="CSV files of features (any Hadoop path, plain or .gz), or a "
-                        "table's Parquet or ORC files")
+                        "table's Parquet, ORC or JSON lines files (or, with --table, a table of the catalog)")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to create for the outputs")
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument("--labels", metavar="FILE", help="the rows' labels: also write metrics as training does")
-    labels.add_argument("--label-column", type=label_column, metavar="first|last|N",
-                        help="the label is this column (1-based) of INPUT: also write metrics")
+    labels.add_argument("--label-column", type=label_column, metavar="first|last|N|NAME",
+                        help="the label is this column of INPUT (first, last, its number from 1, or a table's or "
+                        "CSV header's column name): also write metrics")
     parser.add_argument("--keep", type=names, default=[], metavar="COLUMNS",
                         help="a table's columns to copy into the predictions, before prediction and probability")
     parser.add_argument("--output-format", choices=("csv", "parquet"),
