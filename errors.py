@@ -9,8 +9,17 @@ import os
 import sys
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 3, 130, 143
-EXIT_CODES = ("exit codes: 0 done; 2 bad input or options (one line on stderr); 3 training diverged (the outputs "
-              "are still written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)")
+
+
+def exit_codes(diverges=False, signals=True):
+    """The exit codes a script returns, for its --help: training's diverge (3); the Spark jobs'
+    stop on Ctrl-C and SIGTERM with a line of their own (130, 143)."""
+    codes = ["0 done", "2 bad input or options (one line on stderr)"]
+    if diverges:
+        codes.append("3 training diverged (the outputs are still written)")
+    if signals:
+        codes += ["130 interrupted (Ctrl-C)", "143 terminated (SIGTERM)"]
+    return "exit codes: " + "; ".join(codes)
 
 _stderr = []  # the stream user_stderr() chose, once
 

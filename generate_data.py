@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from errors import exit_codes
 from options import OneLineParser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,6 +152,7 @@ def positive_int(text):
 
 def parse_args(argv):
     parser = OneLineParser(
+        codes=exit_codes(signals=False),
         prog="generate_data.py", description="Write MNIST as CSV files for main_task.py.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--source", choices=["idx", "keras"], default="idx",

@@ -31,7 +31,7 @@ import csv_reading  # noqa: E402
 import data_io  # noqa: E402
 import model_file  # noqa: E402
 import nn_math  # noqa: E402
-from errors import DataError  # noqa: E402
+from errors import DataError, exit_codes  # noqa: E402
 from options import OneLineParser  # noqa: E402
 from scaling import Scaling, moments_of  # noqa: E402
 
@@ -270,6 +270,7 @@ def plot_run(out_dir, test_images=None, test_labels=None):
 
 def parse_args(argv):
     parser = OneLineParser(
+        codes=exit_codes(signals=False),
         prog="generate_plots.py",
         usage="%(prog)s OUTPUT_DIR [--test-images FILE --test-labels FILE] | %(prog)s COST_FILE ACC_FILE|None OUT_DIR",
         description="Plot the results of a main_task.py run from its (local) output folder.")

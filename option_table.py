@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import nn_math
 import nn_optim
+from errors import exit_codes
 from frame_reading import FRAME_FORMATS
 from options import (
     OneLineParser,
@@ -199,6 +200,6 @@ def with_defaults(given):
 
 def training_parser(prog, description):
     """The job's parser: OneLineParser (one-line mistakes) with every option of the table."""
-    parser = OneLineParser(prog=prog, description=description)
+    parser = OneLineParser(prog=prog, description=description, codes=exit_codes(diverges=True))
     add_to(parser)
     return parser

@@ -4,15 +4,15 @@ option types that check a value as they parse it."""
 import argparse
 import sys
 
-from errors import EXIT_BAD_INPUT, EXIT_CODES, tell_user
+from errors import EXIT_BAD_INPUT, exit_codes, tell_user
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a mistake is one line on the user's stderr (not the whole usage) and exit code
-    2, and --help ends with the exit codes."""
+    2, and --help ends with the exit codes (``codes``: errors.exit_codes's)."""
 
-    def __init__(self, **kwargs):
-        super().__init__(epilog=EXIT_CODES, **kwargs)
+    def __init__(self, codes=exit_codes(), **kwargs):
+        super().__init__(epilog=codes, **kwargs)
 
     def error(self, message):
         tell_user(f"{self.prog}: error: {message} (see --help)")

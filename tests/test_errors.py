@@ -159,14 +159,18 @@ def test_epochs_0_needs_a_model_to_evaluate(capsys):
                                        "given with --init-model (see --help)\n")
 
 
-@pytest.mark.parametrize("script", ["main_task", "predict"])
-def test_help_lists_the_exit_codes(capsys, script):
+@pytest.mark.parametrize("script, diverges, signals", [("main_task", True, True), ("predict", False, True),
+                                                       ("generate_plots", False, False),
+                                                       ("generate_data", False, False)])
+def test_help_lists_the_exit_codes_the_script_returns(capsys, script, diverges, signals):
     module = __import__(script)
     with pytest.raises(SystemExit) as exit_:
         module.parse_args(["--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "exit codes: 0 done; 2 bad input or options" in text and "130 interrupted (Ctrl-C)" in text
+    assert "exit codes: 0 done; 2 bad input or options" in text
+    assert ("3 training diverged" in text) == diverges  # only training diverges
+    assert ("130 interrupted (Ctrl-C)" in text) == ("143 terminated (SIGTERM)" in text) == signals
 
 
 def test_the_schedule_follows_the_optimizer_when_none_is_given():
@@ -232,3 +236,4 @@ def test_a_truncated_or_false_gzip_file_is_one_line_naming_it(sc, tmp_path, good
     with pytest.raises(DataError, match=rf"^{false}: cannot be read \(IOException: not a gzip file\)$"):
         run_with(sc, {**good, "train_labels": str(false)}, tmp_path / "out")
     assert sorted(os.listdir(tmp_path)) == ["labels.csv", "labels.csv.gz", "parts"]
+
