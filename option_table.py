@@ -176,7 +176,7 @@ def add_to(parser, flags=None, defaults=False):
     for option in OPTIONS if flags is None else [BY_FLAG[flag] for flag in flags]:
         group = groups.get(option.group) or groups.setdefault(option.group, parser.add_argument_group(option.group))
         text = option.help
-        if option.default not in (None, False) and not callable(option.default):
+        if option.default is not None and option.kind is not bool and not callable(option.default):  # 0 too
             text += f" (default: {shown(option.default)})"
         keywords = {"help": text.replace("%", "%%"), "default": option.default if defaults else argparse.SUPPRESS}
         if option.kind is bool:

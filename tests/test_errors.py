@@ -237,3 +237,14 @@ def test_a_truncated_or_false_gzip_file_is_one_line_naming_it(sc, tmp_path, good
         run_with(sc, {**good, "train_labels": str(false)}, tmp_path / "out")
     assert sorted(os.listdir(tmp_path)) == ["labels.csv", "labels.csv.gz", "parts"]
 
+
+def test_help_gives_the_default_of_every_option_that_has_one():
+    import option_table
+    parser = option_table.training_parser("main_task.py", "")
+    helps = {action.option_strings[0][2:]: action.help for action in parser._actions if action.option_strings}
+    for option in option_table.OPTIONS:
+        if option.default is None or option.kind is bool or callable(option.default):
+            continue
+        assert f"(default: {option_table.shown(option.default)})" in helps[option.flag], option.flag
+    for flag in ("l1", "l2", "dropout", "input-dropout", "min-delta"):  # zeros are defaults too
+        assert helps[flag].endswith("(default: 0.0)"), helps[flag]
