@@ -150,8 +150,8 @@ def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=N
         log(line)
         if checkpoint is not None and settings.checkpoint_every and epoch % settings.checkpoint_every == 0:
             checkpoint(state)
-    if validation is not None and not patience_spent(state, settings) and (
-            not history["validation"] or history["validation"][-1][0] < state.epoch):  # the last weights
+    if validation is not None and (not history["validation"] or history["validation"][-1][0] < state.epoch):
+        # The last weights too, early stopping's included: every weights of the run are measured.
         log("validation" + validated(state, state.epoch, validation.measure(sc, state.theta, net, settings),
                                      state.theta, settings)[len("  validation"):])
     return state

@@ -97,8 +97,12 @@ def test_early_stopping_keeps_the_weights_of_the_lowest_validation_cost(sc, smal
     costs = [cost for _, cost, _ in history]
     best = int(np.argmin(costs))
     assert summary["best_epoch"] == history[best][0] and summary["kept_epoch"] == summary["best_epoch"]
-    # It stopped two validations after the best, so before the 40 epochs.
-    assert history[-1][0] == summary["best_epoch"] + 2 and summary["last_epoch"] < 40
+    # It stopped two validations after the best, so before the 40 epochs; the last weights were measured too
+    # (and were kept if they beat the best).
+    last = summary["last_epoch"]
+    assert summary["best_epoch"] in (last - 3, last) and last < 40
+    assert [epoch for epoch, _, _ in history] == list(range(last + 1))
+    assert len(read_output(tmp_path / "out", "cost_history")) == last
     assert any(line.startswith("early stopping: 2 validations without a lower cost") for line in said)
     # The saved model is the best epoch's weights: its validation cost, recomputed here, is the best one.
     cost, _ = numpy_validation(sc, tmp_path / "out", X[held] * 255.0, labels[held])
