@@ -99,6 +99,9 @@ def read_csv_rows(path, reader):
             lines = [line.rstrip("\n") for line in f]
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, EOFError, OSError) as e:  # a table's file, a .gz that is not one or is cut short
+        raise InputError(f"{path}: not a CSV text file ({type(e).__name__}: {str(e).splitlines()[0][:80]}); "
+                         "--test-images and --test-labels take CSV files, plain or .gz") from None
     if not lines:
         raise InputError(f"{path}: empty file")
     try:

@@ -146,6 +146,14 @@ def test_plots_report_bad_input_in_one_line(compact_run, tmp_path, capsys):
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == ("generate_plots.py: error: --test-images and --test-labels go "
                                                "together (see --help)")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = tmp_path / "test.parquet"  # the test set as a table: the plots take CSV files
+    pq.write_table(pa.table({"pixels": [[0, 255] * 392], "label": [3]}), table)
+    assert generate_plots.main([str(out), "--test-images", str(table), "--test-labels", str(table)]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.startswith(f"generate_plots.py: error: {table}: not a CSV text file (UnicodeDecodeError: ")
+    assert said.endswith("); --test-images and --test-labels take CSV files, plain or .gz") and "\n" not in said
 
 
 def test_plots_read_test_files_as_the_job_does(compact_run, small_compact, tmp_path, capsys):
