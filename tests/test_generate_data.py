@@ -54,6 +54,23 @@ def test_full_data_round_trip_matches_known_counts(full_compact):
     np.testing.assert_array_equal(first, idx[0].ravel())
 
 
+@pytest.mark.other_run
+def test_the_readmes_default_run_row_is_what_the_default_run_gives(sc, full_compact, tmp_path):
+    import json
+
+    import main_task
+    from conftest import read_output
+    with open(os.path.join(ROOT, "README.md")) as f:
+        row = next(line for line in f if line.startswith("| the original's defaults"))
+    train, test, f1 = (float(cell) for cell in row.split("|")[3:6])
+    main_task.run(sc, main_task.parse_args([*full_compact, str(tmp_path / "out")]), log=lambda line: None)
+    summary = json.loads(read_output(tmp_path / "out", "summary")[0])
+    # Within 0.001: on another CPU a float32 pass may round otherwise and flip a prediction or two.
+    assert summary["final_train_accuracy"] == pytest.approx(train, abs=0.001)
+    assert summary["test_accuracy"] == pytest.approx(test, abs=0.001)
+    assert summary["macro_f1"] == pytest.approx(f1, abs=0.001)
+
+
 def test_digits_keep_those_classes_relabelled(tmp_path):
     train_images, train_labels, test_images, test_labels = write_data(tmp_path, "--digits", "0,1")
     assert np.bincount(np.loadtxt(train_labels, dtype=np.int64)).tolist() == [5923, 6742]  # 12,665 rows
