@@ -93,23 +93,33 @@ def test_diverging_job_exits_with_code_3_and_one_line(small_compact, tmp_path):
     assert "error:" not in result.stdout
 
 
-def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, small_compact, tmp_path):
-    out = tmp_path / "out"
-    job = subprocess.Popen(submit_command(*small_compact, out, "--epochs", "200", "--checkpoint-every", "2"),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+# Besides the JVM's "WARNING" lines, Spark's own warnings may show (as its UI taking port 4041 when
+# another Spark application holds 4040, where the UI is on): neither is the job's.
+SPARK_WARNING = re.compile(r"^(WARNING|\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN )")
+
+
+def ctrl_c(command, when):
+    """Run a spark-submit ``command`` and, at the first line of its output that starts with
+    ``when``, press Ctrl-C (SIGINT to its process group, as a terminal does: the JVM and Python
+    both get it). Asserts it stops with exit code 130 and one line, no trace; (stdout, stderr)."""
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                            start_new_session=True)
     for line in job.stdout:
-        if line.startswith("epoch   5/"):
-            os.killpg(job.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the JVM and Python both get it
+        if line.startswith(when):
+            os.killpg(job.pid, signal.SIGINT)
             break
     stdout, stderr = job.communicate(timeout=120)
     assert job.returncode == 130, stdout[-2000:] + stderr[-2000:]
-    # Besides the JVM's "WARNING" lines, Spark's own warnings may show (as its UI taking port 4041
-    # when another Spark application holds 4040, where the UI is on): neither is the job's.
-    spark_warning = re.compile(r"^(WARNING|\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN )")
-    assert [line for line in stderr.splitlines() if not spark_warning.match(line)] == [
-        "main_task.py: interrupted (SIGINT)"]
-    assert "Traceback" not in stdout and "Exception" not in stdout + stderr
+    script = next(os.path.basename(arg) for arg in command if arg.endswith(".py"))
+    assert [line for line in stderr.splitlines() if not SPARK_WARNING.match(line)] == [
+        f"{script}: interrupted (SIGINT)"]
+    assert "Traceback" not in stdout and "Exception" not in stdout + stderr and " at org.apache" not in stdout
+    return stdout, stderr
+
+
+def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, small_compact, tmp_path):
+    out = tmp_path / "out"
+    ctrl_c(submit_command(*small_compact, out, "--epochs", "200", "--checkpoint-every", "2"), "epoch   5/")
     assert not out.exists()
     staging, = tmp_path.glob("out._incomplete-*")
     last = int(max(visible(staging / "checkpoints"))[6:12])
@@ -152,19 +162,8 @@ def test_ctrl_c_while_predict_writes_is_one_line_and_exit_130(sc, small_compact,
     trained = tmp_path / "trained"
     main_task.run(sc, args_for(small_compact, trained, "--epochs", "1", "--hidden", "8"), log=quiet)
     many = ",".join([small_compact[0]] * 30)  # 90,000 rows: seconds of writing to interrupt
-    out = tmp_path / "out"
-    job = subprocess.Popen(submit_command(trained / "model", many, out, script="predict.py"), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
-    for line in job.stdout:
-        if line.startswith("scoring "):  # what comes next is the predictions' write
-            os.killpg(job.pid, signal.SIGINT)
-            break
-    stdout, stderr = job.communicate(timeout=120)
-    assert job.returncode == 130, stdout[-2000:] + stderr[-2000:]
-    spark_warning = re.compile(r"^(WARNING|\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN )")
-    assert [line for line in stderr.splitlines() if not spark_warning.match(line)] == [
-        "predict.py: interrupted (SIGINT)"]
-    assert "Traceback" not in stdout and "Exception" not in stdout + stderr and " at org.apache" not in stdout
+    ctrl_c(submit_command(trained / "model", many, tmp_path / "out", script="predict.py"),
+           "scoring ")  # what comes next is the predictions' write
     assert sorted(os.listdir(tmp_path)) == ["trained"]  # no predictions, and no staging folder left
 
 
