@@ -21,21 +21,20 @@ HELPER_MODULES = ("errors", "nn_math", "nn_sampling", "nn_optim", "hadoop_fs", "
                   "output_folder", "memory_check", "onnx_export", "sql_model", "table_output", "spark_setup")
 
 
-# The driver JVM's loggers that report a task's failure and the scheduler's state: when Ctrl-C
-# reaches the Python workers too, their tasks fail while the run stops, and the scheduler reports
-# status updates that arrive after the context stopped, with Java traces, racing the job's own
-# one line. Nothing is lost in a run that fails: the failed job's error reaches the driver, which
-# says what was wrong in one line (or, for a fault of the job's own, with the trace). On a
-# cluster, the executors keep their own logs.
-QUIET_LOGGERS = ("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSchedulerImpl",
-                 "org.apache.spark.scheduler.TaskSetManager", "org.apache.spark.scheduler.DAGScheduler",
+# The driver JVM's loggers that report a task's failure: when Ctrl-C reaches the Python workers
+# too, their tasks fail while the run stops, with Java traces that race the job's own one line.
+# Nothing is lost in a run that fails: the failed job's error reaches the driver, which says what
+# was wrong in one line (or, for a fault of the job's own, with the trace). On a cluster, the
+# executors keep their own logs. The scheduler's own lines stay (a lost executor is worth a line);
+# those of a stopping context come after silence_spark_logs, which a signal calls first.
+QUIET_LOGGERS = ("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSetManager",
                  "org.apache.spark.api.python.PythonRunner", "org.apache.spark.internal.io.SparkHadoopWriter",
                  "org.apache.spark.sql.execution.datasources.FileFormatWriter")
 
 
 def quiet_spark_logs(conf):
     """Keep Spark's INFO lines off the console from the first line (WARN and above still show),
-    and the task and scheduler lines of a run that stops (QUIET_LOGGERS) off it altogether.
+    and the failed tasks' lines of a run that stops (QUIET_LOGGERS) off it altogether.
 
     spark-submit resets logging before the script runs and Spark would load its INFO
     defaults when the context starts, so initialise them now and lower the level.
@@ -141,7 +140,6 @@ def in_clean_up(frame):
 
 
 def cancel_jobs(sc):
-    silence_spark_logs()
     try:
         sc.cancelAllJobs()
     except Exception:  # the JVM already going
@@ -152,7 +150,8 @@ def stop_on_signals(sc=None):
     """SIGINT (Ctrl-C) and SIGTERM stop the run: Spark's jobs are cancelled, and Stopped is raised
     in the main thread once it is not waiting on the JVM (a call cut off mid-way leaves py4j's
     connection, and the JVM thread behind it, in a state that fails the SparkContext's stop with
-    Java traces) nor running a clean-up marked uninterrupted. A cancelled job's call ends at once, with an error the caller turns into Stopped.
+    Java traces) nor running a clean-up marked uninterrupted. A cancelled job's call ends at once,
+    with an error the caller turns into Stopped.
 
     PySpark's own SIGINT handler raises at once, whatever the main thread is doing.
     """
@@ -160,6 +159,9 @@ def stop_on_signals(sc=None):
         if not _signals:
             _signals.append(signum)
             logging.getLogger("py4j").setLevel(logging.CRITICAL)  # no connection errors on the way out
+            # At once, before the context stops under running tasks: from a thread, as the main
+            # thread's py4j connection may be busy.
+            threading.Thread(target=silence_spark_logs, daemon=True).start()
         if _stopping:  # Stopped once is enough: a second one would cut the clean-up short
             return
         if not in_java_call(frame) and not in_clean_up(frame):

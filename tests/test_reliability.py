@@ -130,8 +130,9 @@ def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, 
     assert len(read_output(out, "cost_history")) == last + 2
 
 
-def test_a_signal_during_a_clean_up_stops_the_run_once_it_is_done():
+def test_a_signal_during_a_clean_up_stops_the_run_once_it_is_done(monkeypatch):
     import spark_setup
+    monkeypatch.setattr(spark_setup, "silence_spark_logs", lambda: None)  # this process's JVM keeps its logs
     done = []
 
     @spark_setup.uninterrupted
