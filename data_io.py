@@ -121,7 +121,7 @@ def read_labels(sc, path, n_classes=None):
     """
     source = open_input(sc, path)
     lines, splits = text_lines(sc, source, sc.defaultParallelism)
-    with readable(sc, source.files, lambda path: sc.textFile(path).count()):
+    with readable(sc, source.files):
         parts = lines.mapPartitionsWithIndex(partial(label_split, splits=splits, fmt=source.fmt,
                                                      n_classes=n_classes)).collect()
     reports = [report for _, report in parts]
@@ -307,7 +307,7 @@ def parse_features(sc, source, block_size, n_classes, width):
     # LZ4: spark.rdd.compress) on every read: a third of the memory, but about 40 ms more JVM
     # CPU per epoch on full MNIST.
     cached = cached.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    with readable(sc, source.files, lambda path: sc.textFile(path).count()):
+    with readable(sc, source.files):
         checks = merge_checks(cached.mapPartitions(split_checks).collect())  # parses and caches
     return cached, checks, splits
 

@@ -67,8 +67,9 @@ def visible(name):
     return not name.startswith(("_", "."))
 
 
-def input_files(sc, path):
-    """The files an input names, in plain lexical order of their paths: [(shown path, size in bytes)].
+def input_files(sc, path, qualified_paths=False):
+    """The files an input names, in plain lexical order of their paths: [(shown path, size in bytes)]
+    (with ``qualified_paths``, each path in full, as qualified() writes it).
 
     ``path`` is a file, a folder (its visible files), a glob or a comma-separated list of those.
     The order is fixed here, not left to the file system's listing (which differs from folder to
@@ -94,7 +95,7 @@ def input_files(sc, path):
             shown = part if literal else shown_path(part, status.getPath())
             found.append((status.getPath().toString(), shown, status.getLen()))
     found.sort()
-    return [(shown, size) for _, shown, size in found]
+    return [(full if qualified_paths else shown, size) for full, shown, size in found]
 
 
 def shown_path(given, jpath):
@@ -213,10 +214,10 @@ def read_failure(error):
 
 
 @contextlib.contextmanager
-def readable(sc, files, count_lines):
-    """A Spark job over the text ``files`` that fails because one cannot be read (read_failure)
-    -> DataError naming that file (found by ``count_lines``(file), a job of its own per file,
-    only then) with the reason, and what to look for."""
+def readable(sc, files, binary=False):
+    """A Spark job over ``files`` (text, or with ``binary`` read whole) that fails because one
+    cannot be read (read_failure) -> DataError naming that file, with the reason and what to look
+    for. Of several, the first that fails a read of its own (a Spark job each, only then)."""
     from py4j.protocol import Py4JJavaError
     try:
         yield
@@ -224,13 +225,14 @@ def readable(sc, files, count_lines):
         failure = read_failure(e)
         if failure is None or not files:
             raise
-        culprit = files[0]
-        for path in files if len(files) > 1 else []:
+
+        def fails(path):
             try:
-                count_lines(path)
+                (sc.binaryFiles(path) if binary else sc.textFile(path)).count()
             except Py4JJavaError:
-                culprit = path
-                break
+                return True
+            return False
+        culprit = files[0] if len(files) == 1 else next((path for path in files if fails(path)), files[0])
         raise unreadable(culprit, *failure) from None
 
 

@@ -56,7 +56,7 @@ def load_table_set(sc, kind, block_size, scale, n_classes=None, width=None, hold
         parsed = records.flatMap(partial(table_split, files=places, fmt=fmt, layout=layout, block_size=block_size,
                                          n_classes=n_classes))
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    with hadoop_fs.readable(sc, files if frame is None else [], lambda path: sc.binaryFiles(path).count()):
+    with hadoop_fs.readable(sc, files if frame is None else [], binary=True):
         checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
     check_files(checks)
     rows = sum(check["rows"] for check in checks)
@@ -114,8 +114,8 @@ def input_record(sc, path, label_path, table=False):
     of the catalog: its name, size None). load_input's rows are added as "rows" once known."""
     if table:
         return {"files": [[path, None]]}
-    return {"files": [[hadoop_fs.qualified(sc, shown), size] for part in (path, label_path) if part
-                      for shown, size in hadoop_fs.input_files(sc, part)]}
+    return {"files": [[full, size] for part in (path, label_path) if part
+                      for full, size in hadoop_fs.input_files(sc, part, qualified_paths=True)]}
 
 
 def load_input(sc, path, label_path, block_size, scale, label_column=None, features=None, fmt=None, n_classes=None,

@@ -98,9 +98,9 @@ def model_from_lines(lines, path="model"):
     return model_from_records(model_records(lines, path), path)
 
 
-def model_folder(sc, path, log):
-    """The folder of a model: ``path``, or its model/ when ``path`` is a run's output folder (said in
-    the log). DataError if there is none."""
+def model_files(sc, path, log):
+    """(the folder of a model: ``path``, or its model/ when ``path`` is a run's output folder (said
+    in the log); its files). DataError if there is none, or it holds other files than a model's."""
     if not input_exists(sc, path):
         raise DataError(f"{path}: file not found")
     names = list_names(sc, path)
@@ -108,22 +108,20 @@ def model_folder(sc, path, log):
         log(f"{path} is a run's output folder: reading its model/")
         path = f"{path.rstrip('/')}/model"
     files = [name for name, _ in input_files(sc, path)]
-    if files == [path]:  # a model file named as it is
-        return path
     others = [os.path.basename(name) for name in files if not re.fullmatch(r"part-\d+", os.path.basename(name))]
-    if others:
+    if others and files != [path]:  # a model file named as it is is read whatever its name
         raise DataError(f"{path}: not a model folder (it holds {others[0]}): a model is the model/ folder of a "
                         "training run's OUTPUT_DIR, its JSON lines in part-00000, or that OUTPUT_DIR")
-    return path
+    return path, files
 
 
 def read_model(sc, path, log=print):
     """(Network, theta, scaling.Scaling) from a model/ folder written by an earlier run (or the
     run's folder), read on the driver file by file: every fault is one line naming the file and,
     where there is one, its line."""
-    folder = model_folder(sc, path, log)
+    folder, files = model_files(sc, path, log)
     records = []
-    for name, _ in input_files(sc, folder):
+    for name in files:
         try:
             records.extend(model_records(read_text(sc, name).splitlines(), name))
         except ValueError as e:
