@@ -24,11 +24,11 @@ def feature_matrix(features, width):
     fields; n rows) -> (X (n, width) float64, scored (n,) bool): ``scored`` marks the rows that
     can be scored, the others (NULL, or holding a NULL, NaN or infinite value) are zeros in X.
     ValueError naming the model's width for a row of another number of values."""
-    present = (features["type"] if hasattr(features, "columns") else features).notna().to_numpy()
+    read = vectors if hasattr(features, "columns") else arrays  # a struct: pyspark.ml vectors
+    present = (features["type"] if read is vectors else features).notna().to_numpy()
     X = np.zeros((len(present), width))
     if present.any():
-        X[present] = vectors(features[present], width) if hasattr(features, "columns") else arrays(
-            features[present], width)
+        X[present] = read(features[present], width)
     scored = present & np.isfinite(X).all(axis=1)
     X[~scored] = 0.0
     return X, scored
