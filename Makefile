@@ -26,7 +26,7 @@ export SPARK_SUBMIT_OPTS ?= -XX:SharedArchiveFile=$(abspath $(JSA)) -XX:TieredSt
 INPUTS := $(DATA)/mnist_images_train.csv $(DATA)/mnist_labels_train.csv \
           $(DATA)/mnist_images_test.csv $(DATA)/mnist_labels_test.csv
 
-.PHONY: demo test bench notebook venv data clean
+.PHONY: demo test bench notebook venv data zip clean
 
 demo: $(VENV)/.installed $(JSA) $(DATA)/.generated
 	$(VENV)/bin/spark-submit --master '$(MASTER)' main_task.py $(INPUTS) $(OUT) --overwrite $(ARGS)
@@ -55,9 +55,16 @@ notebook: $(VENV)/.installed
 venv: $(VENV)/.installed $(JSA)
 data: $(DATA)/.generated
 
-$(VENV)/.installed: requirements.txt tests/requirements.txt
+# The job's code as one file for a cluster: spark-submit --py-files dist/rddnet.zip (docs/cluster.md).
+zip: dist/rddnet.zip
+dist/rddnet.zip: $(VENV)/.installed nn_math.py $(shell find rddnet -name '*.py')
+	mkdir -p dist
+	$(PYTHON) -c 'from rddnet import shipping; shipping.write_zip("$@")'
+
+# The package installed from the checkout (pip install -e .: rddnet and nn_math), with its dependencies.
+$(VENV)/.installed: requirements.txt tests/requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt -e .
 	$(VENV)/bin/python tools/pyspark_from_site_packages.py
 	touch $@
 
@@ -65,10 +72,11 @@ $(JSA): $(VENV)/.installed tools/archive_spark_classes.py $(JAVA)
 	$(PYTHON) tools/archive_spark_classes.py $@
 
 # Spark 3.5 (Dataproc 2.2 and 2.3) with NumPy 1.x, for the second test run.
-$(VENV35)/.installed: requirements.txt tests/spark35-constraints.txt
+# Of the test-only packages it needs pytest alone (its pin is tests/requirements.txt's).
+$(VENV35)/.installed: requirements.txt tests/requirements.txt tests/spark35-constraints.txt pyproject.toml
 	python3 -m venv $(VENV35)
-	$(VENV35)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt \
-	    -c tests/spark35-constraints.txt
+	$(VENV35)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -e . \
+	    "$$(grep '^pytest' tests/requirements.txt)" -c tests/spark35-constraints.txt
 	$(VENV35)/bin/python tools/pyspark_from_site_packages.py
 	touch $@
 
@@ -77,4 +85,4 @@ $(DATA)/.generated: $(VENV)/.installed generate_data.py data/train-images-idx3-u
 	touch $@
 
 clean:
-	rm -rf output $(DATA)/*.csv $(DATA)/.generated
+	rm -rf output dist $(DATA)/*.csv $(DATA)/.generated

@@ -21,8 +21,8 @@ import sys
 
 import numpy as np
 
-from errors import exit_codes
-from options import OneLineParser
+from rddnet.errors import exit_codes
+from rddnet.options import OneLineParser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDX_FILES = {

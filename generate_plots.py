@@ -27,13 +27,15 @@ import numpy as np
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
 
-import csv_reading  # noqa: E402
-import data_io  # noqa: E402
-import model_file  # noqa: E402
 import nn_math  # noqa: E402
-from errors import DataError, exit_codes  # noqa: E402
-from options import OneLineParser  # noqa: E402
-from scaling import Scaling, moments_of  # noqa: E402
+from rddnet.errors import DataError, exit_codes  # noqa: E402
+from rddnet.inputs import (
+    csv_files,  # noqa: E402
+    csv_input,  # noqa: E402
+)
+from rddnet.inputs.scaling import Scaling, moments_of  # noqa: E402
+from rddnet.options import OneLineParser  # noqa: E402
+from rddnet.outputs import model_file  # noqa: E402
 
 N_FIRST, N_MISTAKES = 24, 16  # cells of the test image grid
 
@@ -92,7 +94,7 @@ def read_tuples_of(path, size, split):
 
 
 def read_csv_rows(path, reader):
-    """Every line of a (possibly .gz) CSV file, parsed by the job's checks (csv_reading.py) into reader's result."""
+    """Every line of a (possibly .gz) CSV file, parsed by the job's checks (csv_files.py) into reader's result."""
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rt") as f:
@@ -105,12 +107,12 @@ def read_csv_rows(path, reader):
     if not lines:
         raise InputError(f"{path}: empty file")
     try:
-        fmt = csv_reading.detect_format(path, lines[:2])
-        lines[0] = lines[0].lstrip(csv_reading.BOM)
+        fmt = csv_files.detect_format(path, lines[:2])
+        lines[0] = lines[0].lstrip(csv_files.BOM)
         while not lines[-1].strip():  # blank lines at the end are ignored, as the job does
             lines.pop()
         rows = lines[fmt["header"]:]
-        return reader(csv_reading.parse_rows(rows, 1 + fmt["header"], path, fmt), 1 + fmt["header"], path, fmt)
+        return reader(csv_files.parse_rows(rows, 1 + fmt["header"], path, fmt), 1 + fmt["header"], path, fmt)
     except DataError as e:
         raise InputError(str(e)) from None
 
@@ -252,7 +254,7 @@ def plot_run(out_dir, test_images=None, test_labels=None):
                                       os.path.join(out_dir, "class_metrics.png")))
     if test_images:
         X = read_csv_rows(test_images, lambda rows, *_: rows)
-        labels = read_csv_rows(test_labels, data_io.label_vector)
+        labels = read_csv_rows(test_labels, csv_input.label_vector)
         if len(X) != len(labels):
             raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")
         try:

@@ -7,46 +7,38 @@
         data/mnist_labels_train.csv data/mnist_images_test.csv data/mnist_labels_test.csv output/run
 
 The inputs (CSV files, or a table's Parquet or ORC files) are parsed once into cached blocks of
-rows (inputs.py, data_io.py). The training loop is
-training.py's; each epoch is one Spark job, one of two kinds (executor_tasks.py):
-  - data-parallel (the default, as the original): broadcast the weights theta; in chained map
-    steps over each block, keep the epoch's sampled rows (a mask fixed by seed, epoch and row
-    number), propagate forward (z = h W + b, then h = f(z), dropout masked) layer by layer and
-    backward (the output delta, then each layer's gradients and the delta below); treeAggregate
-    the sums of error, correct predictions, rows and gradient. The driver divides by the rows
-    once, adds any L1/L2 penalty, sets the learning rate (bold driver by default) and takes one
-    optimizer step.
-  - model averaging (--local-steps K > 1): broadcast theta and the optimizer's moments; every
-    partition takes K optimizer steps on its share of the sample; treeAggregate sums them
-    weighted by rows, and their average is the new theta and moments.
-Every formula is in nn_math.py (samples and masks in nn_sampling.py, update rules in
-nn_optim.py), the model file in model_file.py, checkpoints in checkpoints.py; this file is the
-driver. predict.py scores new rows with a saved model.
+rows (rddnet/inputs/). The training loop is rddnet/training/loop.py's; each epoch is one Spark
+job, one of two kinds:
+  - data-parallel (the default, as the original; training/epoch_tasks.py): broadcast the weights
+    theta; in chained map steps over each block, keep the epoch's sampled rows (a mask fixed by
+    seed, epoch and row number), propagate forward (z = h W + b, then h = f(z), dropout masked)
+    layer by layer and backward (the output delta, then each layer's gradients and the delta
+    below); treeAggregate the sums of error, correct predictions, rows and gradient. The driver
+    divides by the rows once, adds any L1/L2 penalty, sets the learning rate (bold driver by
+    default) and takes one optimizer step.
+  - model averaging (--local-steps K > 1; training/averaging.py): broadcast theta and the
+    optimizer's moments; every partition takes K optimizer steps on its share of the sample;
+    treeAggregate sums them weighted by rows, and their average is the new theta and moments.
+Every formula is in nn_math.py; the outputs are written by rddnet/outputs/. This file is the
+driver: the command line, then load, train, evaluate and write. predict.py scores new rows with
+a saved model.
 """
 
 import argparse
-import dataclasses
 import sys
 import time
 from functools import partial
 
 import numpy as np
 
-import checkpoints
-import executor_tasks
-import memory_check
-import model_file
-import nn_math
-import onnx_export
-import option_table
-import output_folder
-import run_report
-import training
-from data_io import cached_bytes
-from errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
-from inputs import input_kind, input_record, load_input, peek_shape
-from run_settings import check_same_inputs, read_earlier, run_defining, starting_point
-from spark_setup import run_with_spark
+from rddnet import option_table
+from rddnet.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
+from rddnet.inputs.data_set import cached_bytes
+from rddnet.inputs.loading import input_kind, input_record, load_input, peek_shape
+from rddnet.outputs import checkpoints, model_file, onnx_export, output_folder, run_report
+from rddnet.run_settings import check_same_inputs, read_earlier, run_defining, starting_point, weighing_classes
+from rddnet.spark_setup import run_with_spark
+from rddnet.training import evaluation, loop, memory_check
 
 # ------------------------------------------------------------- command line
 
@@ -100,12 +92,9 @@ def run(sc, args, log=print):
     inputs = {"TRAIN_IMAGES": args.train_images, "TRAIN_LABELS": args.train_labels, "TEST_IMAGES": args.test_images,
               "TEST_LABELS": args.test_labels} if not args.table else {}  # --table: names, not paths
     inputs["--init-model"] = args.init_model
-    staging = output_folder.open_staging(sc, args.output_dir, log, {k: v for k, v in inputs.items() if v},
-                                         overwrite=args.overwrite, resume=args.resume)
-    try:
+    with output_folder.open_staging(sc, args.output_dir, log, inputs, overwrite=args.overwrite,
+                                    resume=args.resume) as staging:
         return train_and_write(sc, args, staging, log)
-    finally:
-        staging.close()
 
 
 def train_and_write(sc, args, staging, log):
@@ -118,7 +107,7 @@ def train_and_write(sc, args, staging, log):
     load_seconds = time.perf_counter() - started
     trained_on["rows"] = train_set.rows
     check_same_inputs(earlier, trained_on)
-    start = weighing_classes(sc, starting_point(args, train_set, earlier), train_set, log)
+    start = weighing_classes(sc, starting_point(args.values, train_set, earlier), train_set, log)
     cached = cached_bytes(sc, train_set.cached)
     log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log)
     if validation is not None:
@@ -131,7 +120,7 @@ def train_and_write(sc, args, staging, log):
         save(start.state)
     diverged = None
     try:
-        training.train(sc, train_set, start.net, start.state, start.settings, log, test_set, checkpoint=save,
+        loop.train(sc, train_set, start.net, start.state, start.settings, log, test_set, checkpoint=save,
                        validation=validation)
     except Diverged as e:
         diverged = e
@@ -140,7 +129,7 @@ def train_and_write(sc, args, staging, log):
     if diverged:
         raise diverged
     seconds = start.state.history["seconds"]
-    log(f"done in {training.clock(time.perf_counter() - started)}: test accuracy {summary['test_accuracy']:.4f}, "
+    log(f"done in {loop.clock(time.perf_counter() - started)}: test accuracy {summary['test_accuracy']:.4f}, "
         f"macro F1 {summary['macro_f1']:.4f}; training {sum(seconds):.1f} s "
         f"({sum(seconds) / max(1, len(seconds)):.2f} s per epoch); outputs in {staging.output_dir}")
     return summary
@@ -169,33 +158,12 @@ def load_sets(sc, args, earlier, log):
         if not train_set.held_rows or train_set.held_rows == train_set.rows:
             raise DataError(f"--validation-fraction {fraction} holds out {train_set.held_rows} of the "
                             f"{train_set.rows} training rows; it must leave rows to train and to validate on")
-        return train_set, test_set, training.Validation(train_set, fraction)
+        return train_set, test_set, loop.Validation(train_set, fraction)
     if valid_kind is None:
         return train_set, test_set, None
     valid_set = load_input(sc, args.validation, args.validation_labels, args.block_size, train_set.scaling,
                            args.label_column, n_classes=train_set.classes, width=train_set.width, kind=valid_kind)
-    return train_set, test_set, training.Validation(valid_set)
-
-
-def weighing_classes(sc, start, train_set, log):
-    """The Start with its settings' class weights resolved from --class-weight (balanced: from the
-    training rows' classes, a Spark job); one-line error for a list of another length."""
-    spec = start.options["class_weight"]
-    if spec is None:
-        return start
-    if spec != "balanced" and len(spec) != train_set.classes:
-        raise DataError(f"--class-weight gives {len(spec)} weights, the training labels have {train_set.classes} "
-                        "classes")
-    counts = executor_tasks.class_counts(sc, train_set, start.settings.seed, start.settings.validation_fraction)
-    weights = nn_math.class_weights(spec, counts)
-    log(f"class weights: {', '.join(f'{w:.4g}' for w in weights)} (training rows per class: "
-        f"{', '.join(map(str, counts))})")
-    empty = np.flatnonzero(counts == 0).tolist()
-    if empty:  # balanced weights are 0 there: nothing to weigh, and nothing the network can learn of them
-        log(f"class{'es' if len(empty) > 1 else ''} {', '.join(map(str, empty))} "
-            f"{'have' if len(empty) > 1 else 'has'} no training rows: weight 0, and the network cannot learn "
-            f"{'them' if len(empty) > 1 else 'it'}")
-    return start._replace(settings=dataclasses.replace(start.settings, class_weights=weights))
+    return train_set, test_set, loop.Validation(valid_set)
 
 
 def validation_rows(validation, train_set):
@@ -230,11 +198,11 @@ def log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log):
 def write_results(sc, staging, start, sets, load_seconds, cached, diverged, log):
     """Evaluate the weights the run keeps (the last, or early stopping's best) on the test set and
     write every output through ``staging``; ``sets``: the training and test DataSets and the
-    training.Validation or None. Returns the summary record."""
+    loop.Validation or None. Returns the summary record."""
     (train_set, test_set, validation), net, state, scale = sets, start.net, start.state, start.scaling
-    theta = training.final_weights(state, start.settings)
+    theta = loop.final_weights(state, start.settings)
     # The saved model is evaluated in float64, as predict.py reads it: their predictions agree exactly.
-    confusion, examples = executor_tasks.evaluate(sc, test_set, theta, net, examples=run_report.N_EXAMPLES)
+    confusion, examples = evaluation.evaluate(sc, test_set, theta, net, examples=run_report.N_EXAMPLES)
     summary = run_report.summary_record(confusion, state.history, net, train_set, test_set, start.options,
                                         load_seconds)
     summary.update(run_report.validation_record(state, start.settings, validation_rows(validation, train_set)))

@@ -20,8 +20,8 @@ All parameters live in one flat vector ``theta``: W[0], b[0], W[1], b[1], ...
 Each layer's W and b are views into it (``layer_views``), so a gradient is one
 flat vector too and sums of gradients are a single ``+=``.
 
-The seeded samples and dropout masks are nn_sampling.py's; optimisers, learning-rate schedules
-and early stopping, nn_optim.py's.
+The seeded samples and dropout masks are sampling.py's; optimisers, learning-rate schedules
+and early stopping, training/optimizers.py's.
 
 Precision: the forward and backward passes run in the dtype of theta and X (float32 or
 float64, the same for both); whatever is summed over rows beyond one matrix product (the

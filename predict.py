@@ -7,11 +7,11 @@
         --labels data/mnist_labels_test.csv
 
 MODEL_DIR is the model/ folder of a main_task.py run. INPUT is read and checked as training
-reads its inputs (inputs.py: CSV files or a table) and scaled as the
+reads its inputs (inputs/loading.py: CSV files or a table) and scaled as the
 model's training set was. OUTPUT_DIR gets predictions/. For CSV files: "line,class,score
 0,...,score k-1" per row, where line is the row's line number in INPUT and the scores are the
 network's outputs (softmax probabilities for cross-entropy, sigmoid outputs for sse). For a
-table: a Parquet table of the --keep columns, prediction and probability (table_output.py).
+table: a Parquet table of the --keep columns, prediction and probability (prediction_table.py).
 --output-format csv|parquet chooses the other. Rows stream from the files to the output folder
 through the executors, in input order; nothing is collected on the driver. With labels, also
 metrics/, confusion_matrix/, tests/ and summary/, as training writes them.
@@ -19,17 +19,13 @@ metrics/, confusion_matrix/, tests/ and summary/, as training writes them.
 
 import sys
 
-import executor_tasks
-import model_file
-import option_table
-import output_folder
-import run_report
-import sql_model
-import table_output
-from errors import EXIT_BAD_INPUT, DataError
-from inputs import input_kind, load_input
-from options import OneLineParser, label_column, names
-from spark_setup import run_with_spark, ship_helper_modules
+from rddnet import option_table
+from rddnet.errors import EXIT_BAD_INPUT, DataError
+from rddnet.inputs.loading import input_kind, load_input
+from rddnet.options import OneLineParser, label_column, names
+from rddnet.outputs import model_file, output_folder, prediction_lines, prediction_table, run_report
+from rddnet.spark_setup import run_with_spark
+from rddnet.training import evaluation
 
 
 def parse_args(argv):
@@ -55,12 +51,9 @@ def parse_args(argv):
 def run(sc, args, log=print):
     """Read the model and INPUT, write the predictions (and metrics, with labels); returns the summary."""
     inputs = {"MODEL_DIR": args.model_dir, "INPUT": None if args.table else args.input, "--labels": args.labels}
-    staging = output_folder.open_staging(sc, args.output_dir, log, {k: v for k, v in inputs.items() if v},
-                                         overwrite=args.overwrite, outputs=output_folder.PREDICT_OUTPUTS)
-    try:
+    with output_folder.open_staging(sc, args.output_dir, log, inputs, overwrite=args.overwrite,
+                                    outputs=output_folder.PREDICT_OUTPUTS) as staging:
         return predict_and_write(sc, args, staging, log)
-    finally:
-        staging.close()
 
 
 def predict_and_write(sc, args, staging, log):
@@ -69,7 +62,7 @@ def predict_and_write(sc, args, staging, log):
     net, theta, scale = model_file.read_model(sc, args.model_dir, log)
     kind = input_kind(sc, args.input, args.labels, args.label_column, args.features, args.format, args.table)
     output_format = args.output_format or ("csv" if kind.format is None else "parquet")
-    kept = table_output.kept_columns(sc, kind, args.keep, output_format, args.input)
+    kept = prediction_table.kept_columns(sc, kind, args.keep, output_format, args.input)
     data = load_input(sc, args.input, args.labels, args.block_size, scale, label_column=args.label_column,
                       n_classes=net.sizes[-1], width=net.sizes[0], kind=kind)
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
@@ -77,34 +70,17 @@ def predict_and_write(sc, args, staging, log):
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}
     outputs = {}
     if args.labels or args.label_column:
-        confusion, examples = executor_tasks.evaluate(sc, data, theta, net, examples=run_report.N_EXAMPLES)
+        confusion, examples = evaluation.evaluate(sc, data, theta, net, examples=run_report.N_EXAMPLES)
         summary.update(run_report.metrics_record(confusion))
         outputs = run_report.metric_lines(confusion, examples, summary)
         log(f"accuracy {summary['test_accuracy']:.4f}, macro F1 {summary['macro_f1']:.4f}")
     if output_format == "csv":
-        staging.publish(outputs, rdds={"predictions": executor_tasks.prediction_lines(sc, data, theta, net)})
+        staging.publish(outputs, rdds={"predictions": prediction_lines.prediction_lines(sc, data, theta, net)})
     else:
-        predictions = table_output.prediction_table(sc, data, kind, kept, (net, theta, data.scaling))
+        predictions = prediction_table.prediction_table(sc, data, kind, kept, (net, theta, data.scaling))
         staging.publish(outputs, tables={"predictions": predictions})
     log(f"predictions for {data.rows} rows in {output_dir}/predictions ({output_format})")
     return summary
-
-
-def register_model(spark, name, model_dir):
-    """Register the model of MODEL_DIR (a run's model/ folder, or the run's folder) as the Spark SQL
-    function ``name``(features), features an array of numbers or a pyspark.ml vector, returning a
-    struct of prediction (int) and probability (array<float>), as predict.py writes them
-    (sql_model.py). Returns the function, for DataFrames: frame.select(function("features"))."""
-    sc = spark.sparkContext
-    ship_helper_modules(sc)  # the executors import nn_math and sql_model
-    net, theta, scale = model_file.read_model(sc, model_dir, log=lambda line: None)
-    if scale.divisor is None:
-        raise DataError(f"{model_dir}: a model of the first file format keeps no input scaling (predict.py takes it "
-                        f"from the data); train it again to use it in SQL")
-    function = sql_model.model_function(sc, net, theta, scale)
-    spark.udf.register(name, function)
-    sql_model.accept_vectors(spark)
-    return function
 
 
 def main(argv=None):

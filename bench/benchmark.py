@@ -23,13 +23,11 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import nn_math
+from rddnet import sampling
+from rddnet.spark_setup import BLAS_THREAD_VARS
 
-import generate_data  # noqa: E402
-import nn_math  # noqa: E402
-import nn_sampling  # noqa: E402
-from spark_setup import BLAS_THREAD_VARS  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SPARK_SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
 KERAS_PYTHON = os.path.join(ROOT, "bench", ".venv-keras", "bin", "python")
@@ -39,6 +37,11 @@ FAST_RECIPE = ["--hidden", "128", "--activation", "relu", "--loss", "cross-entro
 
 
 # -------------------------------------------------------------- measuring
+
+
+def generate_data(*args):
+    """Run generate_data.py (the script beside the package) with ``args``."""
+    subprocess.run([sys.executable, os.path.join(ROOT, "generate_data.py"), *args], check=True)
 
 def role(command):
     """Which part of a Spark job a process is, from its command line (None: not ours, such as
@@ -174,7 +177,7 @@ def numpy_floor(X, Y, epochs=8, dtype=np.float64):
     rows, seconds = np.arange(len(X)), []
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        keep = nn_sampling.sample_mask(42, epoch, rows, 0.7)
+        keep = sampling.sample_mask(42, epoch, rows, 0.7)
         X_in, Y_in = np.divide(X[keep], 255.0, dtype=dtype), Y[keep].astype(dtype)
         _, grad = nn_math.backprop(theta.astype(dtype), net, X_in, Y_in)
         theta = theta - 0.1 * grad / keep.sum()
@@ -671,7 +674,7 @@ def measure_loads(r, data, work, names):
     r["empty_jobs"] = empty_jobs()
     step("seed format: writing it")
     seed = os.path.join(work, "seed")
-    generate_data.main(["--out", seed, "--format", "seed"])
+    generate_data("--out", seed, "--format", "seed")
     step("seed format: np.loadtxt, then the job's load")
     r["loadtxt"]["seed"] = loadtxt_seconds([os.path.join(seed, n) for n in names], np.float64, np.float64, None)
     r["load"]["seed"] = job([os.path.join(seed, n) for n in names], os.path.join(work, "seed-run"),
@@ -772,7 +775,7 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="bench-")
     compact = os.path.join(ROOT, "data")
     if not os.path.exists(os.path.join(compact, "mnist_labels_test.csv")):
-        generate_data.main(["--out", compact])
+        generate_data("--out", compact)
     names = ["mnist_images_train.csv", "mnist_labels_train.csv", "mnist_images_test.csv", "mnist_labels_test.csv"]
     data = [os.path.join(compact, n) for n in names]
     # The JVM compiles its hot paths during the first few dozen epochs (JIT), which then run about

@@ -9,16 +9,12 @@ partition and the broadcast, treeAggregate the results. Prints one JSON line.
 """
 
 import json
-import os
 import statistics
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from spark_setup import start_spark  # noqa: E402
+from rddnet.spark_setup import start_spark
 
 WARM_UP, TIMED = 10, 30
 THETA_SIZE = 784 * 64 + 64 + 64 * 10 + 10  # the default 784-64-10 network's weights and biases

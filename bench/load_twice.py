@@ -7,14 +7,11 @@ second, in the now warm JVM, is what parsing and checking the files cost. Prints
 """
 
 import json
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_io import load_data_set  # noqa: E402
-from spark_setup import start_spark  # noqa: E402
+from rddnet.inputs.csv_input import load_data_set
+from rddnet.spark_setup import start_spark
 
 
 def load(sc, train_images, train_labels, test_images, test_labels):

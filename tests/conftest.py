@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 # Spark's Python workers must run this interpreter (the one with NumPy), and bind to loopback.
 os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -22,7 +21,7 @@ os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 import generate_data  # noqa: E402
-import spark_setup  # noqa: E402
+from rddnet import shipping  # noqa: E402
 
 FILES = ("mnist_images_train.csv", "mnist_labels_train.csv", "mnist_images_test.csv", "mnist_labels_test.csv")
 SMALL_TRAIN, SMALL_TEST = 3000, 1000
@@ -37,7 +36,7 @@ def sc(tmp_path_factory):
             .set("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse"))))  # not in the checkout
     context = SparkContext(conf=conf)
     context.setLogLevel("ERROR")
-    spark_setup.ship_helper_modules(context)
+    shipping.ship_code(context)
     yield context
     context.stop()
 
@@ -63,9 +62,9 @@ def small_seed(tmp_path_factory):
 
 
 def load(sc, images, labels, block_size, scale="auto", **options):
-    """data_io.load_data_set, scaled as the job scales a training set (--scale ``scale``)."""
-    import data_io
-    return data_io.load_data_set(sc, images, labels, block_size, scale, **options)
+    """csv_input.load_data_set, scaled as the job scales a training set (--scale ``scale``)."""
+    from rddnet.inputs import csv_input
+    return csv_input.load_data_set(sc, images, labels, block_size, scale, **options)
 
 
 def inputs_of(blocks, data):

@@ -6,24 +6,24 @@ with one task that fails on its first attempt. Prints both histories as JSON.
 
 import json
 import os
+import runpy
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import numpy as np
+from pyspark import TaskContext
 
-import numpy as np  # noqa: E402
-from pyspark import TaskContext  # noqa: E402
+from rddnet.inputs.csv_input import load_data_set
+from rddnet.run_settings import starting_point
+from rddnet.spark_setup import start_spark
+from rddnet.training import epoch_tasks, loop
+from rddnet.training.state import TrainingState
 
-import executor_tasks  # noqa: E402
-import main_task  # noqa: E402
-import training  # noqa: E402
-from checkpoints import TrainingState  # noqa: E402
-from data_io import load_data_set  # noqa: E402
-from run_settings import starting_point  # noqa: E402
-from spark_setup import start_spark  # noqa: E402
+# The script's functions (its command line), without running it.
+parse_args = runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                         "main_task.py"))["parse_args"]
 
 marker, images, labels = sys.argv[1:4]
-sample_map = executor_tasks.sample_map
+sample_map = epoch_tasks.sample_map
 
 
 def sample_map_failing_once(block, scale, k, seed, epoch, fraction, dtype, **more):
@@ -37,13 +37,13 @@ def sample_map_failing_once(block, scale, k, seed, epoch, fraction, dtype, **mor
 
 
 sc = start_spark()
-args = main_task.parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
+args = parse_args([images, labels, images, labels, "unused", "--epochs", "4", "--block-size", "128"])
 data = load_data_set(sc, images, labels, args.block_size, args.scale)
-start = starting_point(args, data, None)
+start = starting_point(args.values, data)
 net, theta, settings = start.net, start.state.theta, start.settings  # both runs start from these
-clean = training.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
-executor_tasks.sample_map = sample_map_failing_once  # epoch_sums looks the map step up at call time
-faulty = training.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
+clean = loop.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
+epoch_tasks.sample_map = sample_map_failing_once  # epoch_sums looks the map step up at call time
+faulty = loop.train(sc, data, net, TrainingState.start(theta, settings), settings, log=lambda line: None)
 print(json.dumps({"clean": clean.history["cost"], "faulty": faulty.history["cost"],
                   "same_model": bool(np.array_equal(clean.theta, faulty.theta))}))
 sc.stop()

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from test_nn_math import random_problem
 
-import checkpoints
-import model_file
 import nn_math
-import option_table
 from nn_math import Network
-from run_settings import Settings
-from scaling import Scaling
+from rddnet import option_table
+from rddnet.inputs.scaling import Scaling
+from rddnet.outputs import checkpoints, model_file
+from rddnet.run_settings import Settings
+from rddnet.training.state import TrainingState
 
 
 @pytest.mark.parametrize("activation,loss", list(itertools.product(["tanh", "relu"], ["sse", "cross-entropy"])))
@@ -51,7 +51,7 @@ def test_a_model_with_a_weight_that_is_not_finite_is_named_by_its_line(value):
 def test_training_state_reads_back_bit_for_bit():
     theta = np.random.default_rng(1).normal(size=30) * np.pi
     settings = Settings.from_values(option_table.with_defaults({"optimizer": "adam", "lr": 0.1}))
-    state = checkpoints.TrainingState.start(theta, settings)
+    state = TrainingState.start(theta, settings)
     state.moments["m"] += theta / 7
     state.epoch, state.lr, state.previous_cost = 3, 0.1 * 1.05 ** 2, 1 / 3
     state.history["cost"].append(1 / 3)

@@ -8,8 +8,8 @@ import pytest
 
 import main_task
 import nn_math
-import nn_sampling
 from conftest import load_csv, read_output
+from rddnet import sampling
 
 pytestmark = pytest.mark.spark
 quiet = lambda line: None  # noqa: E731
@@ -35,7 +35,7 @@ def test_the_first_epoch_cost_is_the_weighted_mean_error_of_its_sample(sc, small
     summary = run(sc, small_compact, tmp_path / "out", *options)
     net = nn_math.Network([784, 12, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(3), "uniform")
-    keep = nn_sampling.sample_mask(3, 1, np.arange(len(X)), 0.7)
+    keep = sampling.sample_mask(3, 1, np.arange(len(X)), 0.7)
     w = weights[labels[keep]]
     P = nn_math.forward(theta, net, X[keep])[2]
     expected = (w * 0.5 * ((P - np.eye(10)[labels[keep]]) ** 2).sum(axis=1)).sum() / w.sum()
@@ -63,7 +63,7 @@ def test_balanced_weights_raise_the_recall_of_a_rare_class(sc, small_compact, tm
 
 
 def test_class_weights_of_another_count_are_one_line(sc, small_compact, tmp_path):
-    from errors import DataError
+    from rddnet.errors import DataError
     with pytest.raises(DataError, match="^--class-weight gives 3 weights, the training labels have 10 classes$"):
         run(sc, small_compact, tmp_path / "out", "--class-weight", "1,2,3", "--epochs", "1")
     assert not (tmp_path / "out").exists()

@@ -1,14 +1,18 @@
 """The whole job on real clusters: executors in separate JVMs catch what local[N] hides
 (modules not shipped, paths on the driver's disk, state kept in the driver's memory)."""
 
+import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 
 import pytest
 
 import main_task
-from conftest import read_output, standalone_cluster, submit_command
+from conftest import ROOT, read_output, standalone_cluster, submit_command
+from rddnet import shipping
 
 pytestmark = pytest.mark.spark
 OPTIONS = ("--hidden", "32", "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.1")
@@ -47,3 +51,37 @@ def test_a_standalone_cluster_that_loses_a_worker_gives_the_same_run(sc, small_c
     assert any(line.startswith("epoch   8/") for line in lines)
     assert any("Lost executor" in line for line in lines)  # its cached blocks were rebuilt elsewhere
     assert_same_run(tmp_path / "hit", run_here(sc, small_compact, tmp_path / "clean", KILL_OPTIONS))
+
+
+def executors_import_from(master, folder, *options, script=os.path.join(ROOT, "tests", "imported_from.py")):
+    """{"rddnet": file, "nn_math": file} of what an executor imported, spark-submit run from ``folder``."""
+    command = submit_command(master=master, script=script)
+    command[-1:-1] = options  # spark-submit's options go before the script
+    result = subprocess.run(command, capture_output=True, text=True, cwd=folder, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.other_run
+def test_the_executors_import_the_code_the_driver_ships_or_the_py_files_zip(tmp_path):
+    """From a checkout the driver zips the package for the executors; with the README's
+    --py-files zip (the script alone beside it, as Dataproc runs it) they import that zip."""
+    zipped = shipping.write_zip(str(tmp_path / "rddnet.zip"))
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(os.path.join(ROOT, "tests", "imported_from.py"), alone)
+    (tmp_path / "cluster").mkdir()
+    with standalone_cluster(tmp_path / "cluster", workers=1) as (master, _):
+        shipped = executors_import_from(master, tmp_path)
+        given = executors_import_from(master, alone, "--py-files", zipped, script=str(alone / "imported_from.py"))
+    assert all(re.search(r"/rddnet-[0-9a-f]{16}\.zip/", path) for path in shipped.values()), shipped
+    assert all("/rddnet.zip/" in path for path in given.values()), given
+
+
+def test_the_code_is_shipped_once_per_context_and_content(sc):
+    """The session's context shipped the zip when it started; shipping again adds nothing (a
+    second file of the same name would fail the executors' fetch), and the name is the content's."""
+    shipped = [name for name in sc._python_includes if name.startswith("rddnet-")]
+    shipping.ship_code(sc)
+    assert [name for name in sc._python_includes if name.startswith("rddnet-")] == shipped
+    assert shipped == [shipping.zip_name(shipping.package_files())]

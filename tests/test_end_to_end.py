@@ -13,12 +13,12 @@ import pytest
 
 import generate_plots
 import main_task
-import model_file
 import nn_math
 import predict
-import scaling
 from conftest import SMALL_TEST, load_csv, read_output, spark_submit
-from errors import DataError
+from rddnet.errors import DataError
+from rddnet.inputs import scaling
+from rddnet.outputs import model_file
 
 pytestmark = pytest.mark.spark
 

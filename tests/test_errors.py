@@ -6,7 +6,7 @@ import os
 import pytest
 
 import main_task
-from errors import DataError
+from rddnet.errors import DataError
 
 pytestmark = pytest.mark.spark
 
@@ -239,7 +239,7 @@ def test_a_truncated_or_false_gzip_file_is_one_line_naming_it(sc, tmp_path, good
 
 
 def test_help_gives_the_default_of_every_option_that_has_one():
-    import option_table
+    from rddnet import option_table
     parser = option_table.training_parser("main_task.py", "")
     helps = {action.option_strings[0][2:]: action.help for action in parser._actions if action.option_strings}
     for option in option_table.OPTIONS:

@@ -10,7 +10,7 @@ import pytest
 
 import main_task
 from conftest import inputs_of, load, read_output
-from errors import DataError
+from rddnet.errors import DataError
 
 pytestmark = pytest.mark.spark
 ROWS = 300

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import nn_math
-import nn_optim
-import nn_sampling
 from nn_math import Network
+from rddnet import sampling
+from rddnet.training import optimizers
 
 
 def random_problem(sizes, n=7, seed=0):
@@ -69,7 +69,7 @@ def test_gradient_with_fixed_dropout_masks():
     net = Network([6, 5, 4, 3], "tanh", "cross-entropy")
     theta, X, Y = random_problem(net.sizes, seed=2)
     rows = np.arange(len(X))
-    masks = [nn_sampling.dropout_mask(3, 1, rows, layer, width, 0.4) for layer, width in ((1, 5), (2, 4))]
+    masks = [sampling.dropout_mask(3, 1, rows, layer, width, 0.4) for layer, width in ((1, 5), (2, 4))]
     assert (masks[0] == 0).any()
     grad = analytic_gradient(theta, net, X, Y, masks=masks)
     numeric = finite_differences(lambda t: objective(t, net, X, Y, masks=masks), theta)
@@ -148,19 +148,19 @@ def test_count_correct_uses_the_argmax_not_rounding():
 
 def test_sample_mask_depends_only_on_seed_epoch_and_row():
     rows = np.arange(100_000)
-    mask = nn_sampling.sample_mask(7, 3, rows, 0.7)
+    mask = sampling.sample_mask(7, 3, rows, 0.7)
     # Binomial(100000, 0.7): standard deviation 145.
     assert abs(mask.sum() - 70_000) < 5 * 145
-    pieces = np.concatenate([nn_sampling.sample_mask(7, 3, rows[i:i + 999], 0.7) for i in range(0, rows.size, 999)])
+    pieces = np.concatenate([sampling.sample_mask(7, 3, rows[i:i + 999], 0.7) for i in range(0, rows.size, 999)])
     np.testing.assert_array_equal(mask, pieces)
-    assert nn_sampling.sample_mask(7, 3, rows[::-1], 0.7)[::-1].tolist() == mask.tolist()
-    assert (mask != nn_sampling.sample_mask(7, 4, rows, 0.7)).mean() > 0.3   # a new sample each epoch
-    assert (mask != nn_sampling.sample_mask(8, 3, rows, 0.7)).mean() > 0.3   # and for each seed
-    assert nn_sampling.sample_mask(7, 3, rows, 1.0).all()
+    assert sampling.sample_mask(7, 3, rows[::-1], 0.7)[::-1].tolist() == mask.tolist()
+    assert (mask != sampling.sample_mask(7, 4, rows, 0.7)).mean() > 0.3   # a new sample each epoch
+    assert (mask != sampling.sample_mask(8, 3, rows, 0.7)).mean() > 0.3   # and for each seed
+    assert sampling.sample_mask(7, 3, rows, 1.0).all()
 
 
 def test_row_uniforms_are_uniform():
-    u = nn_sampling.row_uniforms(0, 1, np.arange(200_000))
+    u = sampling.row_uniforms(0, 1, np.arange(200_000))
     counts = np.histogram(u, bins=10, range=(0, 1))[0]
     assert u.min() >= 0 and u.max() < 1
     # chi-square with 9 degrees of freedom: 33.7 is its 0.9999 quantile
@@ -169,23 +169,23 @@ def test_row_uniforms_are_uniform():
 
 def test_dropout_masks_are_inverted_seeded_and_independent_of_blocks():
     rows = np.arange(20_000)
-    mask = nn_sampling.dropout_mask(5, 2, rows, 1, 64, 0.25)
+    mask = sampling.dropout_mask(5, 2, rows, 1, 64, 0.25)
     assert mask.shape == (20_000, 64)
     assert set(np.unique(mask)) == {0.0, 1 / 0.75}
     # each unit dropped with probability 0.25 (sd of the share over 1.28 M units: 0.0004)
     assert abs((mask == 0).mean() - 0.25) < 0.002
     assert abs(mask.mean() - 1.0) < 0.003  # inverted: the expected activation is unchanged
-    np.testing.assert_array_equal(mask[1234:1300], nn_sampling.dropout_mask(5, 2, rows[1234:1300], 1, 64, 0.25))
-    assert (mask != nn_sampling.dropout_mask(5, 2, rows, 2, 64, 0.25)).mean() > 0.2   # another layer
-    assert (mask != nn_sampling.dropout_mask(5, 3, rows, 1, 64, 0.25)).mean() > 0.2   # another epoch
-    sample = nn_sampling.sample_mask(5, 2, rows, 0.25)
+    np.testing.assert_array_equal(mask[1234:1300], sampling.dropout_mask(5, 2, rows[1234:1300], 1, 64, 0.25))
+    assert (mask != sampling.dropout_mask(5, 2, rows, 2, 64, 0.25)).mean() > 0.2   # another layer
+    assert (mask != sampling.dropout_mask(5, 3, rows, 1, 64, 0.25)).mean() > 0.2   # another epoch
+    sample = sampling.sample_mask(5, 2, rows, 0.25)
     assert (mask[:, 0] == 0).tolist() != sample.tolist()  # not the sample's stream
 
 
 def test_dropout_is_off_at_evaluation():
     net = Network([6, 8, 3], "relu", "cross-entropy")
     theta, X, _ = random_problem(net.sizes, n=50)
-    masks = [nn_sampling.dropout_mask(1, 1, np.arange(50), 1, 8, 0.5)]
+    masks = [sampling.dropout_mask(1, 1, np.arange(50), 1, 8, 0.5)]
     h, gates, P = nn_math.forward(theta, net, X)
     h_train, _, P_train = nn_math.forward(theta, net, X, masks)
     assert not np.allclose(P_train, P)
@@ -195,19 +195,19 @@ def test_dropout_is_off_at_evaluation():
 
 def test_optimizer_steps_by_hand():
     theta, g, lr = np.array([1.0, 2.0]), np.array([0.5, -1.0]), 0.1
-    new, state = nn_optim.Optimizer("sgd").step(theta, g, lr, nn_optim.optimizer_state("sgd", theta))
+    new, state = optimizers.Optimizer("sgd").step(theta, g, lr, optimizers.optimizer_state("sgd", theta))
     np.testing.assert_allclose(new, [0.95, 2.1])
     np.testing.assert_array_equal(theta, [1.0, 2.0])  # inputs are not modified
 
-    state = nn_optim.optimizer_state("momentum", theta)
-    first, state = nn_optim.Optimizer("momentum", momentum=0.9).step(theta, g, lr, state)
+    state = optimizers.optimizer_state("momentum", theta)
+    first, state = optimizers.Optimizer("momentum", momentum=0.9).step(theta, g, lr, state)
     np.testing.assert_allclose(first, [0.95, 2.1])            # v = -0.1 g = [-0.05, 0.1]
-    second, state = nn_optim.Optimizer("momentum", momentum=0.9).step(first, g, lr, state)
+    second, state = optimizers.Optimizer("momentum", momentum=0.9).step(first, g, lr, state)
     np.testing.assert_allclose(state["v"], [-0.095, 0.19])    # v = 0.9 v - 0.1 g
     np.testing.assert_allclose(second, [0.855, 2.29])
 
-    state = nn_optim.optimizer_state("adam", theta)
-    adam = nn_optim.Optimizer("adam", beta1=0.9, beta2=0.999)
+    state = optimizers.optimizer_state("adam", theta)
+    adam = optimizers.Optimizer("adam", beta1=0.9, beta2=0.999)
     first, state = adam.step(theta, g, lr, state)
     # m = 0.1 g, v = 0.001 g^2; bias-corrected m^ = g, v^ = g^2: the step is lr * sign(g)
     np.testing.assert_allclose(first, [0.9, 2.1], rtol=1e-7)
@@ -220,10 +220,10 @@ def test_optimizer_steps_by_hand():
     np.testing.assert_allclose(second, [0.9 + 0.1 * 0.005 / 0.19 / 0.5, 2.1 - 0.1 * 0.01 / 0.19], rtol=1e-7)
 
 
-@pytest.mark.parametrize("name", nn_optim.OPTIMIZERS)
+@pytest.mark.parametrize("name", optimizers.OPTIMIZERS)
 def test_steps_follow_the_textbook_formulas_and_change_no_input(name):
     rng = np.random.default_rng(3)
-    optimizer = nn_optim.Optimizer(name, momentum=0.8, beta1=0.85, beta2=0.99)
+    optimizer = optimizers.Optimizer(name, momentum=0.8, beta1=0.85, beta2=0.99)
     theta = rng.normal(size=1000)
     moments = optimizer.initial_moments(theta)
     m = v = np.zeros_like(theta)
@@ -248,7 +248,7 @@ def test_steps_follow_the_textbook_formulas_and_change_no_input(name):
 def test_adams_step_count_as_a_numpy_integer_gives_the_same_bits():
     # A checkpoint or a broadcast can hand the count back as a NumPy integer; beta ** t must not
     # then take NumPy's power, which on some CPUs differs from Python's in the last bit.
-    adam = nn_optim.Optimizer("adam", beta1=0.85, beta2=0.99)
+    adam = optimizers.Optimizer("adam", beta1=0.85, beta2=0.99)
     rng = np.random.default_rng(4)
     theta, grad = rng.normal(size=64), rng.normal(size=64)
     moments = {"t": 6, "m": rng.normal(size=64), "v": rng.random(64)}
@@ -261,19 +261,19 @@ def test_adams_step_count_as_a_numpy_integer_gives_the_same_bits():
 
 def test_learning_rate_schedules_by_hand():
     def rate(schedule, epoch, **kw):
-        return nn_optim.Schedule(schedule, 0.1, **kw).rate(epoch, None, None, None)
+        return optimizers.Schedule(schedule, 0.1, **kw).rate(epoch, None, None, None)
     assert [rate("constant", e) for e in (1, 50)] == [0.1, 0.1]
     assert [rate("step", e, lr_decay=0.5, lr_step=10) for e in (1, 10, 11, 20, 21)] == pytest.approx(
         [0.1, 0.1, 0.05, 0.05, 0.025])
     assert [rate("exponential", e, lr_decay=0.9) for e in (1, 2, 3)] == pytest.approx([0.1, 0.09, 0.081])
     lr, previous, rates = 0.1, None, []
     for epoch, cost in enumerate([1.0, 0.9, 0.95, 0.94], 1):
-        lr = nn_optim.Schedule("bold-driver", 0.1, bold_up=1.05, bold_down=0.5).rate(epoch, lr, cost, previous)
+        lr = optimizers.Schedule("bold-driver", 0.1, bold_up=1.05, bold_down=0.5).rate(epoch, lr, cost, previous)
         previous = cost
         rates.append(lr)
     assert rates == pytest.approx([0.1, 0.105, 0.0525, 0.055125])
-    assert nn_optim.bold_driver(0.1, 1.0, 1.0, up=1.05, down=0.5) == pytest.approx(0.05)  # no fall, no reward
-    assert nn_optim.bold_driver(0.1, 0.5, 1.0, up=1.2, down=0.3) == pytest.approx(0.12)
+    assert optimizers.bold_driver(0.1, 1.0, 1.0, up=1.05, down=0.5) == pytest.approx(0.05)  # no fall, no reward
+    assert optimizers.bold_driver(0.1, 0.5, 1.0, up=1.2, down=0.3) == pytest.approx(0.12)
 
 
 def test_penalty_by_hand():
@@ -298,30 +298,30 @@ def test_confusion_matrix_and_metrics_by_hand():
 
 def test_optimizer_pack_unpack_is_the_identity_and_counts_adam_steps():
     theta = np.arange(4.0)
-    adam = nn_optim.Optimizer("adam")
+    adam = optimizers.Optimizer("adam")
     moments = {"t": 5, "m": theta + 10, "v": theta + 20}
     packed = adam.pack(theta, moments)
     assert packed.tolist() == [0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]  # theta, then m, v by name
     theta2, moments2 = adam.unpack(packed, moments, steps=3)
     assert theta2.tolist() == theta.tolist() and moments2["t"] == 8 and moments["t"] == 5
     assert moments2["m"].tolist() == moments["m"].tolist() and moments2["v"].tolist() == moments["v"].tolist()
-    sgd_theta, sgd_moments = nn_optim.Optimizer("sgd").unpack(nn_optim.Optimizer("sgd").pack(theta, {}), {}, 3)
+    sgd_theta, sgd_moments = optimizers.Optimizer("sgd").unpack(optimizers.Optimizer("sgd").pack(theta, {}), {}, 3)
     assert sgd_theta.tolist() == theta.tolist() and sgd_moments == {}
 
 
 def test_schedule_record_follows_the_formula():
-    bold = nn_optim.Schedule("bold-driver", 0.1, bold_up=2.0, bold_down=0.25)
+    bold = optimizers.Schedule("bold-driver", 0.1, bold_up=2.0, bold_down=0.25)
     assert bold.rate(2, 0.1, 1.0, 2.0) == pytest.approx(0.2) and bold.rate(2, 0.1, 2.0, 1.0) == pytest.approx(0.025)
-    assert nn_optim.Schedule("step", 1.0, lr_decay=0.5, lr_step=3).rate(7, None, None, None) == 0.25
+    assert optimizers.Schedule("step", 1.0, lr_decay=0.5, lr_step=3).rate(7, None, None, None) == 0.25
 
 
 @pytest.mark.parametrize("activation,loss", [("tanh", "sse"), ("relu", "cross-entropy"), ("sigmoid", "sse")])
 def test_float32_passes_match_float64_to_float32_rounding_and_sum_in_float64(activation, loss):
     net = Network([784, 64, 10], activation, loss)
     theta, X, Y = random_problem(net.sizes, n=512, seed=4)
-    masks = [nn_sampling.dropout_mask(1, 1, np.arange(512), 1, 64, 0.3)]
+    masks = [sampling.dropout_mask(1, 1, np.arange(512), 1, 64, 0.3)]
     error, grad, P = nn_math.backprop(theta, net, X, Y, masks, outputs=True)
-    masks32 = [nn_sampling.dropout_mask(1, 1, np.arange(512), 1, 64, 0.3, np.float32)]
+    masks32 = [sampling.dropout_mask(1, 1, np.arange(512), 1, 64, 0.3, np.float32)]
     error32, grad32, P32 = nn_math.backprop(theta.astype(np.float32), net, X.astype(np.float32),
                                             Y.astype(np.float32), masks32, outputs=True)
     assert P32.dtype == np.float32 and masks32[0].dtype == np.float32  # the passes ran in float32
@@ -356,26 +356,26 @@ def test_balanced_class_weights_are_scikit_learns():
 
 
 def test_cosine_schedule_by_hand():
-    schedule = nn_optim.Schedule("cosine", lr=0.1, epochs=4)
+    schedule = optimizers.Schedule("cosine", lr=0.1, epochs=4)
     rates = [schedule.rate(epoch, None, None, None) for epoch in (1, 2, 3, 4)]
     np.testing.assert_allclose(rates, [0.1, 0.1 * (2 + 2 ** 0.5) / 4, 0.05, 0.1 * (2 - 2 ** 0.5) / 4], rtol=1e-15)
 
 
 def test_plateau_schedule_lowers_the_rate_after_its_patience_as_keras_does():
-    schedule = nn_optim.Schedule("plateau", lr=0.1, lr_decay=0.5, lr_patience=2)
-    lr, plateau, rates = 0.1, nn_optim.NO_BEST, []
+    schedule = optimizers.Schedule("plateau", lr=0.1, lr_decay=0.5, lr_patience=2)
+    lr, plateau, rates = 0.1, optimizers.NO_BEST, []
     for epoch, cost in enumerate([1.0, 0.9, 0.95, 0.91, 0.92, 0.8, 0.85, 0.85]):
         lr, plateau = schedule.on_plateau(lr, plateau.after(epoch, cost, None, 0.0))
         rates.append(lr)
     # 0.95 and 0.91 do not beat 0.9: halved, the wait starts again; 0.92 waits; 0.8 is lower;
     # 0.85 twice: halved again.
     assert rates == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025]
-    assert nn_optim.Schedule("step", lr=0.1).on_plateau(0.1, plateau._replace(waited=9)) == (0.1, plateau._replace(
+    assert optimizers.Schedule("step", lr=0.1).on_plateau(0.1, plateau._replace(waited=9)) == (0.1, plateau._replace(
         waited=9))
 
 
 def test_early_stopping_record_counts_validations_without_a_lower_cost():
-    best = nn_optim.NO_BEST
+    best = optimizers.NO_BEST
     for epoch, cost in enumerate([1.0, 0.9, 0.895, 0.95]):
         best = best.after(epoch, cost, f"weights {epoch}", 0.01)
     assert (best.epoch, best.theta, best.waited) == (1, "weights 1", 2)  # 0.895 is not lower by more than 0.01
@@ -405,16 +405,16 @@ def test_max_norm_scales_only_the_columns_longer_than_c():
 
 def test_input_dropout_masks_are_their_own_stream():
     rows = np.arange(500)
-    mask = nn_sampling.input_dropout_mask(1, 2, rows, 30, 0.2)
+    mask = sampling.input_dropout_mask(1, 2, rows, 30, 0.2)
     assert set(np.unique(mask)) == {0.0, 1.25} and abs((mask == 0).mean() - 0.2) < 0.02
-    assert not np.array_equal(mask, nn_sampling.dropout_mask(1, 2, rows, 1, 30, 0.2))
-    np.testing.assert_array_equal(mask[100:200], nn_sampling.input_dropout_mask(1, 2, rows[100:200], 30, 0.2))
+    assert not np.array_equal(mask, sampling.dropout_mask(1, 2, rows, 1, 30, 0.2))
+    np.testing.assert_array_equal(mask[100:200], sampling.input_dropout_mask(1, 2, rows[100:200], 30, 0.2))
 
 
 def test_step_sums_add_exactly_in_any_order_and_give_the_moments():
     import functools
 
-    import scaling
+    from rddnet.inputs import scaling
     rng = np.random.default_rng(6)
     blocks = [rng.integers(0, 256, size=(n, 5), dtype=np.uint8) for n in (3, 1, 7, 2, 5)]
     sums = [scaling.step_sums(b, 255) for b in blocks]

@@ -8,10 +8,10 @@ import time
 import pytest
 
 import main_task
-import output_folder
 import predict
 from conftest import read_output, submit_command
-from errors import DataError
+from rddnet.errors import DataError
+from rddnet.outputs import output_folder
 
 pytestmark = pytest.mark.spark
 

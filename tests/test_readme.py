@@ -1,4 +1,4 @@
-"""The README's commands match the code they describe."""
+"""The README's and docs/' commands match the code they describe."""
 
 import os
 import re
@@ -11,31 +11,25 @@ SCRIPTS = ("main_task", "predict")
 
 
 def modules_imported_by(script):
-    """Python's own account of the checkout's modules a script imports, in a fresh interpreter."""
-    code = (f"import os, sys, {script}; print(' '.join(os.path.basename(m.__file__) "
-            "for m in list(sys.modules.values()) if getattr(m, '__file__', None) "
-            f"and os.path.dirname(os.path.abspath(m.__file__)) == {ROOT!r}))")
+    """Python's own account of the job's modules (rddnet's and nn_math) a script imports, in a fresh
+    interpreter."""
+    code = (f"import sys, {script}; print(' '.join(name for name in sorted(sys.modules) "
+            "if name == 'nn_math' or name.split('.')[0] == 'rddnet'))")
     return set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                               check=True).stdout.split())
 
 
-def test_the_dataproc_command_ships_every_module_the_jobs_import():
-    with open(os.path.join(ROOT, "README.md")) as f:
-        listed = re.search(r"--py-files=(\S+)", f.read()).group(1).split(",")
-    imported = set().union(*map(modules_imported_by, SCRIPTS)) - {f"{script}.py" for script in SCRIPTS}
-    assert sorted(listed) == sorted(imported)
-
-
-def test_the_modules_the_job_ships_are_those_the_dataproc_command_lists():
-    import spark_setup
-    with open(os.path.join(ROOT, "README.md")) as f:
-        listed = re.search(r"--py-files=(\S+)", f.read()).group(1).split(",")
-    assert sorted(f"{name}.py" for name in spark_setup.HELPER_MODULES) == sorted(listed)
+def test_the_zip_for_the_executors_holds_every_module_the_scripts_import():
+    from rddnet import shipping
+    zipped = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+              for _, name in shipping.package_files()}
+    imported = set().union(*map(modules_imported_by, SCRIPTS))
+    assert "rddnet.training.epoch_tasks" in imported and imported <= zipped
 
 
 def test_the_results_tables_options_are_the_options_of_their_full_commands():
     import main_task
-    with open(os.path.join(ROOT, "README.md")) as f:
+    with open(os.path.join(ROOT, "docs", "results.md")) as f:
         readme = f.read()
     table = readme[readme.index("| run | options"):readme.index("Each row's run, in full")]
     rows = {line.split("|")[1].split(":")[0].strip(): re.findall(r"`(--[^`]+)`", line.split("|")[2])
@@ -49,3 +43,18 @@ def test_the_results_tables_options_are_the_options_of_their_full_commands():
         paths = [f"{i}.csv" for i in range(4)]
         parsed = main_task.parse_args([*paths, "out", *options.split()])  # every option known and valid
         assert parsed.seed == 42 and (name != "best recipe" or parsed.validation_fraction > 0)
+
+
+def test_the_cluster_commands_ship_the_zip_make_builds():
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        assert "dist/rddnet.zip:" in f.read()
+    for name in ("README.md", os.path.join("docs", "cluster.md")):
+        with open(os.path.join(ROOT, name)) as f:
+            assert re.findall(r"--py-files[= ](\S+)", f.read()) == ["dist/rddnet.zip"], name
+
+
+def test_the_readme_links_only_files_that_exist():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    assert len(links) > 8 and [link for link in links if not os.path.exists(os.path.join(ROOT, link))] == []

@@ -13,9 +13,9 @@ import pytest
 import main_task
 import nn_math
 from conftest import ROOT, read_output, spark_submit, submit_command
-from errors import DataError, Diverged
-from executor_tasks import Sums, combine_sums
-from model_file import model_from_lines
+from rddnet.errors import DataError, Diverged
+from rddnet.outputs.model_file import model_from_lines
+from rddnet.training.epoch_tasks import Sums, combine_sums
 
 pytestmark = pytest.mark.spark
 
@@ -131,7 +131,7 @@ def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, 
 
 
 def test_a_signal_during_a_clean_up_stops_the_run_once_it_is_done(monkeypatch):
-    import spark_setup
+    from rddnet import spark_setup
     monkeypatch.setattr(spark_setup, "silence_spark_logs", lambda: None)  # this process's JVM keeps its logs
     done = []
 

@@ -3,14 +3,12 @@
 import numpy as np
 import pytest
 
-import executor_tasks
 import main_task
 import nn_math
-import nn_optim
-import nn_sampling
-import training
 from conftest import SMALL_TEST, SMALL_TRAIN, inputs_of, load, load_csv
-from run_settings import starting_point
+from rddnet import sampling
+from rddnet.run_settings import starting_point, weighing_classes
+from rddnet.training import epoch_tasks, evaluation, loop, optimizers
 
 pytestmark = pytest.mark.spark
 
@@ -21,7 +19,7 @@ def numpy_epoch(theta, X, labels, d, h, k, seed, epoch, fraction):
     Written from the formulas, not from nn_math, except for the row sample it must share.
     Returns (sum of errors, correct, rows, gradient sum laid out like theta).
     """
-    keep = nn_sampling.sample_mask(seed, epoch, np.arange(len(X)), fraction)
+    keep = sampling.sample_mask(seed, epoch, np.arange(len(X)), fraction)
     X, labels = X[keep], labels[keep]
     Y = np.eye(k)[labels]
     W1 = theta[:d * h].reshape(d, h)
@@ -60,7 +58,7 @@ def test_spark_epoch_sums_equal_a_single_process_numpy_epoch(sc, train_set, smal
     net = nn_math.Network([784, 64, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(5))
     theta_bc = sc.broadcast(theta)
-    sums = executor_tasks.epoch_sums(train_set, theta_bc, net, seed=9, epoch=epoch, fraction=0.7)
+    sums = epoch_tasks.epoch_sums(train_set, theta_bc, net, seed=9, epoch=epoch, fraction=0.7)
     error, correct, count, grad = sums.error + sums.error_lo, sums.correct, sums.rows, sums.vector + sums.vector_lo
     expected = numpy_epoch(theta, X, labels, 784, 64, 10, seed=9, epoch=epoch, fraction=0.7)
     assert count == expected[2] and abs(count - 0.7 * SMALL_TRAIN) < 5 * np.sqrt(SMALL_TRAIN * 0.21)
@@ -78,14 +76,14 @@ def settings(*options):
 
 def start(sc, args, data):
     """(Network, Settings, TrainingState) before the first epoch, as the job starts a run."""
-    start = main_task.weighing_classes(sc, starting_point(args, data, None), data, log=lambda line: None)
+    start = weighing_classes(sc, starting_point(args.values, data), data, log=lambda line: None)
     return start.net, start.settings, start.state
 
 
 def train(sc, args, data, test_set=None):
     """(Network, TrainingState) after training on ``data`` with the job's settings ``args``."""
     net, run_settings, state = start(sc, args, data)
-    return net, training.train(sc, data, net, state, run_settings, log=lambda line: None, test_set=test_set)
+    return net, loop.train(sc, data, net, state, run_settings, log=lambda line: None, test_set=test_set)
 
 
 def run_training(sc, data, *options, test_set=None):
@@ -133,7 +131,7 @@ def test_training_lowers_the_cost_and_follows_the_bold_driver(sc, train_set):
     assert history["cost"][-1] < history["cost"][0]
     lr = 0.1
     for i, cost in enumerate(history["cost"]):
-        lr = nn_optim.bold_driver(lr, cost, history["cost"][i - 1] if i else None, up=1.05, down=0.5)
+        lr = optimizers.bold_driver(lr, cost, history["cost"][i - 1] if i else None, up=1.05, down=0.5)
         assert history["lr"][i] == pytest.approx(lr)
 
 
@@ -142,7 +140,7 @@ def test_test_set_evaluation_matches_numpy_predictions(sc, train_set, small_comp
     assert test_set.rows == SMALL_TEST
     net = nn_math.Network([784, 64, 10], "tanh", "sse")
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(2))
-    confusion, examples = executor_tasks.evaluate(sc, test_set, theta, net, examples=100)
+    confusion, examples = evaluation.evaluate(sc, test_set, theta, net, examples=100)
     X, labels = load_csv(small_compact[2], small_compact[3])
     predicted = nn_math.predict(theta, net, X)
     np.testing.assert_array_equal(confusion, nn_math.confusion_matrix(labels, predicted, 10))
@@ -175,23 +173,23 @@ def test_gzip_inputs_and_two_class_data(sc, tmp_path):
 def single_process_training(X, labels, net, args):
     """The job's training loop, replayed in one process with nn_math on the full arrays."""
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
-    state = nn_optim.optimizer_state(args.optimizer, theta)
+    state = optimizers.optimizer_state(args.optimizer, theta)
     lr, previous, costs = args.lr, None, []
     counts = np.bincount(labels, minlength=net.sizes[-1])
     class_weights = nn_math.class_weights(args.class_weight, counts) if args.class_weight else np.ones(len(counts))
     for epoch in range(1, args.epochs + 1):
-        rows = np.flatnonzero(nn_sampling.sample_mask(args.seed, epoch, np.arange(len(X)), args.sample_fraction))
-        masks = [nn_sampling.dropout_mask(args.seed, epoch, rows, layer, width, args.dropout)
+        rows = np.flatnonzero(sampling.sample_mask(args.seed, epoch, np.arange(len(X)), args.sample_fraction))
+        masks = [sampling.dropout_mask(args.seed, epoch, rows, layer, width, args.dropout)
                  for layer, width in enumerate(net.sizes[1:-1], 1)] if args.dropout else None
-        inputs = X[rows] * (nn_sampling.input_dropout_mask(args.seed, epoch, rows, X.shape[1], args.input_dropout)
+        inputs = X[rows] * (sampling.input_dropout_mask(args.seed, epoch, rows, X.shape[1], args.input_dropout)
                             if args.input_dropout else 1.0)
         w = class_weights[labels[rows]]
         error, grad = nn_math.backprop(theta, net, inputs, np.eye(net.sizes[-1])[labels[rows]], masks, w=w)
         cost = error / w.sum() + nn_math.penalty(theta, net.sizes, args.l1, args.l2)
         grad = grad / w.sum() + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
-        lr = nn_optim.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
+        lr = optimizers.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
                                    args.bold_up, args.bold_down, args.epochs)
-        theta, state = nn_optim.Optimizer(args.optimizer, args.momentum, args.beta1, args.beta2).step(
+        theta, state = optimizers.Optimizer(args.optimizer, args.momentum, args.beta1, args.beta2).step(
             theta, grad, lr, state)
         theta = nn_math.max_norm(theta, net.sizes, args.max_norm) if args.max_norm else theta
         previous = cost
@@ -225,7 +223,7 @@ def test_eval_every_records_test_accuracy(sc, train_set, small_compact):
     test_set = load(sc, small_compact[2], small_compact[3], 256, n_classes=10, width=784)
     theta, history = run_training(sc, train_set, "--epochs", "4", "--eval-every", "2", test_set=test_set)
     assert [epoch for epoch, _ in history["test_accuracy"]] == [2, 4]
-    net = starting_point(settings("--hidden", "32"), train_set, None).net
+    net = starting_point(settings("--hidden", "32").values, train_set).net
     X, labels = load_csv(small_compact[2], small_compact[3])
     assert history["test_accuracy"][-1][1] == pytest.approx(np.mean(nn_math.predict(theta, net, X) == labels))
     assert 0 < history["test_accuracy"][0][1] < 1
@@ -241,7 +239,7 @@ def test_binary_task_trains_a_two_output_network_with_the_defaults(sc, tmp_path)
     net, state = train(sc, args, train_01)
     assert net.sizes == [784, 64, 2]
     theta = state.theta
-    confusion = executor_tasks.evaluate(sc, test_01, theta, net).confusion
+    confusion = evaluation.evaluate(sc, test_01, theta, net).confusion
     assert confusion.shape == (2, 2) and confusion.sum() == 500
     assert nn_math.accuracy_of(confusion) > 0.95
 
@@ -259,8 +257,8 @@ def test_averaging_one_local_step_is_plain_data_parallel_descent(sc, train_set, 
         result = run_epoch(sc, train_set, net, state, run_settings, 1)
         return result.cost, result.sums.correct, result.sums.rows, result.lr, result.theta, result.moments
 
-    plain = epoch_one(training.data_parallel_epoch)
-    averaged = epoch_one(training.averaging_epoch)
+    plain = epoch_one(loop.data_parallel_epoch)
+    averaged = epoch_one(loop.averaging_epoch)
     assert averaged[1:4] == plain[1:4]
     assert averaged[0] == pytest.approx(plain[0], rel=1e-12)
     np.testing.assert_allclose(averaged[4], plain[4], rtol=1e-10, atol=1e-13)
@@ -280,17 +278,17 @@ def replay_model_averaging(partitions, net, args, theta, optimizer, epochs):
             X = np.concatenate([b.raw() / 255.0 for b in blocks])
             Y = np.eye(net.sizes[-1])[np.concatenate([b.labels for b in blocks])]
             rows = np.concatenate([b.start + np.arange(b.rows) for b in blocks])
-            keep, batch = nn_sampling.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
+            keep, batch = sampling.local_batches(args.seed, epoch, rows, args.sample_fraction, args.local_steps)
             local_theta, local_state, n = theta, dict(optimizer, t=t), 0
             for step in range(args.local_steps):
                 chosen = np.flatnonzero(keep)[batch == step]
-                masks = [nn_sampling.dropout_mask(args.seed, epoch, rows[chosen], layer, width, args.dropout)
+                masks = [sampling.dropout_mask(args.seed, epoch, rows[chosen], layer, width, args.dropout)
                          for layer, width in enumerate(net.sizes[1:-1], 1)]
-                inputs = X[chosen] * (nn_sampling.input_dropout_mask(args.seed, epoch, rows[chosen], X.shape[1],
+                inputs = X[chosen] * (sampling.input_dropout_mask(args.seed, epoch, rows[chosen], X.shape[1],
                                                                  args.input_dropout) if args.input_dropout else 1.0)
                 w = class_weights[Y[chosen].argmax(axis=1)]
                 _, grad = nn_math.backprop(local_theta, net, inputs, Y[chosen], masks, w=w)
-                local_theta, local_state = nn_optim.Optimizer(args.optimizer, args.momentum, args.beta1,
+                local_theta, local_state = optimizers.Optimizer(args.optimizer, args.momentum, args.beta1,
                                                               args.beta2).step(local_theta, grad / w.sum(), args.lr,
                                                                                local_state)
                 if args.max_norm:
@@ -313,9 +311,9 @@ def test_local_steps_match_a_single_process_replay(sc, train_set, options):
     net, state = train(sc, args, train_set)
     partitions = [p for p in train_set.blocks.glom().collect() if p]
     assert len(partitions) >= 2  # the average is over more than one model
-    theta = starting_point(args, train_set, None).state.theta
+    theta = starting_point(args.values, train_set).state.theta
     expected_theta, expected_state = replay_model_averaging(partitions, net, args, theta,
-                                                            nn_optim.optimizer_state("adam", theta), 2)
+                                                            optimizers.optimizer_state("adam", theta), 2)
     np.testing.assert_allclose(state.theta, expected_theta, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(state.moments["v"], expected_state["v"], rtol=1e-9, atol=1e-15)
     assert state.moments["t"] == expected_state["t"] == 6

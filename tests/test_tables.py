@@ -10,7 +10,8 @@ import pytest
 
 import main_task
 from conftest import read_output
-from errors import DataError
+from rddnet.errors import DataError
+from rddnet.outputs.sql_function import register_model
 
 pytestmark = pytest.mark.spark
 OPTIONS = ("--epochs", "3", "--hidden", "16", "--seed", "4")
@@ -174,14 +175,13 @@ def test_the_sql_function_answers_null_for_a_row_it_cannot_score(sc, tmp_path):
     from pyspark.ml.linalg import Vectors
     from pyspark.sql import SparkSession
 
-    import model_file
     import nn_math
-    import predict
+    from rddnet.outputs import model_file
     spark = SparkSession(sc)
     good = bad_table(tmp_path, "good.parquet", lambda c: c)
     main_task.run(sc, main_task.parse_args([good, good, str(tmp_path / "trained"), "--label-column", "y",
                                             "--epochs", "2", "--hidden", "4"]), log=lambda line: None)
-    score = predict.register_model(spark, "two_values", str(tmp_path / "trained" / "model"))
+    score = register_model(spark, "two_values", str(tmp_path / "trained" / "model"))
     nan, inf = float("nan"), float("inf")
     arrays = [[0.5, 1.0], None, [nan, 1.0], [None, 2.0], [inf, 1.0], [3.5, -4.0]]
     frame = spark.createDataFrame([(i, a) for i, a in enumerate(arrays)], "id int, f array<double>")
@@ -206,7 +206,7 @@ def test_the_sql_function_answers_null_for_a_row_it_cannot_score(sc, tmp_path):
 def test_the_label_among_the_features_or_a_feature_named_twice_is_one_line(sc, tmp_path, capsys):
     path = bad_table(tmp_path, "good.parquet", lambda c: c)
     for label, features in (("y", "x1,y"), ("last", "x1,x2,y"), ("3", "y")):
-        with pytest.raises(DataError, match=rf"good.parquet: --features names the label column 'y'; leave it out of "
+        with pytest.raises(DataError, match=r"good.parquet: --features names the label column 'y'; leave it out of "
                                             "--features$"):
             main_task.run(sc, main_task.parse_args([path, path, str(tmp_path / "out"), "--label-column", label,
                                                     "--features", features]), log=lambda line: None)
@@ -260,7 +260,7 @@ def test_a_stale_or_corrupt_checksum_file_is_named_or_passed_over_quietly(sc, tm
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
-    import spark_setup
+    from rddnet import spark_setup
     rows = [(float(i % 97), float(i % 13), i % 2) for i in range(20000)]
     frame = SparkSession(sc).createDataFrame(rows, ["x1", "x2", "y"]).repartition(2)
     for name in ("stale", "corrupt"):
@@ -300,7 +300,7 @@ def test_a_folder_that_is_not_a_model_is_one_line_saying_what_a_model_is(sc, tmp
     message = (rf"^{folder}: not a model folder \(it holds part-00000-.*\.parquet\): a model is the model/ folder "
                r"of a training run's OUTPUT_DIR, its JSON lines in part-00000, or that OUTPUT_DIR$")
     with pytest.raises(DataError, match=message):
-        predict.register_model(spark, "no_model", folder)
+        register_model(spark, "no_model", folder)
     good = bad_table(tmp_path, "good.parquet", lambda c: c)
     with pytest.raises(DataError, match=message):
         predict.run(sc, predict.parse_args([folder, good, str(tmp_path / "out")]), log=lambda line: None)
@@ -398,7 +398,7 @@ def test_the_model_as_a_sql_function_gives_the_classes_predict_gives(sc, tables,
     predict.run(sc, predict.parse_args([str(csv_run / "model"), small_compact[2], str(out)]), log=lambda line: None)
     expected = [int(line.split(",")[1]) for line in read_output(out, "predictions")]
     scores = [np.array(line.split(",")[2:], dtype=float) for line in read_output(out, "predictions")]
-    mnist_mlp = predict.register_model(spark, "mnist_mlp", str(csv_run / "model"))
+    mnist_mlp = register_model(spark, "mnist_mlp", str(csv_run / "model"))
     spark.read.parquet(tables["arrays"][1]).createOrReplaceTempView("digits")
     rows = spark.sql("SELECT id, mnist_mlp(features).prediction AS p, mnist_mlp(features).probability AS q "
                      "FROM digits ORDER BY id").collect()

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import main_task
-import model_file
 import nn_math
-import nn_sampling
 from conftest import load_csv, read_output
+from rddnet import sampling
+from rddnet.outputs import model_file
 
 pytestmark = pytest.mark.spark
 OPTIONS = ("--hidden", "16", "--optimizer", "adam", "--lr", "0.01", "--seed", "7")
@@ -38,13 +38,13 @@ def numpy_validation(sc, out, X, labels):
 
 def test_holdout_rows_depend_on_the_seed_and_row_alone():
     rows = np.arange(100_000)
-    held = nn_sampling.holdout_mask(3, rows, 0.2)
+    held = sampling.holdout_mask(3, rows, 0.2)
     assert abs(held.mean() - 0.2) < 0.005  # 0.2 +- 4 standard deviations of a binomial share
     # The same rows however the rows are cut into blocks, and not those of another seed.
-    pieces = [nn_sampling.holdout_mask(3, part, 0.2) for part in np.array_split(rows, 7)]
+    pieces = [sampling.holdout_mask(3, part, 0.2) for part in np.array_split(rows, 7)]
     assert np.array_equal(np.concatenate(pieces), held)
-    assert 0.15 < (held & nn_sampling.holdout_mask(4, rows, 0.2)).mean() / 0.2 < 0.25  # independent: about 0.2 x 0.2
-    assert not nn_sampling.holdout_mask(3, rows, 0.0).any()
+    assert 0.15 < (held & sampling.holdout_mask(4, rows, 0.2)).mean() / 0.2 < 0.25  # independent: about 0.2 x 0.2
+    assert not sampling.holdout_mask(3, rows, 0.0).any()
 
 
 @pytest.mark.parametrize("kind", [(), ("--local-steps", "4")], ids=["data-parallel", "averaging"])
@@ -54,10 +54,10 @@ def test_held_out_rows_are_validated_every_epoch_and_never_trained_on(sc, small_
     said = []
     summary = run(sc, small_compact, tmp_path / "out", "--validation-fraction", "0.2", "--epochs", "3",
                   "--scale", "standardize", *kind, log=said.append)
-    held = nn_sampling.holdout_mask(7, np.arange(len(X)), 0.2)
+    held = sampling.holdout_mask(7, np.arange(len(X)), 0.2)
     assert summary["validation_rows"] == held.sum()
     # Every epoch's sample is drawn from the other rows only.
-    samples = [int((nn_sampling.sample_mask(7, epoch, np.arange(len(X)), 0.7) & ~held).sum()) for epoch in (1, 2, 3)]
+    samples = [int((sampling.sample_mask(7, epoch, np.arange(len(X)), 0.7) & ~held).sum()) for epoch in (1, 2, 3)]
     assert [int(re.search(r"  sample (\d+)", line).group(1)) for line in said if line.startswith("epoch")] == samples
     # The scaling statistics are the training rows' alone.
     _, _, scale = model_file.read_model(sc, str(tmp_path / "out" / "model"), log=quiet)
@@ -89,7 +89,7 @@ def test_held_out_rows_are_validated_every_epoch_and_never_trained_on(sc, small_
 
 def test_early_stopping_keeps_the_weights_of_the_lowest_validation_cost(sc, small_compact, tmp_path):
     X, labels = load_csv(*small_compact[:2])
-    held = nn_sampling.holdout_mask(7, np.arange(len(X)), 0.25)
+    held = sampling.holdout_mask(7, np.arange(len(X)), 0.25)
     said = []
     summary = run(sc, small_compact, tmp_path / "out", "--validation-fraction", "0.25", "--epochs", "40",
                   "--early-stopping", "2", "--lr", "0.05", log=said.append)
@@ -159,7 +159,7 @@ def test_validation_options_that_cannot_go_together_are_one_line(capsys, options
                                             ("1e-07", "holds out none of its 3000 rows: give a larger share")])
 def test_a_share_that_leaves_no_training_or_no_validation_rows_is_one_line(sc, small_compact, tmp_path, share,
                                                                             message):
-    from errors import DataError
+    from rddnet.errors import DataError
     with pytest.raises(DataError, match=re.escape(f"{small_compact[0]}: --validation-fraction {share} {message}")):
         run(sc, small_compact, tmp_path / "out", "--validation-fraction", share, "--epochs", "1")
     assert not (tmp_path / "out").exists()

@@ -1,0 +1,394 @@
+"""Tables as Spark users keep them: Parquet and ORC files (one file, a folder of part files, a
+glob or a list), their features in one column of ML vectors or of arrays, or in numeric columns,
+their label in a column named by --label-column.
+
+The driver reads the first file's footer with pyarrow (through Hadoop: hadoop_fs.HadoopFile)
+and resolves which columns are the label and the features (Layout). The executors read each
+file whole with pyarrow (``sc.binaryFiles``: through Hadoop, so any Hadoop path) and cut its
+rows, in the file's own order, into the same blocks as CSV rows (blocks.Block). A file is the unit a task reads, so
+rows are numbered by file (in sorted order) and by their place in it, whatever the partitioning.
+"""
+
+import io
+from collections import namedtuple
+
+import numpy as np
+
+from rddnet.errors import DataError, as_error, first_error
+from rddnet.inputs.blocks import Block, ParsedBlock
+from rddnet.inputs.scaling import not_pixel_counts
+
+# The formats whose files the executors read with pyarrow, by the end of a file's name.
+FORMATS = {"parquet": (".parquet", ".parq"), "orc": (".orc",)}
+
+# What the features are: kind "columns" (numeric columns, ``names``), "vector" (one column of
+# pyspark.ml vectors, ``names`` = [it]) or "array" (one column of arrays of numbers); label: the
+# label column's name, or None; width: features per row; columns: every column of the table (of
+# its first file), in order, which every other file must have too.
+Layout = namedtuple("Layout", "kind names label width columns", defaults=(None,))
+
+
+def table_format(files):
+    """The format every one of an input's files' names ends with; None when they say nothing."""
+    for fmt, endings in FORMATS.items():
+        if all(name.lower().endswith(endings) for name in files):
+            return fmt
+    return None
+
+
+def numeric(dtype):
+    """True for an Arrow type of numbers (integers, floats, decimals)."""
+    import pyarrow as pa
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
+
+
+def feature_kind(dtype):
+    """"vector" (a pyspark.ml vector as Spark stores it: a struct of type, size, indices and
+    values), "array" (a list of numbers) or "columns" (a number) for an Arrow type; None otherwise."""
+    import pyarrow as pa
+    if pa.types.is_struct(dtype) and {dtype.field(i).name for i in range(dtype.num_fields)} == VECTOR_FIELDS:
+        return "vector"
+    if (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)) and numeric(dtype.value_type):
+        return "array"
+    return "columns" if numeric(dtype) else None
+
+
+VECTOR_FIELDS = {"type", "size", "indices", "values"}
+
+
+def open_table(sc, path, fmt):
+    """(the Arrow schema of a table file, a function giving the first row of a column as a
+    one-row pyarrow Table): read on the driver, the footer and the first page or stripe only."""
+    from rddnet import hadoop_fs
+    source = hadoop_fs.HadoopFile(sc, path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+            table = pq.ParquetFile(source, buffer_size=2 ** 16, pre_buffer=False)  # page by page, not whole chunks
+            return table.schema_arrow, lambda name: next(table.iter_batches(batch_size=1, columns=[name]), None)
+        import pyarrow.orc as orc
+        table = orc.ORCFile(source)
+        return table.schema, lambda name: table.read_stripe(0, columns=[name]).slice(0, 1) if table.nstripes else None
+    except Exception as e:  # pyarrow's errors for a file that is not a table of that format
+        failure = getattr(e, "java_exception", None) and hadoop_fs.read_failure(e)
+        if failure:  # the file system's: a checksum mismatch, a file cut short
+            raise hadoop_fs.unreadable(path, *failure) from None
+        raise DataError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+def read_layout(sc, files, fmt, label, features):
+    """The Layout of a table's files, from the first file's footer: ``label`` (a column name, or
+    first, last or a number; None: no labels), ``features`` (None: every numeric column but the
+    label, in the table's order; else a list of names: one vector or array column, or numeric
+    columns). One-line errors name the file and the columns."""
+    return layout_of(*open_table(sc, files[0], fmt), files[0], label, features)
+
+
+def layout_of(schema, first_row, where, label, features):
+    """The Layout of a table of Arrow ``schema``; ``first_row``(name): its first row of that column
+    as a one-row pyarrow Table (None: no rows); ``where``: the file or table errors name."""
+    columns = [field.name for field in schema]
+    same_columns(columns, where, None)
+    types = {field.name: field.type for field in schema}
+    there = f"(its columns: {', '.join(columns)})"
+    if label is not None and label not in types:  # first, last or a number: the column in that place
+        place = {"first": 1, "last": len(columns)}.get(label, label)
+        label = columns[place - 1] if isinstance(place, int) and 1 <= place <= len(columns) else label
+    for name in ([label] if label else []) + (features or []):
+        if name not in types:
+            raise DataError(f"{where}: no column {name!r} {there}")
+    if label is not None and label in (features or []):  # it would be trained on as a feature, and give itself away
+        raise DataError(f"{where}: --features names the label column {label!r}; leave it out of --features")
+    if label is not None and not numeric(types[label]):
+        raise DataError(f"{where}: label column {label!r} is {types[label]}, not a number")
+    names = features or default_features(types, label)
+    if not names:
+        raise DataError(f"{where}: no numeric feature columns, nor one column of vectors or arrays {there}; "
+                        f"name them with --features")
+    kinds = [feature_kind(types[name]) for name in names]
+    for name, kind in zip(names, kinds):
+        if kind is None or (kind != "columns" and len(names) > 1):
+            what = "not a number" if kind is None else "a column of vectors or arrays: name it alone in --features"
+            raise DataError(f"{where}: feature column {name!r} is {types[name]}, {what}")
+    kind = kinds[0]
+    width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, where)
+    return Layout(kind, names, label, width, columns)
+
+
+def default_features(types, label):
+    """The features when --features is not given: every numeric column but the label, in the
+    table's order; failing those, the table's one column of vectors or arrays (VectorAssembler's
+    output, for one)."""
+    numbers = [name for name, dtype in types.items() if name != label and numeric(dtype)]
+    if numbers:
+        return numbers
+    lists = [name for name, dtype in types.items() if name != label and feature_kind(dtype) in ("vector", "array")]
+    return lists if len(lists) == 1 else []
+
+
+def first_length(row, name, kind, path):
+    """The length of the first vector or array of a column (a one-row pyarrow Table or batch): the
+    table's features per row."""
+    if row is None or row.num_rows == 0:
+        raise DataError(f"{path}: no rows")
+    value = row.column(0)[0].as_py()
+    if value is None:
+        raise DataError(f"{path}: row 1: {name!r} is null", 1)
+    return (len(value["values"]) if value["type"] == 1 else value["size"]) if kind == "vector" else len(value)
+
+
+PIECE_ROWS = 8192  # rows of a table file decoded and checked at a time
+
+
+def arrow_pieces(data, fmt, columns, rows, path, first=None):
+    """A file's bytes -> pyarrow record batches of its ``columns``, up to ``rows`` rows each, in
+    the file's order; DataError (naming ``path``) if it cannot be read as ``fmt``, or if its
+    columns are not those of the table's first file (``first``: (its path, its Layout.columns)).
+    Parquet is decoded batch by batch: a column chunk of lists (arrays, vectors) decodes 3-5x
+    faster so than whole."""
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+            table = pq.ParquetFile(io.BytesIO(data))
+            same_columns(table.schema_arrow.names, path, first)
+            yield from table.iter_batches(batch_size=rows, columns=columns)
+        else:
+            import pyarrow.orc as orc
+            table = orc.ORCFile(io.BytesIO(data))
+            same_columns(table.schema.names, path, first)
+            yield from table.read(columns=columns).to_batches(max_chunksize=rows)
+    except DataError:
+        raise
+    except Exception as e:  # pyarrow's errors: not a file of this format
+        raise DataError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+def same_columns(names, path, first):
+    """DataError naming the column (and both files) if a file's column ``names`` name one column
+    twice, or are not those of the table's first file (``first``: (its path, its columns); None:
+    nothing to compare)."""
+    if len(set(names)) < len(names):
+        twice = next(name for i, name in enumerate(names) if name in names[:i])
+        raise DataError(f"{path}: has two columns named {twice!r}; name each column once")
+    if first is None or first[1] is None:
+        return
+    first_path, expected = first
+    extra = [name for name in names if name not in expected]
+    if extra:
+        raise DataError(f"{path}: has a column {extra[0]!r} that the table's first file {first_path} has not; "
+                        "every file of a table must have the same columns")
+    missing = [name for name in expected if name not in names]
+    if missing:
+        raise DataError(f"{path}: has no column {missing[0]!r}, which the table's first file {first_path} has; "
+                        "every file of a table must have the same columns")
+
+
+def first_bad(mask):
+    return int(np.flatnonzero(mask)[0])
+
+
+def numbers(column):
+    """A numeric Arrow array without nulls -> NumPy values of its own type (booleans as int8;
+    decimals and half floats as float64)."""
+    values = column.to_numpy(zero_copy_only=False)
+    if values.dtype.kind in "iub":
+        return values.astype(np.int8) if values.dtype.kind == "b" else values
+    if values.dtype.kind != "f" or values.dtype.itemsize < 4:
+        values = values.astype(np.float64)
+    return values
+
+
+def first_not_finite(values):
+    """The place of the first NaN or infinity in ``values``, or None."""
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return None
+    return first_bad(~np.isfinite(values))
+
+
+def column_values(column, name, path, first_row):
+    """A numeric Arrow column (n rows) -> (n,) NumPy values (numbers()); DataError at its first
+    null, NaN or infinity (as CSV files: every value a finite number)."""
+    import pyarrow as pa
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if column.null_count:
+        row = first_bad(np.asarray(column.is_null()))
+        raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
+    values = numbers(column)
+    row = first_not_finite(values)
+    if row is not None:
+        raise DataError(f"{path}: row {first_row + row}: {name!r} is {not_finite(values[row])}", first_row + row)
+    return values
+
+
+def not_finite(value):
+    """A value that is not a finite number, in words: "NaN", "inf, not a finite number", "-inf, ..."."""
+    return "NaN" if np.isnan(value) else f"{value}, not a finite number"
+
+
+def list_values(column, name, path, first_row, width):
+    """An Arrow column of lists of numbers (n rows) -> (n, width); DataError at its first null
+    list, null, NaN or infinite value, or list of another length."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if column.null_count:
+        row = first_bad(np.asarray(column.is_null()))
+        raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
+    lengths = np.asarray(pc.list_value_length(column))
+    if (lengths != width).any():
+        row = first_bad(lengths != width)
+        raise DataError(f"{path}: row {first_row + row}: {name!r} has {lengths[row]} values, the first row "
+                        f"{width}", first_row + row)
+    flat = column.flatten()
+    if flat.null_count:
+        row = first_bad(np.asarray(flat.is_null())) // width
+        raise DataError(f"{path}: row {first_row + row}: {name!r} holds a null", first_row + row)
+    values = numbers(flat)
+    at = first_not_finite(values)
+    if at is not None:
+        row = at // width
+        raise DataError(f"{path}: row {first_row + row}: {name!r} holds {not_finite(values[at])}", first_row + row)
+    return values.reshape(len(column), width)
+
+
+def vector_values(column, name, path, first_row, width):
+    """An Arrow column of pyspark.ml vectors, as Spark stores them (a struct of type: 0 sparse or
+    1 dense, size, indices, values) -> (n, width) float64."""
+    import pyarrow as pa
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if column.null_count:
+        row = first_bad(np.asarray(column.is_null()))
+        raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
+    kind = column.field("type").to_numpy(zero_copy_only=False)
+    values = column.field("values")
+    lengths = np.diff(np.asarray(values.offsets))
+    flat = values.flatten().to_numpy(zero_copy_only=False)
+    low, high = (flat.min(), flat.max()) if flat.size else (0.0, 0.0)
+    if not (np.isfinite(low) and np.isfinite(high)):  # the minimum is NaN when any value is
+        at = first_bad(~np.isfinite(flat))
+        row = int(np.searchsorted(np.cumsum(lengths), at, side="right"))
+        raise DataError(f"{path}: row {first_row + row}: {name!r} holds {not_finite(flat[at])}",
+                        first_row + row)
+    sizes = np.where(kind == 1, lengths, column.field("size").fill_null(0).to_numpy(zero_copy_only=False))
+    if (sizes != width).any():
+        row = first_bad(sizes != width)
+        raise DataError(f"{path}: row {first_row + row}: {name!r} has {sizes[row]} values, the first row "
+                        f"{width}", first_row + row)
+    # Whole numbers 0-255 (pixels) go straight into bytes: a quarter of the memory of float64. In
+    # that range a cast to bytes keeps exactly the whole numbers (and is 10x faster than np.rint).
+    steps = flat.astype(np.uint8) if flat.size and low >= 0 and high <= 255 else None
+    pixels = flat.size == 0 or (steps is not None and np.array_equal(steps, flat))
+    return vector_matrix(kind, lengths, steps if pixels and flat.size else flat,
+                         column.field("indices").flatten().to_numpy(zero_copy_only=False), width,
+                         np.uint8 if pixels else np.float64)
+
+
+def vector_matrix(kinds, lengths, values, indices, width, dtype=np.float64):
+    """pyspark.ml vectors as Spark stores them -> a matrix (n, width) of ``dtype``. kinds (n,): 1
+    dense, 0 sparse; lengths (n,): how many values each row holds; values: every row's values,
+    one row after another; indices: the sparse rows' indices, likewise."""
+    if len(values) == len(kinds) * width and (kinds == 1).all():  # every row dense: the values as they lie
+        return values.reshape(len(kinds), width).astype(dtype)
+    X = np.zeros((len(kinds), width), dtype=dtype)
+    rows = np.repeat(np.arange(len(kinds)), lengths)
+    dense = kinds[rows] == 1
+    positions = np.arange(len(values)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # place in its row
+    X[rows[dense], positions[dense]] = values[dense]
+    X[rows[~dense], indices] = values[~dense]
+    return X
+
+
+def feature_rows(table, layout, path, first_row):
+    """The features (n, d) of a pyarrow Table's rows, for blocks.feature_matrix: integers when
+    every column holds integers, floats otherwise."""
+    if layout.kind == "vector":
+        return vector_values(table.column(layout.names[0]), layout.names[0], path, first_row, layout.width)
+    if layout.kind == "array":
+        return list_values(table.column(layout.names[0]), layout.names[0], path, first_row, layout.width)
+    columns = [column_values(table.column(name), name, path, first_row) for name in layout.names]
+    if all(c.dtype.kind in "iu" for c in columns):
+        return np.column_stack(columns)  # NumPy's common integer type
+    return np.column_stack([c.astype(np.float64, copy=False) for c in columns])
+
+
+def label_values(table, layout, path, first_row, n_classes):
+    """The class numbers (n,) of a pyarrow Table's label column: whole numbers >= 0, as integers
+    or doubles (MLlib's convention), below ``n_classes`` when given."""
+    labels = column_values(table.column(layout.label), layout.label, path, first_row)
+    bad = (labels < 0) | (labels != np.round(labels))
+    if bad.any():
+        row = first_bad(bad)
+        raise DataError(f"{path}: row {first_row + row}: label {labels[row]:g} is not a class number 0, 1, 2, ...",
+                        first_row + row)
+    labels = labels.astype(np.int64)
+    if n_classes is not None and (labels >= n_classes).any():
+        row = first_bad(labels >= n_classes)
+        raise DataError(f"{path}: row {first_row + row}: class {labels[row]} is outside the {n_classes} classes "
+                        f"of the training labels", first_row + row)
+    return labels
+
+
+def not_pixel_values(X, names, path, first_row):
+    """{way: (count, (row, message naming the first value))} of features (n, d): the values that
+    break each way of being pixels (scaling.NOT_PIXEL)."""
+    found = {}
+    for way, (count, (i, j)) in not_pixel_counts(X).items():
+        column = names[j] if len(names) == X.shape[1] else f"{names[0]}[{j}]"
+        found[way] = (count, (first_row + i, f"{path}: row {first_row + i}: value {X[i, j]:g} ({column})"))
+    return found
+
+
+def table_split(pair, files, fmt, layout, block_size, n_classes):
+    """A (qualified path, bytes) record of sc.binaryFiles -> the file's ParsedBlocks of up to
+    ``block_size`` rows, numbered from the file's first row. ``files``: {qualified path: (its
+    place in the input's sorted files, the path as the user gave it)}; the place is the split.
+    The last block carries the report check_files reads."""
+    split, path = files[pair[0]]
+    columns = list(dict.fromkeys(layout.names + ([layout.label] if layout.label else [])))
+    pieces = arrow_pieces(pair[1], fmt, columns, max(block_size, PIECE_ROWS), path, first_file(files, layout))
+    yield from parsed_blocks(pieces, split, layout, path, block_size, n_classes)
+
+
+def first_file(files, layout):
+    """(the path of an input's first file, as the user gave it, its columns): what each of its
+    other files is compared with (``files``: {qualified path: (place, path as given)})."""
+    return min(files.values())[1], layout.columns
+
+
+def parsed_blocks(pieces, split, layout, path, block_size, n_classes):
+    """pyarrow record batches or Tables (a split's rows, in order) -> the split's ParsedBlocks of up
+    to ``block_size`` rows, numbered from its first row, checked (errors name ``path`` and the
+    row); the last block carries the report check_files reads."""
+    held, start = None, 0
+    try:
+        for piece in pieces:  # converted whole: a call per column and piece, not per column and block
+            features = feature_rows(piece, layout, path, start + 1)
+            classes = label_values(piece, layout, path, start + 1, n_classes) if layout.label else None
+            for offset in range(0, piece.num_rows, block_size):
+                X = features[offset:offset + block_size]
+                if held is not None:
+                    yield held
+                block = Block.of_rows(start, X, classes[offset:offset + block_size] if layout.label else None)
+                held = ParsedBlock(split, block, not_pixels=None if block.unit is not None else
+                                   not_pixel_values(X, layout.names, path, start + 1))
+                start += len(X)
+    except DataError as e:
+        held = ParsedBlock(split, Block.empty(layout.width)._replace(start=start), error=as_error(e))
+    held = held or ParsedBlock(split, Block.empty(layout.width))
+    yield held._replace(report={"lines": start, "blank": None, "last": start, "header": 0})
+
+
+def check_files(checks):
+    """Raise the first error of the first file that has one (merge_checks's checks, a file a split)."""
+    for check in checks:
+        first_error([check["error"]])
+
+
+def not_pixels_of_files(checks):
+    """not_pixels of a table input: counts over all files, the first value of the first file."""
+    found = {}
+    for check in checks:
+        for way, (count, first) in (check["not_pixels"] or {}).items():
+            known_count, known_first = found.get(way, (0, None))
+            found[way] = (known_count + count, known_first or first[1])
+    return found

@@ -1,0 +1,141 @@
+"""Predictions as a Parquet table: the columns named by --keep, then prediction (int) and
+probability (array<float>, one per class, summing to 1), one row per input row, in input order.
+
+The executors score the rows and write the table; nothing is collected on the driver. Each task
+turns a piece of the input (a table file's rows, or a CSV block) into one Arrow record batch,
+keyed by its place in the input; the batches are put in that order by sortByKey and become a
+DataFrame (one row per batch, its Arrow IPC bytes), whose mapInArrow hands the batches to
+Spark's Parquet writer as they are.
+"""
+
+import io
+from functools import partial
+
+import numpy as np
+
+import nn_math
+from rddnet.inputs import loading
+from rddnet.inputs.blocks import Block
+from rddnet.inputs.frames import spark_session
+from rddnet.inputs.tables import arrow_pieces, feature_rows, first_file
+from rddnet.outputs.sql_function import probabilities
+
+ROWS_PER_BATCH = 8192  # rows of a table file scored and sent on at a time
+
+
+def kept_columns(sc, kind, keep, output_format, path):
+    """The Arrow fields of the --keep columns ``keep`` (names) of an input (loading.input_kind's
+    ``kind``), read from its first file's schema before any long work; DataError naming the
+    columns there when one is missing, or when they cannot be kept (CSV files or output)."""
+    from rddnet.errors import DataError
+    from rddnet.inputs.frames import arrow_schema
+    from rddnet.inputs.tables import open_table
+    if not keep:
+        return []
+    if kind.format is None or output_format == "csv":
+        raise DataError(f"{path}: --keep copies a table's columns into Parquet predictions; "
+                        f"{'CSV files have none' if kind.format is None else 'CSV lines have no room for them'}")
+    files = kind.files
+    schema = arrow_schema(kind.frame) if kind.frame is not None else open_table(sc, files[0], kind.format)[0]
+    names = list(schema.names)
+    for name in keep:
+        if name not in names:
+            raise DataError(f"{files[0]}: --keep: no column {name!r} (its columns: {', '.join(names)})")
+        if name in ("prediction", "probability"):
+            raise DataError(f"{files[0]}: --keep {name}: the predictions have a column of that name")
+    return [schema.field(name) for name in keep]
+
+
+def spark_schema(fields):
+    """The output table's Spark schema: ``fields`` (the kept columns' Arrow fields), then
+    prediction and probability."""
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, StructType
+    return StructType([StructField(f.name, from_arrow_type(f.type), True) for f in fields]
+                      + [StructField("prediction", IntegerType(), False),
+                         StructField("probability", ArrayType(FloatType(), False), False)])
+
+
+def scored_batch(columns, block, model):
+    """Arrow IPC bytes of one record batch: ``columns`` ({name: Arrow array}, n rows each), then
+    the prediction (n,) int32 and probability (n, k) float32 lists of the Block's rows, scaled as
+    every pass scales them (Block.inputs)."""
+    import pyarrow as pa
+    net, theta, scale = model
+    P = probabilities(nn_math.forward(theta, net, block.inputs(scale))[2], net.loss).astype(np.float32)
+    k = P.shape[1]
+    probability = pa.ListArray.from_arrays(pa.array(np.arange(0, P.size + 1, k, dtype=np.int32)),
+                                           pa.array(P.ravel()))
+    batch = pa.RecordBatch.from_pydict({**columns, "prediction": pa.array(P.argmax(axis=1).astype(np.int32)),
+                                        "probability": probability})
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue()
+
+
+def file_batches(pair, files, fmt, layout, keep, model_bc):
+    """A (qualified path, bytes) record of sc.binaryFiles (a table file) -> ((its place in the
+    input's sorted files, first row), IPC bytes) per ROWS_PER_BATCH rows: the --keep columns
+    ``keep`` as the file holds them, then the scores. The rows were checked by the load."""
+    place, path = files[pair[0]]
+    start = 0
+    for piece in arrow_pieces(pair[1], fmt, list(dict.fromkeys(layout.names + keep)), ROWS_PER_BATCH, path,
+                              first_file(files, layout)):
+        block = Block.of_rows(start, feature_rows(piece, layout, path, start + 1))
+        yield (place, start), scored_batch({name: piece.column(name) for name in keep}, block, model_bc.value)
+        start += piece.num_rows
+
+
+def frame_batches(batches, layout, keep, where, model_bc):
+    """mapInArrow's function for an input read through a DataFrame: its record batches -> the
+    --keep columns ``keep`` and the scores, batch by batch."""
+    import pyarrow as pa
+    for batch in batches:
+        block = Block.of_rows(0, feature_rows(batch, layout, where, 1))
+        yield from pa.ipc.open_stream(scored_batch({name: batch.column(name) for name in keep}, block,
+                                                   model_bc.value))
+
+
+def block_batch(block, header, model_bc):
+    """A Block of CSV rows -> (its first row, IPC bytes): line (the row's line number in the
+    input, ``header`` lines counted), then the scores."""
+    import pyarrow as pa
+    lines = pa.array(block.row_numbers() + 1 + header, type=pa.int64())
+    return block.start, scored_batch({"line": lines}, block, model_bc.value)
+
+
+def decoded(batches):
+    """mapInArrow's function: record batches of one binary column (IPC bytes) -> the batches they hold."""
+    import pyarrow as pa
+    for batch in batches:
+        for blob in batch.column(0).to_pylist():
+            yield from pa.ipc.open_stream(blob)
+
+
+def frame_of(spark, keyed, schema):
+    """The DataFrame of an RDD of (key, IPC bytes), rows in the keys' order, of Spark ``schema``."""
+    ordered = keyed.sortByKey(numPartitions=max(1, keyed.getNumPartitions())).map(lambda pair: (pair[1],))
+    return spark.createDataFrame(ordered, "batch binary").mapInArrow(decoded, schema)
+
+
+def prediction_table(sc, data, kind, keep, model):
+    """The DataFrame of the predictions of a loaded input (data: its DataSet; kind: input_kind's
+    answer), ``keep``: the kept columns' Arrow fields; ``model``: (Network, theta, Scaling). A
+    table's files are read again, for the kept columns; CSV rows come from the cached blocks."""
+    import pyarrow as pa
+    spark = spark_session()
+    model_bc = sc.broadcast(model)
+    names = [field.name for field in keep]
+    if kind.frame is not None:  # scored as the DataFrame's partitions come
+        return kind.frame.select(*dict.fromkeys(kind.layout.names + names)).mapInArrow(
+            partial(frame_batches, layout=kind.layout, keep=names, where=kind.files[0], model_bc=model_bc),
+            spark_schema(keep))
+    if kind.format is None:
+        keyed = data.blocks.map(partial(block_batch, header=data.format["header"], model_bc=model_bc))
+        keep = [pa.field("line", pa.int64())]
+    else:
+        records, places = loading.table_files(sc, kind.files)
+        keyed = records.flatMap(partial(file_batches, files=places, fmt=kind.format, layout=kind.layout,
+                                        keep=names, model_bc=model_bc))
+    return frame_of(spark, keyed, spark_schema(keep))
