@@ -175,6 +175,8 @@ def single_process_training(X, labels, net, args):
     theta = nn_math.init_parameters(net.sizes, np.random.default_rng(args.seed), args.init)
     state = optimizers.optimizer_state(args.optimizer, theta)
     lr, previous, costs = args.lr, None, []
+    schedule = optimizers.Schedule(args.lr_schedule, args.lr, args.lr_decay, args.lr_step, args.bold_up,
+                                   args.bold_down, epochs=args.epochs)
     counts = np.bincount(labels, minlength=net.sizes[-1])
     class_weights = nn_math.class_weights(args.class_weight, counts) if args.class_weight else np.ones(len(counts))
     for epoch in range(1, args.epochs + 1):
@@ -187,8 +189,7 @@ def single_process_training(X, labels, net, args):
         error, grad = nn_math.backprop(theta, net, inputs, np.eye(net.sizes[-1])[labels[rows]], masks, w=w)
         cost = error / w.sum() + nn_math.penalty(theta, net.sizes, args.l1, args.l2)
         grad = grad / w.sum() + nn_math.penalty_gradient(theta, net.sizes, args.l1, args.l2)
-        lr = optimizers.learning_rate(args.lr_schedule, epoch, args.lr, lr, cost, previous, args.lr_decay, args.lr_step,
-                                   args.bold_up, args.bold_down, args.epochs)
+        lr = schedule.rate(epoch, lr, cost, previous)
         theta, state = optimizers.Optimizer(args.optimizer, args.momentum, args.beta1, args.beta2).step(
             theta, grad, lr, state)
         theta = nn_math.max_norm(theta, net.sizes, args.max_norm) if args.max_norm else theta

@@ -143,31 +143,6 @@ def bold_driver(lr, cost, previous_cost, up, down):
     return lr * up if cost < previous_cost else lr * down
 
 
-def learning_rate(schedule, epoch, lr0, lr, cost, previous_cost, decay, step, up, down, epochs=1):
-    """The learning rate of epoch ``epoch`` (1-based).
-
-    bold-driver: from the last rate ``lr`` and whether the cost fell (``bold_driver``);
-    constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1);
-    plateau:     the last rate ``lr``, which the training loop multiplies by decay when the
-                 validation cost has not fallen for a while (Schedule.on_plateau);
-    cosine:      lr0 (1 + cos(pi (epoch - 1) / epochs)) / 2, from lr0 down to near 0 at the last
-                 of ``epochs`` epochs (Loshchilov and Hutter's annealing, without restarts).
-    """
-    if schedule == "cosine":
-        return lr0 * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
-    if schedule == "bold-driver":
-        return bold_driver(lr, cost, previous_cost, up, down)
-    if schedule == "plateau":
-        return lr
-    if schedule == "constant":
-        return lr0
-    if schedule == "step":
-        return lr0 * decay ** ((epoch - 1) // step)
-    if schedule == "exponential":
-        return lr0 * decay ** (epoch - 1)
-    raise ValueError(f"unknown schedule {schedule!r}")
-
-
 class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_down lr_patience epochs",
                           defaults=(0.5, 10, 1.05, 0.5, 2, 1))):
     """A learning-rate schedule's settings: its name (SCHEDULES), the initial rate and the
@@ -176,9 +151,30 @@ class Schedule(namedtuple("Schedule", "name lr lr_decay lr_step bold_up bold_dow
     __slots__ = ()
 
     def rate(self, epoch, lr, cost, previous_cost):
-        """The rate of epoch ``epoch``, from the last rate and the last two costs (learning_rate)."""
-        return learning_rate(self.name, epoch, self.lr, lr, cost, previous_cost, self.lr_decay, self.lr_step,
-                             self.bold_up, self.bold_down, self.epochs)
+        """The learning rate of epoch ``epoch`` (1-based), from the last rate ``lr`` and the last
+        two costs; lr0 is the initial rate (self.lr).
+
+        bold-driver: from ``lr`` and whether the cost fell (``bold_driver``);
+        constant:    lr0;   step: lr0 * decay^floor((epoch - 1) / step);   exponential: lr0 * decay^(epoch - 1);
+        plateau:     ``lr``, which the training loop multiplies by decay when the validation cost
+                     has not fallen for a while (on_plateau);
+        cosine:      lr0 (1 + cos(pi (epoch - 1) / epochs)) / 2, from lr0 down to near 0 at the last
+                     of ``epochs`` epochs (Loshchilov and Hutter's annealing, without restarts).
+        """
+        lr0, decay = self.lr, self.lr_decay
+        if self.name == "cosine":
+            return lr0 * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(self.epochs, 1)))
+        if self.name == "bold-driver":
+            return bold_driver(lr, cost, previous_cost, self.bold_up, self.bold_down)
+        if self.name == "plateau":
+            return lr
+        if self.name == "constant":
+            return lr0
+        if self.name == "step":
+            return lr0 * decay ** ((epoch - 1) // self.lr_step)
+        if self.name == "exponential":
+            return lr0 * decay ** (epoch - 1)
+        raise ValueError(f"unknown schedule {self.name!r}")
 
     def on_plateau(self, lr, plateau):
         """(the rate, the plateau's Best) after a validation: for the plateau schedule, lr x
