@@ -59,13 +59,17 @@ def checkpoint_from_text(text, path):
                       data.get("inputs"))
 
 
+def complete_checkpoints(sc, folder):
+    """The names of the complete checkpoints in ``folder``, oldest first."""
+    return sorted(name for name in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(name))
+
+
 def save_checkpoint(sc, folder, state, net, scale, settings, inputs=None, keep=2):
     """Write epoch-NNNNNN.json under ``folder`` (complete once renamed), keep the newest ``keep``."""
     name = f"epoch-{state.epoch:06d}.json"
     write_text(sc, f"{folder}/{name}.incomplete", checkpoint_text(state, net, scale, settings, inputs))
     rename_path(sc, f"{folder}/{name}.incomplete", f"{folder}/{name}")
-    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
-    for old in complete[:-keep]:
+    for old in complete_checkpoints(sc, folder)[:-keep]:
         delete_path(sc, f"{folder}/{old}")
 
 
@@ -73,7 +77,7 @@ def load_last_checkpoint(sc, folder, log=print):
     """The Checkpoint of the newest readable complete checkpoint under
     ``folder``: one that cannot be read (truncated, corrupt) is passed over with a log line for the
     one before it. DataError for the newest one's fault if none can be read."""
-    complete = sorted(n for n in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(n))
+    complete = complete_checkpoints(sc, folder)
     if not complete:
         raise DataError(f"{folder}: no complete checkpoint to resume from")
     faults = []

@@ -36,7 +36,7 @@ from rddnet.hadoop_fs import (
     rename_path,
     write_bytes,
 )
-from rddnet.outputs.checkpoints import CHECKPOINT_NAME
+from rddnet.outputs.checkpoints import CHECKPOINT_NAME, complete_checkpoints
 from rddnet.spark_setup import uninterrupted
 
 STAGING = "._incomplete-"
@@ -123,11 +123,6 @@ def write_outputs(sc, folder, lines=None, files=None, rdds=None, tables=None):
         write_bytes(sc, f"{folder}/{name}/_SUCCESS", b"")
     for name, data in (files or {}).items():
         write_bytes(sc, f"{folder}/{name}", data)
-
-
-def complete_checkpoints(sc, folder):
-    """The names of the complete checkpoints in ``folder``, oldest first."""
-    return sorted(name for name in list_names(sc, folder) if CHECKPOINT_NAME.fullmatch(name))
 
 
 class Staging:
