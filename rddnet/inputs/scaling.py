@@ -52,11 +52,6 @@ def as_moments(statistics):
                    statistics.high / unit, statistics.whole)
 
 
-def moments_of_steps(steps, unit):
-    """moments_of the raw features steps / unit, from whole steps (uint8 k, n x d)."""
-    return as_moments(step_sums(steps, unit))
-
-
 def combine_moments(a, b):
     """The statistics of two sets of rows together: StepSums added exactly; Moments by Chan et
     al.'s parallel update, which rounds by the order it is given (blocks in row order). None is
