@@ -10,7 +10,7 @@ import numpy as np
 import nn_math
 from rddnet import sampling
 from rddnet.training.epoch_tasks import masked_inputs
-from rddnet.training.evaluation import held_out_sums
+from rddnet.training.evaluation import validation_sums_of
 from rddnet.training.sums import Sums, combine_sums
 
 
@@ -27,13 +27,13 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
     theta, moments = optimizer.copied(theta_bc.value, moments_bc.value)  # the steps update them in place
     work = np.empty_like(theta)
     numbers = [block.row_numbers() for block in blocks]
-    helds = [sampling.holdout_mask(settings.seed, rows, settings.validation_fraction) for rows in numbers]
-    picks = [sampling.local_batches(settings.seed, epoch, rows, settings.sample_fraction, steps, ~held)
-             for rows, held in zip(numbers, helds)]
+    held_out = [sampling.holdout_mask(settings.seed, rows, settings.validation_fraction) for rows in numbers]
+    picks = [sampling.local_batches(settings.seed, epoch, rows, settings.sample_fraction, steps, ~out)
+             for rows, out in zip(numbers, held_out)]
     # The validation rows, measured at the weights the partitions start from (as a data-parallel
     # epoch measures them), before any local step.
-    held_sums = functools.reduce(combine_sums, [held_out_sums(block, scale, theta_bc, net, held)
-                                                for block, held in zip(blocks, helds)], None)
+    validation = functools.reduce(combine_sums, [validation_sums_of(block, scale, theta_bc, net, out)
+                                                 for block, out in zip(blocks, held_out)], None)
     error = correct = count = 0
     counts = np.zeros(net.sizes[-1], dtype=np.int64)
     for step in range(steps):
@@ -51,7 +51,7 @@ def partition_local_steps(blocks, scale, theta_bc, moments_bc, net, settings, ep
         moments = optimizer.step_in_place(theta, grad, lr, moments, work)
         if settings.max_norm:
             nn_math.max_norm(theta, net.sizes, settings.max_norm, in_place=True)
-    return [Sums(error, correct, count, count * optimizer.pack(theta, moments), held=held_sums,
+    return [Sums(error, correct, count, count * optimizer.pack(theta, moments), validation=validation,
                  counts=counts if settings.class_weights is not None else None)]
 
 

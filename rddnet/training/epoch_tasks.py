@@ -14,7 +14,7 @@ import numpy as np
 
 import nn_math
 from rddnet import sampling
-from rddnet.training.evaluation import held_out_sums
+from rddnet.training.evaluation import validation_sums_of
 from rddnet.training.sums import Sums, combine_sums
 
 
@@ -28,10 +28,11 @@ class Batch:
     propagation replaces P by error, correct and delta, and fills grad, the block's dE/dtheta.
     """
 
-    __slots__ = ("rows", "Y", "h", "gates", "z", "P", "error", "correct", "delta", "grad", "held", "w", "counts")
+    __slots__ = ("rows", "Y", "h", "gates", "z", "P", "error", "correct", "delta", "grad", "validation", "w",
+                 "counts")
 
-    def __init__(self, rows, X, Y, held=None, w=None, counts=None):
-        self.rows, self.Y, self.h, self.gates, self.held = rows, Y, [X], [None], held
+    def __init__(self, rows, X, Y, validation=None, w=None, counts=None):
+        self.rows, self.Y, self.h, self.gates, self.validation = rows, Y, [X], [None], validation
         self.w, self.counts = w, counts  # with class weights: each row's (m,), the rows per class (k,)
 
 
@@ -39,17 +40,17 @@ def sample_map(block, scale, k, seed, epoch, fraction, dtype, holdout=0.0, theta
                class_weights=None, input_dropout=0.0):
     """Block -> the Batch of its sampled rows, inputs and targets of ``dtype``. With a ``holdout``
     share, the rows sampling.holdout_mask holds out are never sampled; the Batch carries their
-    Held sums at the broadcast weights (the epoch's validation, in the epoch's job). With
+    ValidationSums at the broadcast weights (the epoch's validation, in the epoch's job). With
     ``class_weights`` (k,), it carries each sampled row's weight and the rows per class; with
     ``input_dropout``, its inputs are dropout masked."""
     rows = block.row_numbers()
-    held = sampling.holdout_mask(seed, rows, holdout)
-    keep = sampling.sample_mask(seed, epoch, rows, fraction) & ~held
+    held_out = sampling.holdout_mask(seed, rows, holdout)
+    keep = sampling.sample_mask(seed, epoch, rows, fraction) & ~held_out
     labels = block.labels[keep]
     weights = (class_weights[labels], np.bincount(labels, minlength=k)) if class_weights is not None else (None, None)
     X = masked_inputs(block.inputs(scale, keep, dtype), seed, epoch, rows[keep], input_dropout)
     return Batch(rows[keep], X, nn_math.one_hot(labels, k, dtype),
-                 held_out_sums(block, scale, theta_bc, net, held) if holdout else None, *weights)
+                 validation_sums_of(block, scale, theta_bc, net, held_out) if holdout else None, *weights)
 
 
 def masked_inputs(X, seed, epoch, rows, rate):
@@ -102,7 +103,7 @@ def backward_map(batch, theta_bc, sizes, layer):
 
 
 def batch_sums(batch):
-    return Sums(batch.error, batch.correct, len(batch.Y), batch.grad, held=batch.held, counts=batch.counts)
+    return Sums(batch.error, batch.correct, len(batch.Y), batch.grad, validation=batch.validation, counts=batch.counts)
 
 
 def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np.float64, holdout=0.0,
@@ -110,7 +111,7 @@ def epoch_sums(data, theta_bc, net, seed, epoch, fraction, dropout=0.0, dtype=np
     """Forward and backward propagation over the sampled rows of every block of a DataSet, summed:
     Sums of the gradient, or None if there are no blocks. ``theta_bc`` holds theta in ``dtype``,
     the precision of the blocks' matrix products; the sums are float64. With a ``holdout`` share,
-    the held-out rows are left out of the sample and their Held sums come with the Sums; with
+    the held-out rows are left out of the sample and their ValidationSums come with the Sums; with
     ``class_weights`` (k,), each row's error and gradient are weighted by its class's."""
     batches = data.blocks.map(partial(sample_map, scale=data.scaling, k=net.sizes[-1], seed=seed, epoch=epoch,
                                       fraction=fraction, dtype=dtype, holdout=holdout, theta_bc=theta_bc, net=net,

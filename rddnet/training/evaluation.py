@@ -1,5 +1,5 @@
 """Measuring weights on a data set, on the executors: the test set's confusion matrix, the
-validation rows' Held sums, and the training rows per class (for balanced class weights)."""
+validation rows' ValidationSums, and the training rows per class (for balanced class weights)."""
 
 from functools import partial
 from typing import NamedTuple
@@ -8,17 +8,17 @@ import numpy as np
 
 import nn_math
 from rddnet import sampling
-from rddnet.training.sums import Held, combine_sums
+from rddnet.training.sums import ValidationSums, combine_sums
 
 
-def held_out_sums(block, scale, theta_bc, net, held):
-    """The Held sums of a block's rows ``held`` (a mask) at the broadcast weights, or None if it
+def validation_sums_of(block, scale, theta_bc, net, rows):
+    """The ValidationSums of a block's rows ``rows`` (a mask) at the broadcast weights, or None if it
     has none: one forward pass, no dropout, in the weights' dtype."""
-    if not held.any():
+    if not rows.any():
         return None
-    P = nn_math.forward(theta_bc.value, net, block.inputs(scale, held, theta_bc.value.dtype))[2]
-    Y = nn_math.one_hot(block.labels[held], net.sizes[-1], P.dtype)
-    return Held(nn_math.LOSSES[net.loss].error(P, Y), nn_math.count_correct(P, Y), int(held.sum()))
+    P = nn_math.forward(theta_bc.value, net, block.inputs(scale, rows, theta_bc.value.dtype))[2]
+    Y = nn_math.one_hot(block.labels[rows], net.sizes[-1], P.dtype)
+    return ValidationSums(nn_math.LOSSES[net.loss].error(P, Y), nn_math.count_correct(P, Y), int(rows.sum()))
 
 
 
@@ -62,20 +62,20 @@ def evaluate(sc, data, theta, net, examples=0, dtype=np.float64):
     return Evaluation(confusion, [pair for _, part in parts for pair in part][:examples])
 
 
-def block_held_sums(block, scale, theta_bc, net, seed, holdout):
-    """The Held sums of a block's validation rows: those sampling.holdout_mask holds out with a
+def block_validation_sums(block, scale, theta_bc, net, seed, holdout):
+    """The ValidationSums of a block's validation rows: those sampling.holdout_mask holds out with a
     ``holdout`` share, or all of them (holdout None: a validation set of its own)."""
     rows = block.row_numbers()
-    held = sampling.holdout_mask(seed, rows, holdout) if holdout else np.ones(len(rows), dtype=bool)
-    return held_out_sums(block, scale, theta_bc, net, held)
+    held_out = sampling.holdout_mask(seed, rows, holdout) if holdout else np.ones(len(rows), dtype=bool)
+    return validation_sums_of(block, scale, theta_bc, net, held_out)
 
 
 def validation_sums(sc, data, theta, net, dtype=np.float64, seed=0, holdout=None):
-    """The Held sums of a DataSet's validation rows (block_held_sums) at ``theta``, in ``dtype``:
+    """The ValidationSums of a DataSet's validation rows (block_validation_sums) at ``theta``, in ``dtype``:
     one pass over the set."""
     theta_bc = sc.broadcast(nn_math.in_dtype(theta, dtype))
     try:
-        return data.blocks.map(partial(block_held_sums, scale=data.scaling, theta_bc=theta_bc, net=net, seed=seed,
+        return data.blocks.map(partial(block_validation_sums, scale=data.scaling, theta_bc=theta_bc, net=net, seed=seed,
                                        holdout=holdout)).treeAggregate(None, combine_sums, combine_sums)
     finally:
         theta_bc.destroy()

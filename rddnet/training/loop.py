@@ -93,14 +93,14 @@ class Validation(NamedTuple):
     holdout: float = None
 
     def measure(self, sc, theta, net, settings):
-        """The Held sums of the validation rows at ``theta``, in a job of their own."""
+        """The ValidationSums of the validation rows at ``theta``, in a job of their own."""
         return evaluation.validation_sums(sc, self.data, theta, net, settings.dtype, settings.seed, self.holdout)
 
 
-def validated(state, epoch, held, theta, settings):
-    """Record the validation of the weights ``theta`` after ``epoch`` epochs (Held sums ``held``):
+def validated(state, epoch, measured, theta, settings):
+    """Record the validation of the weights ``theta`` after ``epoch`` epochs (ValidationSums ``measured``):
     the history's (epoch, cost, accuracy) and early stopping's best. Returns the log's words."""
-    cost, accuracy = held.cost(), held.accuracy()
+    cost, accuracy = measured.cost(), measured.accuracy()
     state.history["validation"].append((epoch, cost, accuracy))
     state.best = state.best.after(epoch, cost, theta, settings.min_delta)
     lr = state.lr
@@ -136,13 +136,13 @@ def train(sc, data, net, state, settings, log=print, test_set=None, checkpoint=N
             break
         started = time.perf_counter()
         before = state.theta
-        held = validation.measure(sc, before, net, settings) if validation and validation.holdout is None else None
+        measured = validation.measure(sc, before, net, settings) if validation and validation.holdout is None else None
         # The epoch's map/reduce (one Spark job over the cached blocks), then the step; it stops
         # the run on an empty sample, or a cost or weights no longer finite.
         result = run_epoch(sc, data, net, state, settings, epoch)
         line = stepped(state, result, epoch, time.perf_counter() - started, settings)
         if validation is not None:
-            line += validated(state, epoch - 1, held or result.sums.held, before, settings)
+            line += validated(state, epoch - 1, measured or result.sums.validation, before, settings)
         # Evaluation and checkpoints, at their intervals.
         if test_set is not None and settings.eval_every and epoch % settings.eval_every == 0:
             tested = evaluation.evaluate(sc, test_set, state.theta, net, dtype=settings.dtype)

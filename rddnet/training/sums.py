@@ -1,6 +1,7 @@
 """What the executors add up: an epoch's Sums (error, correct predictions, rows, gradient) and
-the validation rows' Held sums, each added with its rounding error carried so that a total does
-not depend on how the rows were split into blocks and partitions."""
+the validation rows' ValidationSums (error, correct predictions, rows), each added with its
+rounding error carried so that a total does not depend on how the rows were split into blocks
+and partitions."""
 
 from typing import NamedTuple
 
@@ -23,7 +24,7 @@ class Sums(NamedTuple):
     vector: np.ndarray
     error_lo: float = 0.0
     vector_lo: object = 0.0
-    held: object = None  # the Held sums of the validation rows, measured in the same job
+    validation: object = None  # the ValidationSums of the held-out rows, measured in the same job
     counts: object = None  # rows per class (k,) int64, with class weights: their total weight is exact
 
     def weight(self, class_weights=None):
@@ -44,7 +45,7 @@ class Sums(NamedTuple):
         counts = None if self.counts is None else self.counts + other.counts
         return Sums(error, self.correct + other.correct, self.rows + other.rows, vector,
                     self.error_lo + other.error_lo + error_lo, self.vector_lo + other.vector_lo + vector_lo,
-                    combine_sums(self.held, other.held), counts)
+                    combine_sums(self.validation, other.validation), counts)
 
     def mean_error(self, class_weights=None):
         """The error per row, or per unit of weight with class weights (scikit-learn's convention)."""
@@ -54,7 +55,7 @@ class Sums(NamedTuple):
         return (self.vector + self.vector_lo) / self.weight(class_weights)
 
 
-class Held(NamedTuple):
+class ValidationSums(NamedTuple):
     """What the validation rows add up to at one set of weights: the (unweighted) error E and its
     rounding error, the rows predicted right, the rows."""
 
@@ -66,7 +67,7 @@ class Held(NamedTuple):
     def combine(self, other):
         """The sum, with the rounding error carried (as Sums.combine): the same on any split."""
         error, error_lo = nn_math.two_sum(self.error, other.error)
-        return Held(error, self.correct + other.correct, self.rows + other.rows,
+        return ValidationSums(error, self.correct + other.correct, self.rows + other.rows,
                     self.error_lo + other.error_lo + error_lo)
 
     def cost(self):
