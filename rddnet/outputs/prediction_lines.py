@@ -3,15 +3,15 @@ order."""
 
 from functools import partial
 
-import nn_math
+from rddnet.outputs.scores import scores
 
 
 def block_lines(block, scale, theta_bc, net, header):
     """(the block's first row, its output lines as one text): "line,class,scores..." per row."""
-    P = nn_math.forward(theta_bc.value, net, block.inputs(scale))[2]
+    classes, P = scores(net, theta_bc.value, block.inputs(scale))
     lines = block.row_numbers() + 1 + header
     return block.start, "\n".join(f"{line},{c}," + ",".join(map(repr, p))
-                                      for line, c, p in zip(lines.tolist(), P.argmax(axis=1).tolist(), P.tolist()))
+                                      for line, c, p in zip(lines.tolist(), classes.tolist(), P.tolist()))
 
 
 def prediction_lines(sc, data, theta, net):

@@ -13,30 +13,29 @@ from functools import partial
 
 import numpy as np
 
-import nn_math
 from rddnet.inputs import loading
 from rddnet.inputs.blocks import Block
 from rddnet.inputs.frames import spark_session
 from rddnet.inputs.tables import arrow_pieces, feature_rows, first_file
-from rddnet.outputs.sql_function import probabilities
+from rddnet.outputs.scores import probabilities, scores
 
 ROWS_PER_BATCH = 8192  # rows of a table file scored and sent on at a time
 
 
-def kept_columns(sc, kind, keep, output_format, path):
-    """The Arrow fields of the --keep columns ``keep`` (names) of an input (loading.input_kind's
-    ``kind``), read from its first file's schema before any long work; DataError naming the
+def kept_columns(sc, spec, keep, output_format, path):
+    """The Arrow fields of the --keep columns ``keep`` (names) of an input (loading.input_spec's
+    ``spec``), read from its first file's schema before any long work; DataError naming the
     columns there when one is missing, or when they cannot be kept (CSV files or output)."""
     from rddnet.errors import DataError
     from rddnet.inputs.frames import arrow_schema
     from rddnet.inputs.tables import open_table
     if not keep:
         return []
-    if kind.format is None or output_format == "csv":
+    if spec.format is None or output_format == "csv":
         raise DataError(f"{path}: --keep copies a table's columns into Parquet predictions; "
-                        f"{'CSV files have none' if kind.format is None else 'CSV lines have no room for them'}")
-    files = kind.files
-    schema = arrow_schema(kind.frame) if kind.frame is not None else open_table(sc, files[0], kind.format)[0]
+                        f"{'CSV files have none' if spec.format is None else 'CSV lines have no room for them'}")
+    files = spec.files
+    schema = arrow_schema(spec.frame) if spec.frame is not None else open_table(sc, files[0], spec.format)[0]
     names = list(schema.names)
     for name in keep:
         if name not in names:
@@ -62,11 +61,12 @@ def scored_batch(columns, block, model):
     every pass scales them (Block.inputs)."""
     import pyarrow as pa
     net, theta, scale = model
-    P = probabilities(nn_math.forward(theta, net, block.inputs(scale))[2], net.loss).astype(np.float32)
+    classes, P = scores(net, theta, block.inputs(scale))
+    P = probabilities(P, net.loss).astype(np.float32)
     k = P.shape[1]
     probability = pa.ListArray.from_arrays(pa.array(np.arange(0, P.size + 1, k, dtype=np.int32)),
                                            pa.array(P.ravel()))
-    batch = pa.RecordBatch.from_pydict({**columns, "prediction": pa.array(P.argmax(axis=1).astype(np.int32)),
+    batch = pa.RecordBatch.from_pydict({**columns, "prediction": pa.array(classes.astype(np.int32)),
                                         "probability": probability})
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
@@ -74,13 +74,13 @@ def scored_batch(columns, block, model):
     return sink.getvalue()
 
 
-def file_batches(pair, files, fmt, layout, keep, model_bc):
+def file_batches(pair, files, file_format, layout, keep, model_bc):
     """A (qualified path, bytes) record of sc.binaryFiles (a table file) -> ((its place in the
     input's sorted files, first row), IPC bytes) per ROWS_PER_BATCH rows: the --keep columns
     ``keep`` as the file holds them, then the scores. The rows were checked by the load."""
     place, path = files[pair[0]]
     start = 0
-    for piece in arrow_pieces(pair[1], fmt, list(dict.fromkeys(layout.names + keep)), ROWS_PER_BATCH, path,
+    for piece in arrow_pieces(pair[1], file_format, list(dict.fromkeys(layout.names + keep)), ROWS_PER_BATCH, path,
                               first_file(files, layout)):
         block = Block.of_rows(start, feature_rows(piece, layout, path, start + 1))
         yield (place, start), scored_batch({name: piece.column(name) for name in keep}, block, model_bc.value)
@@ -119,23 +119,23 @@ def frame_of(spark, keyed, schema):
     return spark.createDataFrame(ordered, "batch binary").mapInArrow(decoded, schema)
 
 
-def prediction_table(sc, data, kind, keep, model):
-    """The DataFrame of the predictions of a loaded input (data: its DataSet; kind: input_kind's
+def prediction_table(sc, data, spec, keep, model):
+    """The DataFrame of the predictions of a loaded input (data: its DataSet; spec: input_spec's
     answer), ``keep``: the kept columns' Arrow fields; ``model``: (Network, theta, Scaling). A
     table's files are read again, for the kept columns; CSV rows come from the cached blocks."""
     import pyarrow as pa
     spark = spark_session()
     model_bc = sc.broadcast(model)
     names = [field.name for field in keep]
-    if kind.frame is not None:  # scored as the DataFrame's partitions come
-        return kind.frame.select(*dict.fromkeys(kind.layout.names + names)).mapInArrow(
-            partial(frame_batches, layout=kind.layout, keep=names, where=kind.files[0], model_bc=model_bc),
+    if spec.frame is not None:  # scored as the DataFrame's partitions come
+        return spec.frame.select(*dict.fromkeys(spec.layout.names + names)).mapInArrow(
+            partial(frame_batches, layout=spec.layout, keep=names, where=spec.files[0], model_bc=model_bc),
             spark_schema(keep))
-    if kind.format is None:
+    if spec.format is None:
         keyed = data.blocks.map(partial(block_batch, header=data.format["header"], model_bc=model_bc))
         keep = [pa.field("line", pa.int64())]
     else:
-        records, places = loading.table_files(sc, kind.files)
-        keyed = records.flatMap(partial(file_batches, files=places, fmt=kind.format, layout=kind.layout,
+        records, places = loading.table_files(sc, spec.files)
+        keyed = records.flatMap(partial(file_batches, files=places, file_format=spec.format, layout=spec.layout,
                                         keep=names, model_bc=model_bc))
     return frame_of(spark, keyed, spark_schema(keep))

@@ -13,16 +13,16 @@ and probability; a row of another width than the model's fails the query, naming
 
 import numpy as np
 
-import nn_math
 from rddnet.errors import DataError
 from rddnet.inputs.tables import vector_matrix
 from rddnet.outputs import model_file
+from rddnet.outputs.scores import probabilities, scores
 from rddnet.shipping import ship_code
 
 PREDICTION = "struct<prediction: int, probability: array<float>>"
 
 
-def feature_matrix(features, width):
+def argument_matrix(features, width):
     """A batch of the function's argument (a pandas Series of arrays, or a DataFrame of vectors'
     fields; n rows) -> (X (n, width) float64, scored (n,) bool): ``scored`` marks the rows that
     can be scored, the others (NULL, or holding a NULL, NaN or infinite value) are zeros in X.
@@ -61,20 +61,14 @@ def vectors(fields, width):
                          np.concatenate(indices or [np.zeros(0, dtype=np.int64)]), width)
 
 
-def probabilities(P, loss):
-    """The network's outputs (n, k) as probabilities: softmax's as they are; an sse network's
-    sigmoid outputs divided by their sum."""
-    return P if loss == "cross-entropy" else P / P.sum(axis=1, keepdims=True)
-
-
 def score(features, model_bc):
     """One batch -> a pandas DataFrame of "prediction" (int32) and "probability" (float32 lists),
-    both NULL in a row that cannot be scored (feature_matrix), as SQL answers what it cannot."""
+    both NULL in a row that cannot be scored (argument_matrix), as SQL answers what it cannot."""
     import pandas as pd
     net, theta, scale = model_bc.value
-    X, scored = feature_matrix(features, net.sizes[0])
-    P = nn_math.forward(theta, net, scale.apply(X))[2]
-    prediction = pd.array(P.argmax(axis=1).astype(np.int32), dtype="Int32")
+    X, scored = argument_matrix(features, net.sizes[0])
+    classes, P = scores(net, theta, scale.apply(X))
+    prediction = pd.array(classes.astype(np.int32), dtype="Int32")
     prediction[~scored] = pd.NA
     probability = [row if ok else None for row, ok in zip(probabilities(P, net.loss).astype(np.float32), scored)]
     return pd.DataFrame({"prediction": prediction, "probability": probability})
