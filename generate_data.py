@@ -119,9 +119,9 @@ def write_atomically(path, write):
     os.replace(tmp, path)
 
 
-def write_part(images, labels, n_classes, image_path, label_path, fmt):
+def write_part(images, labels, n_classes, image_path, label_path, layout):
     """Write one part (train or test) in the chosen format."""
-    if fmt == "compact":
+    if layout == "compact":
         write_atomically(image_path, lambda f: np.savetxt(f, images, fmt="%d", delimiter=","))
         write_atomically(label_path, lambda f: np.savetxt(f, labels, fmt="%d"))
     else:  # the original layout: np.savetxt's defaults

@@ -107,12 +107,12 @@ def read_csv_rows(path, reader):
     if not lines:
         raise InputError(f"{path}: empty file")
     try:
-        fmt = csv_files.detect_format(path, lines[:2])
+        layout = csv_files.detect_format(path, lines[:2])
         lines[0] = lines[0].lstrip(csv_files.BOM)
         while not lines[-1].strip():  # blank lines at the end are ignored, as the job does
             lines.pop()
-        rows = lines[fmt["header"]:]
-        return reader(csv_files.parse_rows(rows, 1 + fmt["header"], path, fmt), 1 + fmt["header"], path, fmt)
+        first = 1 + layout["header"]  # the first data line's number
+        return reader(csv_files.parse_rows(lines[layout["header"]:], first, path, layout), first, path, layout)
     except DataError as e:
         raise InputError(str(e)) from None
 

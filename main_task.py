@@ -34,7 +34,7 @@ import numpy as np
 from rddnet import option_table
 from rddnet.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from rddnet.inputs.data_set import cached_bytes
-from rddnet.inputs.loading import input_kind, input_record, load_input, peek_shape
+from rddnet.inputs.loading import Reading, input_record, input_spec, load_input, peek_shape
 from rddnet.outputs import checkpoints, model_file, onnx_export, output_folder, run_report
 from rddnet.run_settings import check_same_inputs, read_earlier, run_defining, starting_point, weighing_classes
 from rddnet.spark_setup import run_with_spark
@@ -138,31 +138,26 @@ def train_and_write(sc, args, staging, log):
 def load_sets(sc, args, earlier, log):
     """(training DataSet, test DataSet), scaled as the Earlier run ``earlier`` was or as --scale
     chooses from the training set; a fresh network is first checked to fit (memory_check)."""
-    read = (args.label_column, args.features, args.format, args.table)
-    train_kind = input_kind(sc, args.train_images, args.train_labels, *read)
-    test_kind = input_kind(sc, args.test_images, args.test_labels, *read)
-    valid_kind = input_kind(sc, args.validation, args.validation_labels, *read) if args.validation else None
+    reading = Reading(args.label_column, args.features, args.format, args.table)
+    train_spec = input_spec(sc, args.train_images, args.train_labels, reading)
+    test_spec = input_spec(sc, args.test_images, args.test_labels, reading)
+    valid_spec = input_spec(sc, args.validation, args.validation_labels, reading) if args.validation else None
     if earlier is None:  # a network that was trained before fitted then
-        width, classes = peek_shape(sc, args.train_images, args.train_labels, train_kind, args.label_column)
+        width, classes = peek_shape(sc, train_spec)
         memory_check.check(sc, [width, *args.hidden, classes], args.optimizer, np.dtype(args.dtype).itemsize,
                            args.block_size)
     log(f"loading {args.train_images} and {args.test_images} ...")
     options = earlier.options if earlier else args.values  # a resumed run's are its checkpoint's
     fraction = options["validation_fraction"]
-    train_set = load_input(sc, args.train_images, args.train_labels, args.block_size,
-                           earlier.scaling if earlier else args.scale, args.label_column, kind=train_kind,
+    train_set = load_input(sc, train_spec, args.block_size, earlier.scaling if earlier else args.scale,
                            holdout=(options["seed"], fraction))
-    test_set = load_input(sc, args.test_images, args.test_labels, args.block_size, train_set.scaling,
-                          args.label_column, n_classes=train_set.classes, width=train_set.width, kind=test_kind)
-    if fraction:
-        if not train_set.held_rows or train_set.held_rows == train_set.rows:
-            raise DataError(f"--validation-fraction {fraction} holds out {train_set.held_rows} of the "
-                            f"{train_set.rows} training rows; it must leave rows to train and to validate on")
+    like_training = {"n_classes": train_set.classes, "width": train_set.width}
+    test_set = load_input(sc, test_spec, args.block_size, train_set.scaling, **like_training)
+    if fraction:  # (load_input has checked that the share leaves rows to train and to validate on)
         return train_set, test_set, loop.Validation(train_set, fraction)
-    if valid_kind is None:
+    if valid_spec is None:
         return train_set, test_set, None
-    valid_set = load_input(sc, args.validation, args.validation_labels, args.block_size, train_set.scaling,
-                           args.label_column, n_classes=train_set.classes, width=train_set.width, kind=valid_kind)
+    valid_set = load_input(sc, valid_spec, args.block_size, train_set.scaling, **like_training)
     return train_set, test_set, loop.Validation(valid_set)
 
 
@@ -178,12 +173,12 @@ def log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log):
     the sets and the network, and why a set that --scale auto standardized is not pixels."""
     net, scale = start.net, start.scaling
     for name, data in (("training", train_set), ("test", test_set)):
-        for kind, files in data.files.items():
+        for part, files in data.files.items():
             if len(files) > 1:
-                log(f"{name} {kind}: {len(files)} files, read in this order: {', '.join(files)}")
-    headers = [f"{data.headers[kind]} {name} {kind} header line{'s' * (data.headers[kind] > 1)} skipped"
-               for name, data in (("training", train_set), ("test", test_set)) for kind in ("features", "labels")
-               if data.headers[kind]]
+                log(f"{name} {part}: {len(files)} files, read in this order: {', '.join(files)}")
+    headers = [f"{data.headers[part]} {name} {part} header line{'s' * (data.headers[part] > 1)} skipped"
+               for name, data in (("training", train_set), ("test", test_set)) for part in ("features", "labels")
+               if data.headers[part]]
     memory, disk = cached
     log(f"loaded {train_set.rows} training and {test_set.rows} test rows of {train_set.width} values, "
         f"{train_set.classes} classes, in {load_seconds:.1f} s (training set cached: {memory / 2 ** 20:.0f} MB in "

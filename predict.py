@@ -21,7 +21,7 @@ import sys
 
 from rddnet import option_table
 from rddnet.errors import EXIT_BAD_INPUT, DataError
-from rddnet.inputs.loading import input_kind, load_input
+from rddnet.inputs.loading import Reading, input_spec, load_input
 from rddnet.options import OneLineParser, label_column, names
 from rddnet.outputs import model_file, output_folder, prediction_lines, prediction_table, run_report
 from rddnet.spark_setup import run_with_spark
@@ -60,11 +60,10 @@ def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
     net, theta, scale = model_file.read_model(sc, args.model_dir, log)
-    kind = input_kind(sc, args.input, args.labels, args.label_column, args.features, args.format, args.table)
-    output_format = args.output_format or ("csv" if kind.format is None else "parquet")
-    kept = prediction_table.kept_columns(sc, kind, args.keep, output_format, args.input)
-    data = load_input(sc, args.input, args.labels, args.block_size, scale, label_column=args.label_column,
-                      n_classes=net.sizes[-1], width=net.sizes[0], kind=kind)
+    spec = input_spec(sc, args.input, args.labels, Reading(args.label_column, args.features, args.format, args.table))
+    output_format = args.output_format or ("csv" if spec.format is None else "parquet")
+    kept = prediction_table.kept_columns(sc, spec, args.keep, output_format, args.input)
+    data = load_input(sc, spec, args.block_size, scale, n_classes=net.sizes[-1], width=net.sizes[0])
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
         f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}
@@ -77,7 +76,7 @@ def predict_and_write(sc, args, staging, log):
     if output_format == "csv":
         staging.publish(outputs, rdds={"predictions": prediction_lines.prediction_lines(sc, data, theta, net)})
     else:
-        predictions = prediction_table.prediction_table(sc, data, kind, kept, (net, theta, data.scaling))
+        predictions = prediction_table.prediction_table(sc, data, spec, kept, (net, theta, data.scaling))
         staging.publish(outputs, tables={"predictions": predictions})
     log(f"predictions for {data.rows} rows in {output_dir}/predictions ({output_format})")
     return summary

@@ -47,11 +47,11 @@ def detect_format(path, first_lines, label_column=None):
     row = lines[1] if header else lines[0]
     sep = "," if "," in row else None
     values = split_values(row, sep)
-    fmt = {"sep": sep, "width": len(values), "header": header, "label_column": None}
+    layout = {"sep": sep, "width": len(values), "header": header, "label_column": None}
     if label_column is not None:
         names = [name.strip('"') for name in split_values(lines[0], sep)] if header else None
-        fmt["label_column"] = label_index(path, label_column, names, len(values))
-    return fmt
+        layout["label_column"] = label_index(path, label_column, names, len(values))
+    return layout
 
 
 
@@ -72,7 +72,7 @@ def label_index(path, label_column, names, width):
 
 
 # An input's files, in the order they are read: paths (as shown in messages) and sizes in bytes.
-Input = namedtuple("Input", "files sizes fmt")
+Input = namedtuple("Input", "files sizes layout")
 
 
 
@@ -88,7 +88,7 @@ def open_input(sc, path, label_column=None):
 
 
 
-def data_lines(lines, fmt, file_start, report):
+def data_lines(lines, layout, file_start, report):
     """Yield a split's data lines as (line, index) pairs, index counted from the split's first
     line: the header and blank lines left out. ``file_start``: the split begins a file, so its
     first line may be a header (when the first file has one) or start with a byte-order mark.
@@ -103,7 +103,7 @@ def data_lines(lines, fmt, file_start, report):
         report["lines"] = index + 1
         if index == 0 and file_start:
             line = line.lstrip(BOM)
-            if fmt["header"] and not is_numbers(line):
+            if layout["header"] and not is_numbers(line):
                 report["header"] = 1
                 continue
         if line.strip():
@@ -159,16 +159,16 @@ def blank_line_error(path, first_blanks, last_datas):
 
 
 
-def locate_bad_line(lines, first_line, path, fmt):
+def locate_bad_line(lines, first_line, path, layout):
     """The DataError for the first line of ``lines`` that is not ``width`` numbers."""
     for i, line in enumerate(lines):
         number = first_line + i
         where = f"{path}: line {number}"
         if not line.strip():
             return DataError(f"{where}: empty line", number)
-        values = split_values(line, fmt["sep"])
-        if len(values) != fmt["width"]:
-            return DataError(f"{where}: expected {fmt['width']} values, found {len(values)}", number)
+        values = split_values(line, layout["sep"])
+        if len(values) != layout["width"]:
+            return DataError(f"{where}: expected {layout['width']} values, found {len(values)}", number)
         for value in values:
             try:
                 float(value)
@@ -179,33 +179,33 @@ def locate_bad_line(lines, first_line, path, fmt):
 
 
 
-def parse_rows(lines, first_line, path, fmt):
+def parse_rows(lines, first_line, path, layout):
     """Lines of numbers -> (len(lines), width) float64, every value finite.
 
     ``first_line`` is the 1-based line number of lines[0], for error messages.
     """
     try:
-        rows = np.loadtxt(lines, delimiter=fmt["sep"], dtype=np.float64, ndmin=2, comments=None)
+        rows = np.loadtxt(lines, delimiter=layout["sep"], dtype=np.float64, ndmin=2, comments=None)
     except ValueError:
         rows = None
-    if rows is None or rows.shape != (len(lines), fmt["width"]):
-        raise locate_bad_line(lines, first_line, path, fmt)
+    if rows is None or rows.shape != (len(lines), layout["width"]):
+        raise locate_bad_line(lines, first_line, path, layout)
     reject_rows(~np.isfinite(rows), rows, first_line, path, "is not a finite number")
     return rows
 
 
 
-def parse_values(lines, first_line, path, fmt):
+def parse_values(lines, first_line, path, layout):
     """Lines of numbers -> (len(lines), width) int16 when every value is written as a whole number
     that fits (NumPy parses those about eight times faster than floats), else parse_rows's float64."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", DeprecationWarning)  # NumPy 1.x would read "1.5" as 1, with a warning
-            rows = np.loadtxt(lines, delimiter=fmt["sep"], dtype=np.int16, ndmin=2, comments=None)
+            rows = np.loadtxt(lines, delimiter=layout["sep"], dtype=np.int16, ndmin=2, comments=None)
     except (ValueError, DeprecationWarning):  # a float, a value out of int16's range, a bad line: the full check
         rows = None
-    if rows is None or rows.shape != (len(lines), fmt["width"]):
-        return parse_rows(lines, first_line, path, fmt)
+    if rows is None or rows.shape != (len(lines), layout["width"]):
+        return parse_rows(lines, first_line, path, layout)
     return rows
 
 

@@ -17,11 +17,18 @@ from rddnet.inputs.csv_files import (
     open_input,
     parse_values,
     per_file,
-    reject_rows,
     shifted,
     text_lines,
 )
-from rddnet.inputs.data_set import DataSet, aligned_blocks, classes_of, held_out, merge_checks, split_checks
+from rddnet.inputs.data_set import (
+    DataSet,
+    aligned_blocks,
+    class_numbers,
+    classes_of,
+    held_out_rows,
+    merge_checks,
+    split_checks,
+)
 from rddnet.inputs.scaling import not_pixel_counts
 
 
@@ -38,44 +45,44 @@ def not_pixels_of_input(splits, checks):
     return found
 
 
-def label_vector(rows, first_line, path, fmt, columns=None):
-    """Parsed label rows -> class numbers (n,) int64: a class per line, or one-hot rows."""
-    if rows.shape[1] == 1:
-        reject_rows((rows < 0) | (rows != np.round(rows)), rows, first_line, path,
-                     "is not a class number 0, 1, 2, ...", columns)
-        return rows[:, 0].astype(np.int64)
-    one_hot = ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
-    if not one_hot.all():
-        i = int(np.argmin(one_hot))
-        raise DataError(f"{path}: line {first_line + i}: target row is not one-hot (one 1, the rest 0)",
-                        first_line + i)
-    return rows.argmax(axis=1)
+def label_vector(rows, first_line, path, layout, columns=None, n_classes=None):
+    """Parsed label rows, the first on line ``first_line`` -> class numbers (n,) int64: a class per
+    line, or one-hot rows; below the training set's ``n_classes`` when given. ``columns``: the
+    file's column number of the label (default 1)."""
+    if rows.shape[1] > 1:
+        one_hot = ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
+        if not one_hot.all():
+            i = int(np.argmin(one_hot))
+            raise DataError(f"{path}: line {first_line + i}: target row is not one-hot (one 1, the rest 0)",
+                            first_line + i)
+    values = rows.argmax(axis=1) if rows.shape[1] > 1 else rows[:, 0]
+    column = columns[0] if columns else 1
+    return class_numbers(values, n_classes, lambda i: (f"{path}: line {first_line + i}",
+                                                       f"value {values[i]:g} (column {column})", first_line + i))
 
 
-def split_label_column(rows, first_line, path, fmt):
+def split_label_column(rows, first_line, path, layout, n_classes=None):
     """(features (n, d), class numbers (n,)) of rows that hold a label column; else (rows, None)."""
-    c = fmt["label_column"]
+    c = layout["label_column"]
     if c is None:
         return rows, None
-    labels = label_vector(rows[:, c:c + 1], first_line, path, fmt, columns=[c + 1])
+    labels = label_vector(rows[:, c:c + 1], first_line, path, layout, columns=[c + 1], n_classes=n_classes)
     return np.delete(rows, c, axis=1), labels
 
 
-def label_split(split, lines, splits, fmt, n_classes):
+def label_split(split, lines, splits, layout, n_classes):
     """A split of a label file -> [(class numbers (n,) int64, its report)]: data_lines's report
     and "error", numbered within the split. ``splits``: the (file, starts the file) of each split;
     ``n_classes``: the training set's, to check test labels against, or None."""
     path, starts = splits[split]
     report = {}
-    pairs = list(data_lines(lines, fmt, starts, report))
+    pairs = list(data_lines(lines, layout, starts, report))
     labels, report["error"] = np.empty(0, dtype=np.int64), None
     if pairs:
         first_line = pairs[0][1] + 1
         try:
-            rows = parse_values([line for line, _ in pairs], first_line, path, fmt)
-            labels = label_vector(rows, first_line, path, fmt)
-            if n_classes is not None:
-                check_classes(path, labels, n_classes, first_line - 1)
+            rows = parse_values([line for line, _ in pairs], first_line, path, layout)
+            labels = label_vector(rows, first_line, path, layout, n_classes=n_classes)
         except DataError as e:
             report["error"] = as_error(e)
     yield labels, report
@@ -91,51 +98,39 @@ def read_labels(sc, path, n_classes=None):
     source = open_input(sc, path)
     lines, splits = text_lines(sc, source, sc.defaultParallelism)
     with readable(sc, source.files):
-        parts = lines.mapPartitionsWithIndex(partial(label_split, splits=splits, fmt=source.fmt,
+        parts = lines.mapPartitionsWithIndex(partial(label_split, splits=splits, layout=source.layout,
                                                      n_classes=n_classes)).collect()
     reports = [report for _, report in parts]
     check_splits(splits, reports)
     labels = np.concatenate([labels for labels, _ in parts])
     if n_classes is None:
-        n_classes = classes_of(path, source.fmt["width"] if source.fmt["width"] > 1 else 0, int(labels.max()))
+        n_classes = classes_of(path, source.layout["width"] if source.layout["width"] > 1 else 0, int(labels.max()))
     counts = per_file(splits, [len(labels) for labels, _ in parts])
     return labels, n_classes, source.files, counts, sum(report["header"] for report in reports)
 
 
-def check_classes(path, labels, n_classes, lines_before):
-    """DataError naming the first label outside the training set's classes; labels[0] is on
-    line lines_before + 1."""
-    outside = np.flatnonzero(labels >= n_classes)
-    if outside.size:
-        line = int(outside[0]) + 1 + lines_before
-        raise DataError(f"{path}: line {line}: class {labels[outside[0]]} is outside the "
-                        f"{n_classes} classes of the training labels", line)
-
-
-def make_block(chunk, start, path, fmt, n_classes, split):
+def make_block(chunk, start, path, layout, n_classes, split):
     """[(line, index), ...] of consecutive data lines of a split, the first its row ``start``, both
     counted within the split -> a ParsedBlock: the Block of the rows (labels from the label column,
     or None), or the first fault as its error.
     """
     first_line = chunk[0][1] + 1
     try:
-        rows = parse_values([line for line, _ in chunk], first_line, path, fmt)
-        features, labels = split_label_column(rows, first_line, path, fmt)
-        if labels is not None and n_classes is not None:
-            check_classes(path, labels, n_classes, first_line - 1)
+        rows = parse_values([line for line, _ in chunk], first_line, path, layout)
+        features, labels = split_label_column(rows, first_line, path, layout, n_classes)
     except DataError as e:
-        return ParsedBlock(split, Block.empty(fmt["width"])._replace(start=start), error=as_error(e))
+        return ParsedBlock(split, Block.empty(layout["width"])._replace(start=start), error=as_error(e))
     block = Block.of_rows(start, features, labels)
     if block.unit is not None:
         return ParsedBlock(split, block)
     # Not stored as pixels: say which values keep the set from being read as pixels.
-    return ParsedBlock(split, block, not_pixels=not_pixel_values(features, chunk, path, fmt))
+    return ParsedBlock(split, block, not_pixels=not_pixel_values(features, chunk, path, layout))
 
 
-def not_pixel_values(features, chunk, path, fmt):
+def not_pixel_values(features, chunk, path, layout):
     """{way: (how many values of the block break NOT_PIXEL's way, (line, message) naming the first)}
     for the features (n, d) of a block's lines ``chunk``, numbered within the split."""
-    c = fmt["label_column"]
+    c = layout["label_column"]
     found = {}
     for way, (count, (i, j)) in not_pixel_counts(features).items():
         line, column = chunk[i][1] + 1, j + 1 + (c is not None and j >= c)
@@ -143,7 +138,7 @@ def not_pixel_values(features, chunk, path, fmt):
     return found
 
 
-def image_split(split, lines, splits, fmt, n_classes, block_size, width):
+def image_split(split, lines, splits, layout, n_classes, block_size, width):
     """Parse one split of a features input into ParsedBlocks (make_block) of up to ``block_size`` rows.
 
     A Spark task sees only its own split. So it numbers the rows and lines from the split's
@@ -157,20 +152,20 @@ def image_split(split, lines, splits, fmt, n_classes, block_size, width):
     A split without a single data line still yields one empty block, to carry that report.
     """
     path, starts = splits[split]
-    report, chunk, held, rows = {}, [], None, 0
-    for pair in data_lines(lines, fmt, starts, report):
+    report, chunk, pending, rows = {}, [], None, 0
+    for pair in data_lines(lines, layout, starts, report):
         chunk.append(pair)
         if len(chunk) == block_size:
-            if held is not None:
-                yield held
-            held, rows, chunk = make_block(chunk, rows, path, fmt, n_classes, split), rows + len(chunk), []
+            if pending is not None:
+                yield pending
+            pending, rows, chunk = make_block(chunk, rows, path, layout, n_classes, split), rows + len(chunk), []
     if chunk:
-        if held is not None:
-            yield held
-        held = make_block(chunk, rows, path, fmt, n_classes, split)
-    if held is None:
-        held = ParsedBlock(split, Block.empty(width))
-    yield held._replace(report=report)
+        if pending is not None:
+            yield pending
+        pending = make_block(chunk, rows, path, layout, n_classes, split)
+    if pending is None:
+        pending = ParsedBlock(split, Block.empty(width))
+    yield pending._replace(report=report)
 
 
 PARTITION_BYTES = 512 * 2 ** 20  # of float32 rows, at the most, in one partition
@@ -191,10 +186,10 @@ def parse_features(sc, source, block_size, n_classes, width):
     """(the persisted RDD of an Input's blocks, merge_checks's checks, the (file, starts the file) of
     each split): parsed and cached by one Spark job, in about one partition per core (partition_count)."""
     from pyspark import StorageLevel
-    rows_hint = sum(source.sizes) // 2 // source.fmt["width"]  # about 2 characters a value: only large sets
+    rows_hint = sum(source.sizes) // 2 // source.layout["width"]  # about 2 characters a value: only large sets
     target = partition_count(rows_hint, width, sc.defaultParallelism)  # get more partitions
     lines, splits = text_lines(sc, source, target)
-    cached = lines.mapPartitionsWithIndex(partial(image_split, splits=splits, fmt=source.fmt, n_classes=n_classes,
+    cached = lines.mapPartitionsWithIndex(partial(image_split, splits=splits, layout=source.layout, n_classes=n_classes,
                                                   block_size=block_size, width=width))
     if cached.getNumPartitions() > target:  # several files: at least a split each
         cached = cached.coalesce(target)  # narrow: parsed where read, no shuffle
@@ -241,10 +236,10 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
     ((seed, share) or None) holds out for validation.
     """
     source = open_input(sc, image_path, label_column)
-    fmt = source.fmt
-    features = fmt["width"] - (fmt["label_column"] is not None)
+    layout = source.layout
+    features = layout["width"] - (layout["label_column"] is not None)
     if width is not None and features != width:
-        raise DataError(f"{source.files[0]}: line {1 + fmt['header']}: {features} values per row, the training "
+        raise DataError(f"{source.files[0]}: line {1 + layout['header']}: {features} values per row, the training "
                         f"images have {width}")
     labels, label_files, counts, label_headers = None, [], [], 0
     with ThreadPoolExecutor(1) as pool:
@@ -259,12 +254,12 @@ def load_data_set(sc, image_path, label_path, block_size, scale, n_classes=None,
     if labels is not None:
         check_pairs(source.files, per_file(splits, [check["rows"] for check in checks]),
                     per_file(splits, [check["header"] for check in checks]), label_files, counts)
-    if fmt["label_column"] is not None and n_classes is None:
+    if layout["label_column"] is not None and n_classes is None:
         n_classes = classes_of(image_path, 0, max(check["top"] for check in checks))
     blocks, cached, moments = aligned_blocks(sc, cached, checks, labels, block_size, holdout)
-    held = held_out(rows, moments, holdout, source.files[0])
-    return DataSet(blocks, rows, features, n_classes, fmt, moments, cached,
+    held_rows = held_out_rows(rows, moments, holdout, source.files[0])
+    return DataSet(blocks, rows, features, n_classes, layout, moments, cached,
                    files={"features": source.files, "labels": label_files},
                    headers={"features": sum(check["header"] for check in checks), "labels": label_headers},
                    not_pixels=not_pixels_of_input(splits, checks), scaling=scaling.Scaling.of(scale, moments),
-                   held_rows=held)
+                   held_rows=held_rows)

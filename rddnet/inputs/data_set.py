@@ -30,6 +30,25 @@ def cached_bytes(sc, rdd):
     return 0, 0
 
 
+def class_numbers(values, n_classes, place):
+    """Labels as read (n,) -> class numbers (n,) int64: whole numbers >= 0 and, given the training
+    set's ``n_classes``, below it. DataError at the first that is not, the same words for every
+    reader: ``place(i)`` is (where label i is, "file: line 12" or "file: row 12"; the label in
+    words, such as "value 2.5 (column 1)"; its line or row number).
+    """
+    bad = (values < 0) | (values != np.round(values))
+    if bad.any():
+        where, label, number = place(int(np.flatnonzero(bad)[0]))
+        raise DataError(f"{where}: {label} is not a class number 0, 1, 2, ...", number)
+    labels = values.astype(np.int64)
+    outside = np.flatnonzero(labels >= n_classes) if n_classes is not None else []
+    if len(outside):
+        where, _, number = place(int(outside[0]))
+        raise DataError(f"{where}: class {labels[outside[0]]} is outside the {n_classes} classes of the training "
+                        "labels", number)
+    return labels
+
+
 def classes_of(path, one_hot_width, largest):
     """The number of classes training labels define: their one-hot width, or the largest class + 1."""
     n_classes = one_hot_width or largest + 1
@@ -89,19 +108,19 @@ def split_checks(blocks):
     return merge_checks(map(block_check, blocks))
 
 
-def held_out(rows, moments, holdout, path):
+def held_out_rows(rows, moments, holdout, path):
     """The rows held out for validation: all but those the training moments count (none without
     a ``holdout``). DataError, naming the input ``path``, when that is all of them or none."""
     if not holdout:
         return 0
-    held = rows - (moments.n if moments else 0)
-    if held == rows:
+    count = rows - (moments.n if moments else 0)
+    if count == rows:
         raise DataError(f"{path}: --validation-fraction {holdout[1]} holds out all {rows} rows: none are left to "
                         "train on")
-    if held == 0:
+    if count == 0:
         raise DataError(f"{path}: --validation-fraction {holdout[1]} holds out none of its {rows} rows: give a "
                         "larger share")
-    return held
+    return count
 
 
 def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):

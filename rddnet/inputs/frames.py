@@ -44,9 +44,9 @@ def catalog_table(name):
     details = {row[0].strip(): str(row[1]).lower() for row in
                spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect() if row[0]}
     provider, serde = details.get("Provider", ""), details.get("Serde Library", "")
-    for fmt in FORMATS:
-        if provider == fmt or (provider == "hive" and fmt in serde):
-            return frame, fmt
+    for file_format in FORMATS:
+        if provider == file_format or (provider == "hive" and file_format in serde):
+            return frame, file_format
     return frame, None
 
 

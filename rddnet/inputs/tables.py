@@ -16,6 +16,7 @@ import numpy as np
 
 from rddnet.errors import DataError, as_error, first_error
 from rddnet.inputs.blocks import Block, ParsedBlock
+from rddnet.inputs.data_set import class_numbers
 from rddnet.inputs.scaling import not_pixel_counts
 
 # The formats whose files the executors read with pyarrow, by the end of a file's name.
@@ -30,9 +31,9 @@ Layout = namedtuple("Layout", "kind names label width columns", defaults=(None,)
 
 def table_format(files):
     """The format every one of an input's files' names ends with; None when they say nothing."""
-    for fmt, endings in FORMATS.items():
+    for file_format, endings in FORMATS.items():
         if all(name.lower().endswith(endings) for name in files):
-            return fmt
+            return file_format
     return None
 
 
@@ -56,13 +57,18 @@ def feature_kind(dtype):
 VECTOR_FIELDS = {"type", "size", "indices", "values"}
 
 
-def open_table(sc, path, fmt):
+def not_of_format(path, file_format, error):
+    """The DataError of a file pyarrow cannot read as ``file_format``, with pyarrow's ``error``'s first line."""
+    return DataError(f"{path}: cannot be read as {file_format} ({type(error).__name__}: {str(error).splitlines()[0]})")
+
+
+def open_table(sc, path, file_format):
     """(the Arrow schema of a table file, a function giving the first row of a column as a
     one-row pyarrow Table): read on the driver, the footer and the first page or stripe only."""
     from rddnet import hadoop_fs
     source = hadoop_fs.HadoopFile(sc, path)
     try:
-        if fmt == "parquet":
+        if file_format == "parquet":
             import pyarrow.parquet as pq
             table = pq.ParquetFile(source, buffer_size=2 ** 16, pre_buffer=False)  # page by page, not whole chunks
             return table.schema_arrow, lambda name: next(table.iter_batches(batch_size=1, columns=[name]), None)
@@ -73,15 +79,15 @@ def open_table(sc, path, fmt):
         failure = getattr(e, "java_exception", None) and hadoop_fs.read_failure(e)
         if failure:  # the file system's: a checksum mismatch, a file cut short
             raise hadoop_fs.unreadable(path, *failure) from None
-        raise DataError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        raise not_of_format(path, file_format, e) from None
 
 
-def read_layout(sc, files, fmt, label, features):
+def read_layout(sc, files, file_format, label, features):
     """The Layout of a table's files, from the first file's footer: ``label`` (a column name, or
     first, last or a number; None: no labels), ``features`` (None: every numeric column but the
     label, in the table's order; else a list of names: one vector or array column, or numeric
     columns). One-line errors name the file and the columns."""
-    return layout_of(*open_table(sc, files[0], fmt), files[0], label, features)
+    return layout_of(*open_table(sc, files[0], file_format), files[0], label, features)
 
 
 def layout_of(schema, first_row, where, label, features):
@@ -140,14 +146,14 @@ def first_length(row, name, kind, path):
 PIECE_ROWS = 8192  # rows of a table file decoded and checked at a time
 
 
-def arrow_pieces(data, fmt, columns, rows, path, first=None):
+def arrow_pieces(data, file_format, columns, rows, path, first=None):
     """A file's bytes -> pyarrow record batches of its ``columns``, up to ``rows`` rows each, in
-    the file's order; DataError (naming ``path``) if it cannot be read as ``fmt``, or if its
+    the file's order; DataError (naming ``path``) if it cannot be read as ``file_format``, or if its
     columns are not those of the table's first file (``first``: (its path, its Layout.columns)).
     Parquet is decoded batch by batch: a column chunk of lists (arrays, vectors) decodes 3-5x
     faster so than whole."""
     try:
-        if fmt == "parquet":
+        if file_format == "parquet":
             import pyarrow.parquet as pq
             table = pq.ParquetFile(io.BytesIO(data))
             same_columns(table.schema_arrow.names, path, first)
@@ -160,7 +166,7 @@ def arrow_pieces(data, fmt, columns, rows, path, first=None):
     except DataError:
         raise
     except Exception as e:  # pyarrow's errors: not a file of this format
-        raise DataError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        raise not_of_format(path, file_format, e) from None
 
 
 def same_columns(names, path, first):
@@ -205,14 +211,21 @@ def first_not_finite(values):
     return first_bad(~np.isfinite(values))
 
 
-def column_values(column, name, path, first_row):
-    """A numeric Arrow column (n rows) -> (n,) NumPy values (numbers()); DataError at its first
-    null, NaN or infinity (as CSV files: every value a finite number)."""
+def without_nulls(column, name, path, first_row):
+    """An Arrow column (n rows, the first numbered ``first_row``) as one array; DataError at its
+    first null row."""
     import pyarrow as pa
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if column.null_count:
         row = first_bad(np.asarray(column.is_null()))
         raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
+    return column
+
+
+def column_values(column, name, path, first_row):
+    """A numeric Arrow column (n rows) -> (n,) NumPy values (numbers()); DataError at its first
+    null, NaN or infinity (as CSV files: every value a finite number)."""
+    column = without_nulls(column, name, path, first_row)
     values = numbers(column)
     row = first_not_finite(values)
     if row is not None:
@@ -228,12 +241,8 @@ def not_finite(value):
 def list_values(column, name, path, first_row, width):
     """An Arrow column of lists of numbers (n rows) -> (n, width); DataError at its first null
     list, null, NaN or infinite value, or list of another length."""
-    import pyarrow as pa
     import pyarrow.compute as pc
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if column.null_count:
-        row = first_bad(np.asarray(column.is_null()))
-        raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
+    column = without_nulls(column, name, path, first_row)
     lengths = np.asarray(pc.list_value_length(column))
     if (lengths != width).any():
         row = first_bad(lengths != width)
@@ -254,11 +263,7 @@ def list_values(column, name, path, first_row, width):
 def vector_values(column, name, path, first_row, width):
     """An Arrow column of pyspark.ml vectors, as Spark stores them (a struct of type: 0 sparse or
     1 dense, size, indices, values) -> (n, width) float64."""
-    import pyarrow as pa
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if column.null_count:
-        row = first_bad(np.asarray(column.is_null()))
-        raise DataError(f"{path}: row {first_row + row}: {name!r} is null", first_row + row)
+    column = without_nulls(column, name, path, first_row)
     kind = column.field("type").to_numpy(zero_copy_only=False)
     values = column.field("values")
     lengths = np.diff(np.asarray(values.offsets))
@@ -314,18 +319,9 @@ def feature_rows(table, layout, path, first_row):
 def label_values(table, layout, path, first_row, n_classes):
     """The class numbers (n,) of a pyarrow Table's label column: whole numbers >= 0, as integers
     or doubles (MLlib's convention), below ``n_classes`` when given."""
-    labels = column_values(table.column(layout.label), layout.label, path, first_row)
-    bad = (labels < 0) | (labels != np.round(labels))
-    if bad.any():
-        row = first_bad(bad)
-        raise DataError(f"{path}: row {first_row + row}: label {labels[row]:g} is not a class number 0, 1, 2, ...",
-                        first_row + row)
-    labels = labels.astype(np.int64)
-    if n_classes is not None and (labels >= n_classes).any():
-        row = first_bad(labels >= n_classes)
-        raise DataError(f"{path}: row {first_row + row}: class {labels[row]} is outside the {n_classes} classes "
-                        f"of the training labels", first_row + row)
-    return labels
+    values = column_values(table.column(layout.label), layout.label, path, first_row)
+    return class_numbers(values, n_classes, lambda i: (f"{path}: row {first_row + i}", f"label {values[i]:g}",
+                                                       first_row + i))
 
 
 def not_pixel_values(X, names, path, first_row):
@@ -338,14 +334,14 @@ def not_pixel_values(X, names, path, first_row):
     return found
 
 
-def table_split(pair, files, fmt, layout, block_size, n_classes):
+def table_split(pair, files, file_format, layout, block_size, n_classes):
     """A (qualified path, bytes) record of sc.binaryFiles -> the file's ParsedBlocks of up to
     ``block_size`` rows, numbered from the file's first row. ``files``: {qualified path: (its
     place in the input's sorted files, the path as the user gave it)}; the place is the split.
     The last block carries the report check_files reads."""
     split, path = files[pair[0]]
     columns = list(dict.fromkeys(layout.names + ([layout.label] if layout.label else [])))
-    pieces = arrow_pieces(pair[1], fmt, columns, max(block_size, PIECE_ROWS), path, first_file(files, layout))
+    pieces = arrow_pieces(pair[1], file_format, columns, max(block_size, PIECE_ROWS), path, first_file(files, layout))
     yield from parsed_blocks(pieces, split, layout, path, block_size, n_classes)
 
 
@@ -359,23 +355,23 @@ def parsed_blocks(pieces, split, layout, path, block_size, n_classes):
     """pyarrow record batches or Tables (a split's rows, in order) -> the split's ParsedBlocks of up
     to ``block_size`` rows, numbered from its first row, checked (errors name ``path`` and the
     row); the last block carries the report check_files reads."""
-    held, start = None, 0
+    pending, start = None, 0
     try:
         for piece in pieces:  # converted whole: a call per column and piece, not per column and block
             features = feature_rows(piece, layout, path, start + 1)
             classes = label_values(piece, layout, path, start + 1, n_classes) if layout.label else None
             for offset in range(0, piece.num_rows, block_size):
                 X = features[offset:offset + block_size]
-                if held is not None:
-                    yield held
+                if pending is not None:
+                    yield pending
                 block = Block.of_rows(start, X, classes[offset:offset + block_size] if layout.label else None)
-                held = ParsedBlock(split, block, not_pixels=None if block.unit is not None else
+                pending = ParsedBlock(split, block, not_pixels=None if block.unit is not None else
                                    not_pixel_values(X, layout.names, path, start + 1))
                 start += len(X)
     except DataError as e:
-        held = ParsedBlock(split, Block.empty(layout.width)._replace(start=start), error=as_error(e))
-    held = held or ParsedBlock(split, Block.empty(layout.width))
-    yield held._replace(report={"lines": start, "blank": None, "last": start, "header": 0})
+        pending = ParsedBlock(split, Block.empty(layout.width)._replace(start=start), error=as_error(e))
+    pending = pending or ParsedBlock(split, Block.empty(layout.width))
+    yield pending._replace(report={"lines": start, "blank": None, "last": start, "header": 0})
 
 
 def check_files(checks):
