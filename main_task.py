@@ -37,7 +37,7 @@ from rddnet.inputs.data_set import cached_bytes
 from rddnet.inputs.loading import Reading, input_record, input_spec, load_input, peek_shape
 from rddnet.outputs import checkpoints, model_file, onnx_export, output_folder, run_report
 from rddnet.run_settings import check_same_inputs, read_earlier, run_defining, starting_point, weighing_classes
-from rddnet.spark_setup import run_with_spark
+from rddnet.script_run import run_with_spark
 from rddnet.training import evaluation, loop, memory_check
 
 # ------------------------------------------------------------- command line

@@ -24,7 +24,7 @@ from rddnet.errors import EXIT_BAD_INPUT, DataError
 from rddnet.inputs.loading import Reading, input_spec, load_input
 from rddnet.options import OneLineParser, label_column, names
 from rddnet.outputs import model_file, output_folder, prediction_lines, prediction_table, run_report
-from rddnet.spark_setup import run_with_spark
+from rddnet.script_run import run_with_spark
 from rddnet.training import evaluation
 
 

@@ -131,32 +131,32 @@ def test_ctrl_c_stops_a_job_with_one_line_and_exit_130_and_resume_continues(sc, 
 
 
 def test_a_signal_during_a_clean_up_stops_the_run_once_it_is_done(monkeypatch):
-    from rddnet import spark_setup
-    monkeypatch.setattr(spark_setup, "silence_spark_logs", lambda: None)  # this process's JVM keeps its logs
+    from rddnet import script_run
+    monkeypatch.setattr(script_run, "silence_spark_logs", lambda: None)  # this process's JVM keeps its logs
     done = []
 
-    @spark_setup.uninterrupted
+    @script_run.uninterrupted
     def clean_up():
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while a staging folder is being removed
         time.sleep(0.5)
         done.append("cleaned up")
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
-    spark_setup._signals.clear()
-    spark_setup._stopping.clear()
-    spark_setup.stop_on_signals()
+    script_run._signals.clear()
+    script_run._stopping.clear()
+    script_run.stop_on_signals()
     try:
-        with pytest.raises(spark_setup.Stopped):
+        with pytest.raises(script_run.Stopped):
             clean_up()
             time.sleep(2)  # Stopped comes here, once the clean-up has returned
-        assert done == ["cleaned up"] and spark_setup.interrupted() == signal.SIGINT
+        assert done == ["cleaned up"] and script_run.interrupted() == signal.SIGINT
         os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C while the run stops: nothing more is raised
         time.sleep(0.5)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-        spark_setup._signals.clear()
-        spark_setup._stopping.clear()
+        script_run._signals.clear()
+        script_run._stopping.clear()
 
 
 def test_ctrl_c_while_predict_writes_is_one_line_and_exit_130(sc, small_compact, tmp_path):

@@ -37,7 +37,7 @@ from rddnet.hadoop_fs import (
     write_bytes,
 )
 from rddnet.outputs.checkpoints import CHECKPOINT_NAME, complete_checkpoints
-from rddnet.spark_setup import uninterrupted
+from rddnet.script_run import uninterrupted
 
 STAGING = "._incomplete-"
 HEARTBEAT = "_heartbeat"
