@@ -236,13 +236,13 @@ def readable(sc, files, binary=False):
         raise unreadable(culprit, *failure) from None
 
 
-def unreadable(path, kind, message):
-    """The DataError of a file the file system could not read: ``kind`` the Java exception's
+def unreadable(path, exception, message):
+    """The DataError of a file the file system could not read: ``exception`` the Java exception's
     class name, ``message`` its first line; with what to look for."""
-    if kind == "ChecksumException":
-        return DataError(f"{path}: does not match its .crc checksum file ({kind}: {message}): it was changed or "
+    if exception == "ChecksumException":
+        return DataError(f"{path}: does not match its .crc checksum file ({exception}: {message}): it was changed or "
                          "damaged after it was written; if it was changed on purpose, delete its .crc file")
-    return DataError(f"{path}: cannot be read ({kind}: {message}); a compressed file cut short or corrupt?")
+    return DataError(f"{path}: cannot be read ({exception}: {message}); a compressed file cut short or corrupt?")
 
 
 class HadoopFile(io.RawIOBase):

@@ -128,8 +128,8 @@ def run_with_spark(prog, run, args, failures):
         _stopping.append(None)  # whatever ended the run, a signal now changes nothing but the exit code
         if interrupted():  # whatever the signal's cancelled job or cut-off call raised
             return stopped(prog, interrupted())
-        for kind, (code, message) in failures.items():
-            if isinstance(e, kind):
+        for failure, (code, message) in failures.items():
+            if isinstance(e, failure):
                 tell_user(f"{prog}: error: {message(e)}")
                 return code
         raise

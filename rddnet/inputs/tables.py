@@ -264,7 +264,7 @@ def vector_values(column, name, path, first_row, width):
     """An Arrow column of pyspark.ml vectors, as Spark stores them (a struct of type: 0 sparse or
     1 dense, size, indices, values) -> (n, width) float64."""
     column = without_nulls(column, name, path, first_row)
-    kind = column.field("type").to_numpy(zero_copy_only=False)
+    types = column.field("type").to_numpy(zero_copy_only=False)
     values = column.field("values")
     lengths = np.diff(np.asarray(values.offsets))
     flat = values.flatten().to_numpy(zero_copy_only=False)
@@ -274,7 +274,7 @@ def vector_values(column, name, path, first_row, width):
         row = int(np.searchsorted(np.cumsum(lengths), at, side="right"))
         raise DataError(f"{path}: row {first_row + row}: {name!r} holds {not_finite(flat[at])}",
                         first_row + row)
-    sizes = np.where(kind == 1, lengths, column.field("size").fill_null(0).to_numpy(zero_copy_only=False))
+    sizes = np.where(types == 1, lengths, column.field("size").fill_null(0).to_numpy(zero_copy_only=False))
     if (sizes != width).any():
         row = first_bad(sizes != width)
         raise DataError(f"{path}: row {first_row + row}: {name!r} has {sizes[row]} values, the first row "
@@ -283,7 +283,7 @@ def vector_values(column, name, path, first_row, width):
     # that range a cast to bytes keeps exactly the whole numbers (and is 10x faster than np.rint).
     steps = flat.astype(np.uint8) if flat.size and low >= 0 and high <= 255 else None
     pixels = flat.size == 0 or (steps is not None and np.array_equal(steps, flat))
-    return vector_matrix(kind, lengths, steps if pixels and flat.size else flat,
+    return vector_matrix(types, lengths, steps if pixels and flat.size else flat,
                          column.field("indices").flatten().to_numpy(zero_copy_only=False), width,
                          np.uint8 if pixels else np.float64)
 

@@ -56,7 +56,7 @@ def vectors(fields, width):
     sizes = np.where(kinds == 1, lengths, fields["size"].fillna(0).to_numpy().astype(np.int64))
     if (sizes != width).any():
         raise ValueError(f"a vector of {sizes[sizes != width][0]} values; the model takes {width}")
-    indices = [np.asarray(i, dtype=np.int64) for kind, i in zip(kinds, fields["indices"]) if kind == 0]
+    indices = [np.asarray(i, dtype=np.int64) for vector_type, i in zip(kinds, fields["indices"]) if vector_type == 0]
     return vector_matrix(kinds, lengths, np.concatenate(values or [np.zeros(0)]),
                          np.concatenate(indices or [np.zeros(0, dtype=np.int64)]), width)
 
