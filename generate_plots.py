@@ -258,7 +258,7 @@ def plot_run(out_dir, test_images=None, test_labels=None):
         if len(X) != len(labels):
             raise InputError(f"{test_images}: {len(X)} images, but {test_labels} has {len(labels)} labels")
         try:
-            net, theta, scale = model_file.model_from_lines(read_lines(os.path.join(out_dir, "model")),
+            net, theta, scale, _ = model_file.model_from_lines(read_lines(os.path.join(out_dir, "model")),
                                                        os.path.join(out_dir, "model"))
         except ValueError as e:
             raise InputError(str(e)) from None

@@ -34,7 +34,14 @@ import numpy as np
 from rddnet import option_table
 from rddnet.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from rddnet.inputs.data_set import cached_bytes
-from rddnet.inputs.loading import Reading, input_record, input_spec, load_input, peek_shape
+from rddnet.inputs.loading import (
+    Reading,
+    input_record,
+    input_spec_for_model,
+    load_input,
+    peek_shape,
+    trained_inputs,
+)
 from rddnet.outputs import checkpoints, model_file, onnx_export, output_folder, run_report
 from rddnet.run_settings import check_same_inputs, read_earlier, run_defining, starting_point, weighing_classes
 from rddnet.script_run import run_with_spark
@@ -139,9 +146,11 @@ def load_sets(sc, args, earlier, log):
     """(training DataSet, test DataSet), scaled as the Earlier run ``earlier`` was or as --scale
     chooses from the training set; a fresh network is first checked to fit (memory_check)."""
     reading = Reading(args.label_column, args.features, args.format, args.table)
-    train_spec = input_spec(sc, args.train_images, args.train_labels, reading)
-    test_spec = input_spec(sc, args.test_images, args.test_labels, reading)
-    valid_spec = input_spec(sc, args.validation, args.validation_labels, reading) if args.validation else None
+    spec_of = partial(input_spec_for_model, sc, reading=reading, trained=earlier and earlier.trained,
+                      model=args.init_model)  # --init-model's columns, when its model recorded them
+    train_spec = spec_of(args.train_images, args.train_labels)
+    test_spec = spec_of(args.test_images, args.test_labels)
+    valid_spec = spec_of(args.validation, args.validation_labels) if args.validation else None
     if earlier is None:  # a network that was trained before fitted then
         width, classes = peek_shape(sc, train_spec)
         memory_check.check(sc, [width, *args.hidden, classes], args.optimizer, np.dtype(args.dtype).itemsize,
@@ -208,7 +217,7 @@ def write_results(sc, staging, start, sets, load_seconds, cached, diverged, log)
                    header_lines={"train": train_set.headers["features"], "train_labels": train_set.headers["labels"],
                                  "test": test_set.headers["features"], "test_labels": test_set.headers["labels"]})
     outputs = run_report.output_lines(state.history, confusion, examples, summary,
-                                      model_file.model_to_lines(net, theta, scale))
+                                      model_file.model_to_lines(net, theta, scale, trained_inputs(train_set)))
     staging.publish(outputs, files=onnx_file(net, theta, scale, log))
     return summary
 

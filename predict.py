@@ -21,7 +21,7 @@ import sys
 
 from rddnet import option_table
 from rddnet.errors import EXIT_BAD_INPUT, DataError
-from rddnet.inputs.loading import Reading, input_spec, load_input
+from rddnet.inputs.loading import Reading, input_spec_for_model, load_input
 from rddnet.options import OneLineParser, label_column, names
 from rddnet.outputs import model_file, output_folder, prediction_lines, prediction_table, run_report
 from rddnet.script_run import run_with_spark
@@ -59,8 +59,9 @@ def run(sc, args, log=print):
 def predict_and_write(sc, args, staging, log):
     """run()'s work, into the Staging folder ``staging``."""
     output_dir = staging.output_dir
-    net, theta, scale = model_file.read_model(sc, args.model_dir, log)
-    spec = input_spec(sc, args.input, args.labels, Reading(args.label_column, args.features, args.format, args.table))
+    model = model_file.read_model(sc, args.model_dir, log)
+    net, theta, scale = model.net, model.theta, model.scaling
+    spec = input_for_model(sc, args, model, log)
     output_format = args.output_format or ("csv" if spec.format is None else "parquet")
     kept = prediction_table.kept_columns(sc, spec, args.keep, output_format, args.input)
     data = load_input(sc, spec, args.block_size, scale, n_classes=net.sizes[-1], width=net.sizes[0])
@@ -68,7 +69,7 @@ def predict_and_write(sc, args, staging, log):
         f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}
     outputs = {}
-    if args.labels or args.label_column:
+    if spec.label_path or spec.label_column:
         confusion, examples = evaluation.evaluate(sc, data, theta, net, examples=run_report.N_EXAMPLES)
         summary.update(run_report.metrics_record(confusion))
         outputs = run_report.metric_lines(confusion, examples, summary)
@@ -80,6 +81,20 @@ def predict_and_write(sc, args, staging, log):
         staging.publish(outputs, tables={"predictions": predictions})
     log(f"predictions for {data.rows} rows in {output_dir}/predictions ({output_format})")
     return summary
+
+
+def input_for_model(sc, args, model, log):
+    """INPUT's InputSpec, read as the model's training set was (model.inputs): a table's feature
+    columns by name, and its labels from the training set's label column when INPUT has one and
+    neither --labels nor --label-column says otherwise."""
+    reading = Reading(args.label_column, args.features, args.format, args.table)
+    spec = input_spec_for_model(sc, args.input, args.labels, reading, model.inputs, args.model_dir)
+    label = (model.inputs or {}).get("label")
+    if spec.format is None or label is None or args.labels or args.label_column or label not in spec.layout.columns:
+        return spec
+    log(f"labels from the column {label!r}, as in training: the metrics are written too")
+    return input_spec_for_model(sc, args.input, None, reading._replace(label_column=label), model.inputs,
+                                args.model_dir)
 
 
 def main(argv=None):

@@ -69,9 +69,10 @@ Start = namedtuple("Start", "net scaling settings state options")
 
 # What a run continues from, read before its data: --resume's checkpoint or --init-model's model.
 # net, scaling (the saved scaling.Scaling), state (a TrainingState), options (as for Start),
-# source (how check_shape names it) and inputs (a checkpoint's record of what it was trained on:
-# loading.input_record; None for a model or a checkpoint without one).
-Earlier = namedtuple("Earlier", "net scaling state options source inputs", defaults=(None,))
+# source (how check_shape names it), inputs (a checkpoint's record of the files it was trained on:
+# loading.input_record; None for a model or a checkpoint without one) and trained (a model's record
+# of the columns it was trained on: loading.trained_inputs; None for a checkpoint or an older model).
+Earlier = namedtuple("Earlier", "net scaling state options source inputs trained", defaults=(None, None))
 
 
 def read_earlier(sc, args, checkpoint_folder=None, log=print):
@@ -82,9 +83,10 @@ def read_earlier(sc, args, checkpoint_folder=None, log=print):
         return Earlier(checkpoint.net, checkpoint.scaling, checkpoint.state, options,
                        "--resume: the checkpoint's network takes", checkpoint.inputs)
     if args.init_model:
-        net, theta, scale = initial_model(sc, args, log)
-        state = TrainingState.start(theta, Settings.from_values(args.values))
-        return Earlier(net, scale, state, args.values, f"{args.init_model}: a model for")
+        model = initial_model(sc, args, log)
+        state = TrainingState.start(model.theta, Settings.from_values(args.values))
+        return Earlier(model.net, model.scaling, state, args.values, f"{args.init_model}: a model for",
+                       trained=model.inputs)
     return None
 
 
@@ -123,15 +125,16 @@ def weighing_classes(sc, start, train_set, log):
 
 
 def initial_model(sc, args, log=print):
-    """(Network, theta, Scaling) of --init-model, which must agree with the network options given."""
-    net, theta, scale = model_file.read_model(sc, args.init_model, log)
+    """The model_file.Model of --init-model, which must agree with the network options given."""
+    model = model_file.read_model(sc, args.init_model, log)
+    net, scale = model.net, model.scaling
     for option, value, model_value in (("hidden", args.hidden, net.sizes[1:-1]),
                                        ("activation", args.activation, net.activation),
                                        ("loss", args.loss, net.loss), ("scale", args.scale, scale.kind)):
         if option in args.given and value != model_value:
             shown = [",".join(map(str, v)) if isinstance(v, list) else v for v in (value, model_value)]
             raise DataError(f"--{option} {shown[0]} differs from the model's {shown[1]} ({args.init_model})")
-    return net, theta, scale
+    return model
 
 
 def check_shape(net, data, what):

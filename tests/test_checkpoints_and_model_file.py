@@ -23,7 +23,7 @@ def test_saved_model_reloads_with_identical_predictions(activation, loss):
     theta = theta * np.pi  # values with long decimal expansions
     scale = Scaling("standardize", np.arange(5.0), np.full(5, 2.5))
     lines = model_file.model_to_lines(net, theta, scale)
-    net2, theta2, scale2 = model_file.model_from_lines(lines[::-1])
+    net2, theta2, scale2, _ = model_file.model_from_lines(lines[::-1])
     assert net2 == net and scale2.kind == "standardize"
     assert scale2.shift.tolist() == scale.shift.tolist() and scale2.divisor.tolist() == scale.divisor.tolist()
     np.testing.assert_array_equal(theta2, theta)

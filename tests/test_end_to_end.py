@@ -92,7 +92,7 @@ def test_outputs_agree_with_each_other_and_with_the_data(compact_run, small_comp
     assert summary["test_accuracy_history"] == [list(pair) for pair in recorded]
 
     # The saved model, run here in NumPy, predicts exactly what the job reported.
-    net, theta, scale = model_file.model_from_lines(read_output(out, "model"))
+    net, theta, scale, _ = model_file.model_from_lines(read_output(out, "model"))
     assert net == nn_math.Network([784, 64, 10], "tanh", "sse")
     assert scale.kind == "pixels" and scale.divisor == 255
     predicted = nn_math.predict(theta, net, scale.apply(np.loadtxt(small_compact[2], delimiter=",")))
@@ -261,13 +261,13 @@ def test_a_model_of_the_first_format_still_loads_and_predicts_the_same(compact_r
     _, trained = compact_run
     lines = read_output(trained, "model")
     header = json.loads(lines[0])
-    assert header["format"] == "mnist-mlp-model/2" and header["scaling"]["kind"] == "pixels"
+    assert header["format"] == model_file.MODEL_FORMAT and header["scaling"]["kind"] == "pixels"
     old = {key: value for key, value in header.items() if key != "scaling"} | {"format": "mnist-mlp-model/1"}
-    net, theta, scale = model_file.model_from_lines([json.dumps(old), *lines[1:]])
+    net, theta, scale, _ = model_file.model_from_lines([json.dumps(old), *lines[1:]])
     assert scale.divisor is None  # as that version did: pixels, scaled by what the data holds
     X = np.loadtxt(small_compact[2], delimiter=",")
     assert scaling.Scaling.choose(scale.kind, scaling.moments_of(X)) == (scale.kind, 0.0, 255.0)
-    net2, theta2, scale2 = model_file.model_from_lines(lines)
+    net2, theta2, scale2, _ = model_file.model_from_lines(lines)
     np.testing.assert_array_equal(nn_math.predict(theta, net, X / 255.0), nn_math.predict(theta2, net2,
                                                                                           scale2.apply(X)))
 

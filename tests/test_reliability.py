@@ -75,7 +75,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_finite_model(sc, small_compact
         main_task.run(sc, args, log=quiet)
     costs = [float(c) for c in read_output(out, "cost_history")]
     assert len(costs) == 1 and np.isfinite(costs[0])
-    _, theta, _ = model_from_lines(read_output(out, "model"))
+    _, theta, _, _ = model_from_lines(read_output(out, "model"))
     assert np.isfinite(theta).all() and np.abs(theta).max() > 1e200  # after epoch 1's huge step
     assert json.loads(read_output(out, "summary")[0])["diverged"].startswith("training diverged at epoch 2")
 

@@ -18,6 +18,16 @@ OPTIONS = ("--epochs", "3", "--hidden", "16", "--seed", "4")
 SAME = ("cost_history", "accuracy_history", "model", "confusion_matrix")
 
 
+def same_run_output(folder, output):
+    """An output's lines as two runs on the same rows share them: the model's header without its
+    record of the inputs (a table's columns, CSV files' none), which the same rows need not share."""
+    lines = read_output(folder, output)
+    if output == "model":
+        header = {key: value for key, value in json.loads(lines[0]).items() if key != "inputs"}
+        lines = [json.dumps(header), *lines[1:]]
+    return lines
+
+
 def csv_rows(images, labels):
     return np.loadtxt(images, delimiter=",", dtype=np.int64), np.loadtxt(labels, dtype=np.int64)
 
@@ -97,7 +107,7 @@ def test_a_table_of_the_same_rows_trains_the_same_run_as_the_csv_files(sc, table
     said = run_table(sc, *tables[layout], tmp_path / "out", *OPTIONS, *features)
     assert any(line.startswith("loaded 3000 training and 1000 test rows of 784 values, 10 classes") for line in said)
     for output in SAME:
-        assert read_output(tmp_path / "out", output) == read_output(csv_run, output), output
+        assert same_run_output(tmp_path / "out", output) == same_run_output(csv_run, output), output
 
 
 def bad_table(folder, name, change):
@@ -151,8 +161,9 @@ def test_infinity_in_any_table_layout_is_one_line_for_training_and_predict(sc, t
 
     import predict
     inf = float("inf")
-    good = bad_table(tmp_path, "good.parquet", lambda c: c)
-    main_task.run(sc, main_task.parse_args([good, good, str(tmp_path / "trained"), "--label-column", "y",
+    good = tmp_path / "good.parquet"  # a model of an array column f, to score the others with
+    pq.write_table(pa.table({"f": [[1.0, 2.0], [3.0, 4.0], [5.0, 0.5], [6.0, 7.0]], "y": [0, 1, 0, 1]}), good)
+    main_task.run(sc, main_task.parse_args([str(good), str(good), str(tmp_path / "trained"), "--label-column", "y",
                                             "--epochs", "1"]), log=lambda line: None)
     arrays = tmp_path / "arrays.parquet"
     pq.write_table(pa.table({"f": [[1.0, 2.0], [3.0, 4.0], [5.0, -inf], [6.0, 7.0]], "y": [0, 1, 0, 1]}), arrays)
@@ -189,7 +200,7 @@ def test_the_sql_function_answers_null_for_a_row_it_cannot_score(sc, tmp_path):
     vectors = spark.createDataFrame([(0, Vectors.dense([0.5, 1.0])), (1, None), (2, Vectors.sparse(2, [0], [nan])),
                                      (3, Vectors.sparse(2, [1], [-4.0]))], ["id", "f"])
     vector_rows = vectors.select("id", score("f").alias("s")).orderBy("id").collect()
-    net, theta, scale = model_file.read_model(sc, str(tmp_path / "trained" / "model"), lambda line: None)
+    net, theta, scale, _ = model_file.read_model(sc, str(tmp_path / "trained" / "model"), lambda line: None)
     expected = nn_math.forward(theta, net, scale.apply(np.array([[0.5, 1.0], [3.5, -4.0], [0.0, -4.0]])))[2]
     for row, p in zip([rows[0], rows[5], vector_rows[3]], expected):  # the rows that can be scored, against NumPy
         assert row.s.prediction == int(p.argmax())
@@ -434,7 +445,7 @@ def test_json_lines_and_catalog_tables_train_the_same_run_as_the_csv_files(sc, t
     run_table(sc, "json_train", "json_test", tmp_path / "view", *OPTIONS, "--table")
     for out in ("json", "catalog", "view"):
         for output in SAME:
-            assert read_output(tmp_path / out, output) == read_output(csv_run, output), (out, output)
+            assert same_run_output(tmp_path / out, output) == same_run_output(csv_run, output), (out, output)
     with pytest.raises(DataError, match=r"^no_such_table: no such table in the session's catalog"):
         run_table(sc, "no_such_table", "digits_test", tmp_path / "none", "--table")
     # predict.py on JSON lines (scored as the DataFrame's batches come): the CSV files' classes.
@@ -466,7 +477,7 @@ def test_tables_of_a_hive_metastore_train_the_same_run(tables, csv_run, tmp_path
                                            conf=conf), capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for output in SAME:
-        assert read_output(tmp_path / "out", output) == read_output(csv_run, output), output
+        assert same_run_output(tmp_path / "out", output) == same_run_output(csv_run, output), output
 
 
 def test_scikit_learns_data_as_parquet_trains_as_its_csv_file(sc, tmp_path):
@@ -485,7 +496,7 @@ def test_scikit_learns_data_as_parquet_trains_as_its_csv_file(sc, tmp_path):
         main_task.run(sc, main_task.parse_args([path, path, str(tmp_path / name), "--label-column", label, *options]),
                       log=lambda line: None)
     for output in SAME:
-        assert read_output(tmp_path / "table", output) == read_output(tmp_path / "csv", output), output
+        assert same_run_output(tmp_path / "table", output) == same_run_output(tmp_path / "csv", output), output
 
 
 def test_a_parquet_file_read_as_json_is_one_line(sc, tmp_path):
@@ -512,3 +523,81 @@ def test_bad_json_lines_are_one_line(sc, tmp_path, lines, message):
         main_task.run(sc, main_task.parse_args([str(path), str(path), str(tmp_path / "out"), "--label-column", "y",
                                                 "--epochs", "1"]), log=lambda line: None)
     assert not (tmp_path / "out").exists()
+
+
+def wine_tables(folder):
+    """scikit-learn's wine data (178 rows, 13 measurements, 3 classes) as Parquet: the table as it
+    comes (the measurements, then "label"), and the same rows with an "id" first and the columns
+    in reverse order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.datasets import load_wine
+    data = load_wine()
+    names = [name.replace("/", "_") for name in data.feature_names]
+    columns = {name: data.data[:, j] for j, name in enumerate(names)}
+    pq.write_table(pa.table({**columns, "label": data.target}), folder / "wine.parquet")
+    shuffled = {"id": np.arange(len(data.target)), "label": data.target,
+                **{name: columns[name] for name in reversed(names)}}
+    pq.write_table(pa.table(shuffled), folder / "reordered.parquet")
+    return str(folder / "wine.parquet"), str(folder / "reordered.parquet"), names, data
+
+
+def predicted_classes(out):
+    return [int(line.split(",")[1]) for line in read_output(out, "predictions")]
+
+
+@pytest.mark.spark35
+def test_a_model_knows_its_columns_and_predict_reads_them_by_name(sc, tmp_path):
+    import nn_math
+    import predict
+    from rddnet.outputs import model_file
+    wine, reordered, names, data = wine_tables(tmp_path)
+    trained = tmp_path / "trained"
+    main_task.run(sc, main_task.parse_args([wine, wine, str(trained), "--label-column", "label", "--scale",
+                                            "standardize", "--epochs", "30", "--hidden", "16", "--loss",
+                                            "cross-entropy", "--optimizer", "adam", "--lr", "0.01"]),
+                  log=lambda line: None)
+    model = model_file.read_model(sc, str(trained / "model"), log=lambda line: None)
+    assert model.inputs == {"features": {"kind": "columns", "names": names, "width": 13}, "label": "label",
+                            "classes": [0, 1, 2]}
+    assert json.loads(read_output(trained, "model")[0])["format"] == "rddnet-model/3"
+    expected = nn_math.predict(model.theta, model.net, model.scaling.apply(data.data)).tolist()  # NumPy's answer
+    said = []
+    options = ("--output-format", "csv")
+    # No options: the model's columns, by name whatever their place, and its label column for metrics.
+    for table, out in ((wine, "same"), (reordered, "reordered")):
+        summary = predict.run(sc, predict.parse_args([str(trained), table, str(tmp_path / out), *options]),
+                              log=said.append)
+        assert predicted_classes(tmp_path / out) == expected and summary["rows"] == 178
+        assert summary["test_accuracy"] == pytest.approx(np.mean(np.array(expected) == data.target))
+    assert "labels from the column 'label', as in training: the metrics are written too" in said
+    # --features in another order: read in the model's order, the same answers.
+    predict.run(sc, predict.parse_args([str(trained), reordered, str(tmp_path / "named"), "--features",
+                                        ",".join(reversed(names)), *options]), log=lambda line: None)
+    assert predicted_classes(tmp_path / "named") == expected
+    with pytest.raises(DataError, match=rf"^--features {names[0]},{names[1]}: the model {trained} was trained on "
+                                        rf"the columns {','.join(names)}; leave --features out to read those$"):
+        predict.run(sc, predict.parse_args([str(trained), wine, str(tmp_path / "other"), "--features",
+                                            f"{names[0]},{names[1]}"]), log=lambda line: None)
+    missing = bad_table(tmp_path, "missing.parquet", lambda c: {"alcohol": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(DataError, match=r"^.*missing.parquet: no column 'malic_acid' \(its columns: alcohol\)$"):
+        predict.run(sc, predict.parse_args([str(trained), missing, str(tmp_path / "none")]), log=lambda line: None)
+    # --init-model reads its training table by the model's columns too, and starts from its weights.
+    main_task.run(sc, main_task.parse_args([reordered, reordered, str(tmp_path / "again"), "--label-column", "label",
+                                            "--init-model", str(trained), "--epochs", "0"]), log=lambda line: None)
+    summary = json.loads(read_output(tmp_path / "again", "summary")[0])
+    assert summary["test_accuracy"] == pytest.approx(np.mean(np.array(expected) == data.target))
+
+
+def test_a_model_of_the_second_format_still_loads_without_its_inputs(sc, tmp_path):
+    from rddnet.outputs import model_file
+    good = bad_table(tmp_path, "good.parquet", lambda c: c)
+    main_task.run(sc, main_task.parse_args([good, good, str(tmp_path / "trained"), "--label-column", "y",
+                                            "--epochs", "2", "--hidden", "4"]), log=lambda line: None)
+    lines = read_output(tmp_path / "trained", "model")
+    header = json.loads(lines[0])
+    old = {key: value for key, value in header.items() if key != "inputs"} | {"format": "mnist-mlp-model/2"}
+    model = model_file.model_from_lines([json.dumps(old), *lines[1:]])
+    new = model_file.model_from_lines(lines)
+    assert model.inputs is None and new.inputs["features"]["names"] == ["x1", "x2"]
+    np.testing.assert_array_equal(model.theta, new.theta)

@@ -30,7 +30,7 @@ def validation_history(out):
 
 def numpy_validation(sc, out, X, labels):
     """(mean error, accuracy) of the saved model on rows X (raw features), computed here."""
-    net, theta, scale = model_file.read_model(sc, str(out / "model"), log=quiet)
+    net, theta, scale, _ = model_file.read_model(sc, str(out / "model"), log=quiet)
     P = nn_math.forward(theta, net, scale.apply(X))[2]
     Y = nn_math.one_hot(labels, net.sizes[-1], np.float64)
     return nn_math.LOSSES[net.loss].error(P, Y) / len(X), nn_math.count_correct(P, Y) / len(X)
@@ -60,7 +60,7 @@ def test_held_out_rows_are_validated_every_epoch_and_never_trained_on(sc, small_
     samples = [int((sampling.sample_mask(7, epoch, np.arange(len(X)), 0.7) & ~held).sum()) for epoch in (1, 2, 3)]
     assert [int(re.search(r"  sample (\d+)", line).group(1)) for line in said if line.startswith("epoch")] == samples
     # The scaling statistics are the training rows' alone.
-    _, _, scale = model_file.read_model(sc, str(tmp_path / "out" / "model"), log=quiet)
+    _, _, scale, _ = model_file.read_model(sc, str(tmp_path / "out" / "model"), log=quiet)
     np.testing.assert_allclose(scale.shift, X[~held].mean(axis=0), rtol=1e-12, atol=1e-9)
     # One validation per epoch, of the weights it started from, then one of the last weights:
     # that last one is the saved model's, recomputed here.
@@ -113,7 +113,7 @@ def test_a_min_delta_no_cost_can_beat_keeps_the_first_weights(sc, small_compact,
     summary = run(sc, small_compact, tmp_path / "out", "--validation-fraction", "0.2", "--epochs", "10",
                   "--early-stopping", "2", "--min-delta", "100")
     assert (summary["best_epoch"], summary["last_epoch"]) == (0, 3)  # epochs 2 and 3 measured weights 1 and 2
-    net, theta, _ = model_file.read_model(sc, str(tmp_path / "out" / "model"), log=quiet)
+    net, theta, _, _ = model_file.read_model(sc, str(tmp_path / "out" / "model"), log=quiet)
     initial = nn_math.init_parameters(net.sizes, np.random.default_rng(7), "uniform")
     np.testing.assert_array_equal(theta, initial)
 

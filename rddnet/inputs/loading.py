@@ -70,7 +70,8 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
         n_classes = classes_of(files[0], 0, max(check["top"] for check in checks))
     blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size, holdout)
     held_rows = held_out_rows(rows, moments, holdout, files[0])
-    described = {"header": 0, "table": file_format, "label_column": layout.label}
+    described = {"header": 0, "table": file_format, "label_column": layout.label, "feature_kind": layout.kind,
+                 "features": layout.names}
     return DataSet(blocks, rows, layout.width, n_classes, described, moments, cached,
                    files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
@@ -119,6 +120,47 @@ def kind_of(sc, path, label_path, reading):
         frame = json_frame(files)
         return InputSpec(file_format, frame_layout(frame, files[0], label_column, features), files, frame)
     return InputSpec(file_format, read_layout(sc, files, file_format, label_column, features), files)
+
+
+def trained_inputs(data):
+    """What a model records of the training DataSet ``data``, so that predict.py, the SQL function
+    and a pyspark.ml model read their inputs as training did: {"features": {"kind": "csv" (CSV
+    columns), "columns" (a table's numeric columns), "vector" or "array" (its one column of those),
+    "names": the table's feature columns in order ([] for CSV), "width": values per row}, "label":
+    a table's label column (None for CSV), "classes": the class labels [0, ..., k-1]}."""
+    described = data.format
+    table = bool(described.get("table"))
+    return {"features": {"kind": described["feature_kind"] if table else "csv",
+                         "names": list(described["features"]) if table else [], "width": data.width},
+            "label": described["label_column"] if table else None, "classes": list(range(data.classes))}
+
+
+def input_spec_for_model(sc, path, label_path, reading, trained, model):
+    """input_spec's InputSpec of an input read for a model trained on ``trained``
+    (trained_inputs's record, or None; ``model`` names it): a table's features are the columns the
+    model was trained on (model_features), selected by name whatever their order in the table."""
+    spec = input_spec(sc, path, label_path, reading)
+    if spec.format is None:
+        return spec
+    features = model_features(trained, reading.features, model)
+    if features is None or features == spec.layout.names:
+        return spec
+    return input_spec(sc, path, label_path, reading._replace(features=features))
+
+
+def model_features(trained, features, model):
+    """The feature columns to read a table with for a model trained on ``trained``
+    (trained_inputs's record, or None) when --features gives ``features`` (names, or None): the
+    model's own columns, in its order, by default or when --features names the same ones in another
+    order; DataError naming both when --features names others. ``model``: the model, as errors
+    name it."""
+    names = ((trained or {}).get("features") or {}).get("names") or []
+    if not names or features is None or features == names:
+        return names or features
+    if sorted(features) != sorted(names):
+        raise DataError(f"--features {','.join(features)}: the model {model} was trained on the columns "
+                        f"{','.join(names)}; leave --features out to read those")
+    return names
 
 
 def input_record(sc, path, label_path, table=False):

@@ -1,7 +1,8 @@
 """The model file: model/ of a run, read by predict.py, --init-model and the plots.
 
-JSON lines: a header (format, network, input scaling), then per layer a line of its biases and
-one line per row of its weights, in any order. Floats are written by JSON's repr, so they read
+JSON lines: a header (format, network, input scaling, and what the model was trained on: its
+feature columns, label column and classes), then per layer a line of its biases and one line per
+row of its weights, in any order. Floats are written by JSON's repr, so they read
 back bit for bit; nothing is pickled. Read strictly: every fault is one line that names the file
 and, where there is one, its line.
 """
@@ -9,6 +10,7 @@ and, where there is one, its line.
 import json
 import os
 import re
+from collections import namedtuple
 
 import numpy as np
 
@@ -17,15 +19,21 @@ from rddnet.errors import DataError
 from rddnet.hadoop_fs import input_exists, input_files, list_names, read_text
 from rddnet.inputs.scaling import Scaling
 
-MODEL_FORMAT = "mnist-mlp-model/2"  # 2: the header has the input scaling
-MODEL_FORMATS = ("mnist-mlp-model/1", MODEL_FORMAT)
+# 2: the header has the input scaling; 3: and what the model was trained on (its "inputs").
+MODEL_FORMAT = "rddnet-model/3"
+MODEL_FORMATS = ("mnist-mlp-model/1", "mnist-mlp-model/2", MODEL_FORMAT)
+
+# A model read back: the Network, its weights theta, the input scaling.Scaling, and the record of
+# what it was trained on (loading.trained_inputs: feature columns, label column, classes), or None
+# for a model written before it was recorded.
+Model = namedtuple("Model", "net theta scaling inputs")
 
 
-def model_to_lines(net, theta, scale):
-    """The model as JSON lines: a header (format, network, input scaling), then per layer a line
-    {"layer", "b"} and one line {"layer", "row", "W"} per row of W."""
+def model_to_lines(net, theta, scale, inputs=None):
+    """The model as JSON lines: a header (format, network, input scaling, ``inputs``: what it was
+    trained on), then per layer a line {"layer", "b"} and one line {"layer", "row", "W"} per row of W."""
     header = {"format": MODEL_FORMAT, "layer_sizes": list(net.sizes), "activation": net.activation,
-              "loss": net.loss, "activations": net.activations, "scaling": scale.to_json()}
+              "loss": net.loss, "activations": net.activations, "scaling": scale.to_json(), "inputs": inputs}
     lines = [json.dumps(header)]
     for l, (W, b) in enumerate(nn_math.layer_views(theta, net.sizes)):
         lines.append(json.dumps({"layer": l, "b": b.tolist()}))
@@ -56,7 +64,7 @@ def model_records(lines, path="model"):
 
 
 def model_from_records(records, path="model"):
-    """(Network, theta, scaling.Scaling) from the records model_to_lines wrote, in any order.
+    """The Model of the records model_to_lines wrote, in any order.
 
     A model of format 1 (before the scaling was saved) scales pixels as that version did: its
     Scaling's divisor is None, to be chosen from the data. Raises ValueError "<path>: ..." if the
@@ -90,11 +98,11 @@ def model_from_records(records, path="model"):
         raise ValueError(f"{path}: not a valid model file: some weights are missing (layer {layer}: {what})")
     if not np.isfinite(theta).all():  # a value JSON holds as a number too large for a float
         raise ValueError(f"{path}: not a valid model file: a weight is not finite")
-    return net, theta, scale
+    return Model(net, theta, scale, header.get("inputs"))
 
 
 def model_from_lines(lines, path="model"):
-    """(Network, theta, scaling.Scaling) from the lines model_to_lines wrote, in any order."""
+    """The Model of the lines model_to_lines wrote, in any order."""
     return model_from_records(model_records(lines, path), path)
 
 
@@ -116,9 +124,8 @@ def model_files(sc, path, log):
 
 
 def read_model(sc, path, log=print):
-    """(Network, theta, scaling.Scaling) from a model/ folder written by an earlier run (or the
-    run's folder), read on the driver file by file: every fault is one line naming the file and,
-    where there is one, its line."""
+    """The Model of a model/ folder written by an earlier run (or the run's folder), read on the
+    driver file by file: every fault is one line naming the file and, where there is one, its line."""
     folder, files = model_files(sc, path, log)
     records = []
     for name in files:

@@ -104,7 +104,7 @@ def register_model(spark, name, model_dir):
     Returns the function, for DataFrames: frame.select(function("features"))."""
     sc = spark.sparkContext
     ship_code(sc)  # the executors import nn_math and this module
-    net, theta, scale = model_file.read_model(sc, model_dir, log=lambda line: None)
+    net, theta, scale, _ = model_file.read_model(sc, model_dir, log=lambda line: None)
     if scale.divisor is None:
         raise DataError(f"{model_dir}: a model of the first file format keeps no input scaling (predict.py takes it "
                         f"from the data); train it again to use it in SQL")
