@@ -4,8 +4,9 @@ checkpoint keeps and --resume checks, and the help text are all built from OPTIO
 Each row gives the option's flag, its kind (an argparse type from options.py, a tuple of
 choices, or bool for a switch), its default, its --help group and text, whether it defines the
 run (a checkpoint keeps it, --resume holds the command line to it, and for the network's options
---init-model's model decides it), and the name and type a pyspark.ml Param would give it (MLlib's
-name where the meaning is the same, camelCase otherwise). A default is written here, or read
+--init-model's model decides it), and the name and type of its pyspark.ml Param (rddnet.ml): the
+name of pyspark's own mixin where the meaning is the same (maxIter, stepSize, seed, labelCol,
+featuresCol), the flag in camelCase otherwise. A default is written here, or read
 from the one record that holds it (nn_math's Optimizer and Schedule keep their hyperparameters'),
 or is a function of the other values (the learning-rate schedule follows the optimizer).
 
@@ -75,35 +76,35 @@ OPTIONS = (
            "the table's order; without any, the one column of vectors or arrays)", False,
            "featuresCol", "list<string>", "COLUMNS"),
     Option("format", ("csv", *FORMATS, *FRAME_FORMATS), None, INPUTS, "how to read the inputs (default: from the "
-           "files' names: .parquet, .orc and .json files are tables, anything else CSV)", False, "inputFormat",
+           "files' names: .parquet, .orc and .json files are tables, anything else CSV)", False, "format",
            "string"),
     Option("table", bool, False, INPUTS, "the inputs are names of tables in the session's catalog (the cluster's "
-           "Hive metastore where there is one), not paths", False, "inputIsTable", "boolean"),
+           "Hive metastore where there is one), not paths", False, "table", "boolean"),
     Option("validation-fraction", rate, 0.0, INPUTS, "hold out this share of the training rows (by a seeded hash "
            "of each row's number: the same rows on any split) to validate on every epoch; never sampled, never in "
            "the scaling statistics", True, "validationFraction", "float"),
     Option("validation", str, None, INPUTS, "validation rows of their own, in the training input's layout and "
-           "format: validated on every epoch", False, "validationPath", "string", "PATH"),
+           "format: validated on every epoch", False, "validation", "string", "PATH"),
     Option("validation-labels", str, None, INPUTS, "the labels of --validation, in the five-path layout", False,
-           "validationLabelsPath", "string", "PATH"),
+           "validationLabels", "string", "PATH"),
     Option("scale", ("auto", *SCALES), "auto", INPUTS, "inputs: pixels (/255, or as they are in [0, 1]), "
            "standardize (per feature, by the training set's mean and standard deviation) or none; auto is pixels "
-           "if every value looks like one", True, "scaling", "string"),
-    Option("hidden", layers, [64], NETWORK, "hidden layer sizes, comma-separated", True, "hiddenLayers",
+           "if every value looks like one", True, "scale", "string"),
+    Option("hidden", layers, [64], NETWORK, "hidden layer sizes, comma-separated", True, "hidden",
            "list<int>"),
     Option("activation", nn_math.HIDDEN_ACTIVATIONS, "tanh", NETWORK, "hidden layers", True, "activation", "string"),
     Option("loss", tuple(nn_math.LOSSES), "sse", NETWORK, "sse: sigmoid outputs, 1/2 sum (y - y*)^2, as the "
            "original; cross-entropy: softmax outputs", True, "loss", "string"),
     Option("init", ("uniform", "xavier", "he"), "uniform", NETWORK, "initial weights: uniform in [-0.5, 0.5) as "
-           "the original, xavier or he", True, "initialization", "string"),
+           "the original, xavier or he", True, "init", "string"),
     Option("init-model", str, None, NETWORK, "start from the model/ folder of an earlier run (or the run's "
-           "folder); with --epochs 0, only evaluate it", False, "initialModel", "string", "PATH"),
+           "folder); with --epochs 0, only evaluate it", False, "initModel", "string", "PATH"),
     Option("epochs", whole, 100, TRAINING, "epochs; each is one gradient step, or --local-steps steps in every "
            "partition", False, "maxIter", "int"),
     Option("sample-fraction", fraction, 0.7, TRAINING, "share of the training rows in each epoch's mini-batch",
-           True, "subsamplingRate", "float"),
+           True, "sampleFraction", "float"),
     Option("optimizer", optimizers.OPTIMIZERS, "sgd", TRAINING, "sgd as the original, momentum or adam", True,
-           "solver", "string"),
+           "optimizer", "string"),
     Option("momentum", rate, OPTIMIZER_DEFAULTS["momentum"], TRAINING, "for --optimizer momentum", True,
            "momentum", "float"),
     Option("beta1", rate, OPTIMIZER_DEFAULTS["beta1"], TRAINING, "for --optimizer adam", True, "beta1", "float"),
@@ -116,7 +117,7 @@ OPTIONS = (
     Option("dtype", ("float32", "float64"), "float32", TRAINING, "the matrix products' precision; sums over rows, "
            "blocks and partitions, the weights and the optimizer's state stay float64", True, "dtype", "string"),
     Option("early-stopping", whole, 0, TRAINING, "stop after N validations in a row without a lower validation "
-           "cost, and keep the weights of the lowest (0: never stop early)", True, "earlyStoppingPatience", "int",
+           "cost, and keep the weights of the lowest (0: never stop early)", True, "earlyStopping", "int",
            "N"),
     Option("min-delta", at_least_zero, 0.0, TRAINING, "early stopping: a validation cost lower by more than this "
            "counts as lower", True, "minDelta", "float"),
@@ -136,17 +137,17 @@ OPTIONS = (
            "--lr-patience validations without a lower validation cost; cosine: from --lr down to 0 over --epochs on "
            "half a cosine (default: "
            "bold-driver for sgd, as the original; constant for momentum and adam, whose users expect the rate "
-           "they gave)", True, "learningRateSchedule", "string"),
+           "they gave)", True, "lrSchedule", "string"),
     Option("bold-up", positive, SCHEDULE_DEFAULTS["bold_up"], RATE, "bold driver: factor when the cost fell", True,
            "boldUp", "float"),
     Option("bold-down", positive, SCHEDULE_DEFAULTS["bold_down"], RATE, "bold driver: factor when it did not",
            True, "boldDown", "float"),
     Option("lr-decay", positive, SCHEDULE_DEFAULTS["lr_decay"], RATE, "factor for step, exponential and plateau", True,
-           "learningRateDecay", "float"),
-    Option("lr-step", count, SCHEDULE_DEFAULTS["lr_step"], RATE, "epochs per step", True, "learningRateStep",
+           "lrDecay", "float"),
+    Option("lr-step", count, SCHEDULE_DEFAULTS["lr_step"], RATE, "epochs per step", True, "lrStep",
            "int"),
     Option("lr-patience", count, SCHEDULE_DEFAULTS["lr_patience"], RATE, "plateau: validations without a lower "
-           "cost before the rate is multiplied by --lr-decay", True, "learningRatePatience", "int"),
+           "cost before the rate is multiplied by --lr-decay", True, "lrPatience", "int"),
     Option("eval-every", whole, 0, RUN, "test accuracy every N epochs, 0 = only at the end", False, "evalEvery",
            "int"),
     Option("block-size", count, 1024, RUN, "rows per RDD element; 1 = the original's one row per element", False,
@@ -155,7 +156,7 @@ OPTIONS = (
     Option("overwrite", bool, False, RUN, "replace an OUTPUT_DIR of this job's outputs, once the new outputs are "
            "complete", False, "overwrite", "boolean"),
     Option("checkpoint-every", whole, 0, RUN, "save the training state every N epochs (0: never); they end up "
-           "in OUTPUT_DIR/checkpoints", False, "checkpointInterval", "int"),
+           "in OUTPUT_DIR/checkpoints", False, "checkpointEvery", "int"),
     Option("resume", bool, False, RUN, "continue from the last complete checkpoint of OUTPUT_DIR, with its "
            "settings", False, "resume", "boolean"),
 )
