@@ -162,3 +162,14 @@ def read_output(folder, name):
         with open(os.path.join(folder, name, part)) as f:
             lines.extend(line.rstrip("\n") for line in f)
     return lines
+
+
+def wine_like(rows=178, features=13, classes=3, seed=7):
+    """(X (rows, features), classes (rows,), column names): measurements on scales of their own in
+    overlapping classes, as scikit-learn's wine data has them (seeded Gaussian clusters, so that
+    Spark 3.5's environment, which has no scikit-learn, runs the same tests)."""
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, classes, rows)
+    X = (rng.normal(size=(classes, features))[target] + 0.8 * rng.normal(size=(rows, features))) \
+        * rng.uniform(0.5, 50, features) + 10
+    return X, target, [f"m{j}" for j in range(features)]

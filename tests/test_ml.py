@@ -10,7 +10,7 @@ import pytest
 
 import main_task
 import nn_math
-from conftest import read_output
+from conftest import read_output, wine_like
 from rddnet.ml import NeuralNetworkClassifier, NeuralNetworkModel
 from rddnet.ml.params import BadParam
 from rddnet.option_table import BY_FLAG
@@ -27,15 +27,11 @@ def spark(sc):
 
 @pytest.fixture(scope="module")
 def wine(spark, tmp_path_factory):
-    """Wine-like data: 178 rows of 13 measurements on scales of their own, in 3 overlapping
-    classes (seeded Gaussian clusters, so that Spark 3.5's environment needs no scikit-learn): its
-    Parquet file, and the DataFrame of the same rows with an id."""
+    """conftest.wine_like's 178 rows: their Parquet file, and its DataFrame (an id, the 13
+    measurements, the label)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    rng = np.random.default_rng(7)
-    target = rng.integers(0, 3, 178)
-    X = (rng.normal(size=(3, 13))[target] + 0.8 * rng.normal(size=(178, 13))) * rng.uniform(0.5, 50, 13) + 10
-    names = [f"m{j}" for j in range(13)]
+    X, target, names = wine_like()
     path = str(tmp_path_factory.mktemp("wine") / "wine.parquet")
     pq.write_table(pa.table({"id": np.arange(178), **{n: X[:, j] for j, n in enumerate(names)}, "label": target}),
                    path)
@@ -142,3 +138,54 @@ def test_a_saved_model_is_a_folder_predict_reads(sc, spark, wine, tmp_path):
     assert classes == [int(r.prediction) for r in rows]
     summary = json.loads(read_output(tmp_path / "scored", "summary")[0])  # its metrics, from the label column
     assert summary["test_accuracy"] == pytest.approx(np.mean([r.prediction == r.label for r in rows]))
+
+
+@pytest.mark.spark35
+def test_probabilities_equal_mllibs_perceptron_with_the_same_weights(spark, wine, tmp_path):
+    """MLlib's MultilayerPerceptronClassificationModel (sigmoid hidden layers, softmax on top) given
+    our weights: it lays a layer out as theta does (W (in, out) row by row, then b), and MLlib has
+    no constructor from weights, so they go into the data/ of a model folder it saved."""
+    from pyspark.ml.classification import MultilayerPerceptronClassificationModel, MultilayerPerceptronClassifier
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.linalg import Vectors
+    _, frame, names, _ = wine
+    vectors = VectorAssembler(inputCols=names, outputCol="features").transform(frame)
+    ours = NeuralNetworkClassifier(hidden=[8], activation="sigmoid", loss="cross-entropy", scale="none", maxIter=5,
+                                   optimizer="adam", stepSize=0.05).fit(vectors)
+    folder = str(tmp_path / "mllib")
+    MultilayerPerceptronClassifier(layers=[13, 8, 3], maxIter=1, seed=1).fit(vectors).save(folder)
+    spark.createDataFrame([(Vectors.dense(ours.theta),)], ["weights"]).coalesce(1).write.mode("overwrite").parquet(
+        f"{folder}/data")
+    mllib = MultilayerPerceptronClassificationModel.load(folder)
+    theirs = np.array([r.probability.toArray() for r in mllib.transform(vectors).collect()])
+    mine = np.array([r.probability.toArray() for r in ours.transform(vectors).collect()])
+    assert theirs.std(axis=0).max() > 0.01  # not a constant answer
+    np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-12)
+
+
+def test_digits_in_a_pipeline_with_standard_scaler_are_within_a_point_of_scikit_learn(spark):
+    """scikit-learn's digits, its split as the README's tabular row: StandardScaler and this
+    estimator against MLPClassifier's default settings on standardized inputs."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+    from pyspark.ml.feature import StandardScaler as SparkScaler
+    from pyspark.ml.feature import VectorAssembler
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    theirs = MLPClassifier(random_state=0, max_iter=500).fit(scaler.transform(X_train), y_train).score(
+        scaler.transform(X_test), y_test)
+    names = [f"x{j}" for j in range(64)]
+    train, test = (spark.createDataFrame([(*map(float, row), int(label)) for row, label in zip(rows, labels)],
+                                         [*names, "label"]) for rows, labels in ((X_train, y_train), (X_test, y_test)))
+    classifier = NeuralNetworkClassifier(hidden=[100], activation="relu", loss="cross-entropy", init="he",
+                                         optimizer="adam", stepSize=0.003, l2=0.001, sampleFraction=1.0, localSteps=10,
+                                         maxIter=40, scale="none")
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=names, outputCol="raw"),
+                                SparkScaler(inputCol="raw", outputCol="features", withMean=True), classifier])
+    ours = MulticlassClassificationEvaluator(metricName="accuracy").evaluate(pipeline.fit(train).transform(test))
+    assert ours >= theirs - 0.01, (ours, theirs)

@@ -4,12 +4,13 @@ the column."""
 
 import json
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import main_task
-from conftest import read_output
+from conftest import read_output, wine_like
 from rddnet.errors import DataError
 from rddnet.outputs.sql_function import register_model
 
@@ -526,14 +527,12 @@ def test_bad_json_lines_are_one_line(sc, tmp_path, lines, message):
 
 
 def wine_tables(folder):
-    """scikit-learn's wine data (178 rows, 13 measurements, 3 classes) as Parquet: the table as it
-    comes (the measurements, then "label"), and the same rows with an "id" first and the columns
-    in reverse order."""
+    """conftest.wine_like's rows as Parquet: the table as it comes (the measurements, then
+    "label"), and the same rows with an "id" first and the columns in reverse order."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from sklearn.datasets import load_wine
-    data = load_wine()
-    names = [name.replace("/", "_") for name in data.feature_names]
+    X, target, names = wine_like()
+    data = SimpleNamespace(data=X, target=target)
     columns = {name: data.data[:, j] for j, name in enumerate(names)}
     pq.write_table(pa.table({**columns, "label": data.target}), folder / "wine.parquet")
     shuffled = {"id": np.arange(len(data.target)), "label": data.target,
@@ -579,8 +578,8 @@ def test_a_model_knows_its_columns_and_predict_reads_them_by_name(sc, tmp_path):
                                         rf"the columns {','.join(names)}; leave --features out to read those$"):
         predict.run(sc, predict.parse_args([str(trained), wine, str(tmp_path / "other"), "--features",
                                             f"{names[0]},{names[1]}"]), log=lambda line: None)
-    missing = bad_table(tmp_path, "missing.parquet", lambda c: {"alcohol": [1.0, 2.0, 3.0, 4.0]})
-    with pytest.raises(DataError, match=r"^.*missing.parquet: no column 'malic_acid' \(its columns: alcohol\)$"):
+    missing = bad_table(tmp_path, "missing.parquet", lambda c: {"m0": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(DataError, match=r"^.*missing.parquet: no column 'm1' \(its columns: m0\)$"):
         predict.run(sc, predict.parse_args([str(trained), missing, str(tmp_path / "none")]), log=lambda line: None)
     # --init-model reads its training table by the model's columns too, and starts from its weights.
     main_task.run(sc, main_task.parse_args([reordered, reordered, str(tmp_path / "again"), "--label-column", "label",
