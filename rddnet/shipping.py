@@ -45,6 +45,24 @@ def zip_name(files):
     return f"rddnet-{digest.hexdigest()[:16]}.zip"
 
 
+_over_connect = set()  # (a Spark Connect session's id, a zip's name) shipped to it
+
+
+def ship_code_over_connect(spark):
+    """The zip of the job's code as a Python artifact of the Spark Connect session ``spark``, once
+    per session and content: the server's Python workers then import it as executors do."""
+    files = package_files()
+    if not files:
+        return
+    name = zip_name(files)
+    if (spark.session_id, name) in _over_connect:
+        return
+    folder = tempfile.mkdtemp(prefix="rddnet-code-")
+    atexit.register(shutil.rmtree, folder, True)
+    spark.addArtifacts(write_zip(os.path.join(folder, name), files), pyfile=True)
+    _over_connect.add((spark.session_id, name))
+
+
 def ship_code(sc):
     """Add the zip of the job's code to the SparkContext ``sc``, once per context and content
     (nothing to add when it came as --py-files). The zip lives in a temporary folder of the

@@ -189,3 +189,24 @@ def test_digits_in_a_pipeline_with_standard_scaler_are_within_a_point_of_scikit_
                                 SparkScaler(inputCol="raw", outputCol="features", withMean=True), classifier])
     ours = MulticlassClassificationEvaluator(metricName="accuracy").evaluate(pipeline.fit(train).transform(test))
     assert ours >= theirs - 0.01, (ours, theirs)
+
+
+def test_a_saved_model_transforms_over_spark_connect_where_fit_is_one_line(wine, tmp_path):
+    """In a process of its own: a Spark Connect session cannot start beside the tests' classic one."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    path, frame, names, _ = wine
+    model = NeuralNetworkClassifier(featuresCols=names, **QUIET).fit(frame)
+    model.save(str(tmp_path / "saved"))
+    rows = model.transform(frame).orderBy("id").collect()
+    result = subprocess.run([sys.executable, f"{ROOT}/tests/connect_session.py", str(tmp_path / "saved"), path,
+                             ",".join(names)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(answers["probabilities"], [r.probability.toArray() for r in rows], rtol=1e-12)
+    assert answers["predictions"] == answers["sql"] == [r.prediction for r in rows] and answers["uid"] == model.uid
+    assert answers["refused"] == ("NeuralNetworkClassifier.fit trains with RDDs, which Spark Connect does not have: "
+                                  "fit in a classic SparkSession (the saved model then transforms over Connect)")
+

@@ -134,6 +134,14 @@ class NeuralNetworkModel(Model, NeuralNetworkParams, ModelReadable, ModelWritabl
     def _transform(self, dataset):
         from pyspark.ml.functions import array_to_vector
         from pyspark.sql import functions as F
+
+        from rddnet.outputs.model_file import over_connect
+        from rddnet.shipping import ship_code, ship_code_over_connect
+        session = dataset.sparkSession
+        if over_connect(session):
+            ship_code_over_connect(session)
+        else:
+            ship_code(session.sparkContext)
         scored = "__rddnet_scores"
         frame = dataset.withColumn(scored, scoring_udf(self.net, self.theta, self.scaling)(
             features_expression(self, dataset)))

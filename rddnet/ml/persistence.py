@@ -36,17 +36,34 @@ class ModelReader(MLReader):
         self.cls = cls
 
     def load(self, path):
+        """The model saved in ``path`` (or a main_task.py run's model/ folder, or the run's folder);
+        over Spark Connect too, through the session's reader."""
+        from pyspark.sql import SparkSession
+
         from rddnet.outputs import model_file
-        sc = self.sc
-        read = model_file.read_model(sc, path, log=lambda line: None)
+        spark = SparkSession.active()
+        if model_file.over_connect(spark):
+            read, metadata = model_file.read_model_through(spark, path), self.metadata(spark, path)
+        else:
+            sc = self.sc
+            read = model_file.read_model(sc, path, log=lambda line: None)
+            metadata = self.metadata(sc, path) if input_exists(sc, f"{path.rstrip('/')}/metadata") else None
         model = self.cls(read.net, read.theta, read.scaling, read.inputs)
-        if input_exists(sc, f"{path.rstrip('/')}/metadata"):
-            metadata = DefaultParamsReader.loadMetadata(path, sc, f"{self.cls.__module__}.{self.cls.__name__}")
+        if metadata is not None:
             DefaultParamsReader.getAndSetParams(model, metadata)
             model._resetUid(metadata["uid"])
         else:  # a main_task.py run's model: its columns as the model file recorded them
             columns_from_record(model, read.inputs)
         return model
+
+    def metadata(self, session, path):
+        """pyspark.ml's metadata of a saved model, or None (a main_task.py run's model has none)."""
+        try:
+            return DefaultParamsReader.loadMetadata(path, session, f"{self.cls.__module__}.{self.cls.__name__}")
+        except Exception as e:  # over Connect, no metadata/ is Spark's "path does not exist"
+            if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e):
+                return None
+            raise
 
 
 def columns_from_record(model, inputs):

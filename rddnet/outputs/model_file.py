@@ -123,6 +123,28 @@ def model_files(sc, path, log):
     return path, files
 
 
+def over_connect(spark):
+    """True for a Spark Connect session: no SparkContext, no JVM on this side, no Hadoop helpers."""
+    from pyspark.sql.utils import is_remote
+    return is_remote() or type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def read_model_through(spark, path):
+    """The Model of ``path`` (a model/ folder, a run's or a saved model's folder holding one) read
+    with the session's own reader, as Spark Connect allows: its files as lines of text."""
+    for folder in (f"{path.rstrip('/')}/model", path):
+        try:
+            lines = [row.value for row in spark.read.text(folder).collect()]
+        except Exception:  # no such folder: Spark's AnalysisException, through Connect or not
+            continue
+        try:
+            return model_from_lines(lines, folder)
+        except ValueError as e:
+            raise DataError(str(e)) from None
+    raise DataError(f"{path}: file not found: a model is the model/ folder of a training run's OUTPUT_DIR, or a "
+                    "saved model's folder")
+
+
 def read_model(sc, path, log=print):
     """The Model of a model/ folder written by an earlier run (or the run's folder), read on the
     driver file by file: every fault is one line naming the file and, where there is one, its line."""

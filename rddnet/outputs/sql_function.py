@@ -17,7 +17,7 @@ from rddnet.errors import DataError
 from rddnet.inputs.tables import vector_matrix
 from rddnet.outputs import model_file
 from rddnet.outputs.scores import probabilities, scores
-from rddnet.shipping import ship_code
+from rddnet.shipping import ship_code, ship_code_over_connect
 
 PREDICTION = "struct<prediction: int, probability: array<float>>"
 
@@ -85,30 +85,43 @@ def accept_vectors(spark):
     spark.conf.set(COLUMNAR_INPUT, "false")
 
 
-def model_function(sc, net, theta, scale):
-    """The pandas UDF of a model (a Network, its theta and Scaling), its weights broadcast once."""
+def model_function(net, theta, scale, sc=None):
+    """The pandas UDF of a model (a Network, its theta and Scaling): its weights broadcast once
+    through the SparkContext ``sc``, or (None: over Spark Connect) carried in the UDF itself."""
     import pandas as pd
     from pyspark.sql.functions import pandas_udf
-    model_bc = sc.broadcast((net, theta, scale))
+    model = sc.broadcast((net, theta, scale)) if sc is not None else Carried((net, theta, scale))
 
     @pandas_udf(PREDICTION)
     def predict(features: pd.Series) -> pd.DataFrame:
-        return score(features, model_bc)
+        return score(features, model)
     return predict
+
+
+class Carried:
+    """The weights in the UDF's own pickle, read as a broadcast is: .value."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 def register_model(spark, name, model_dir):
     """Register the model of MODEL_DIR (a run's model/ folder, or the run's folder) as the Spark SQL
     function ``name``(features), features an array of numbers or a pyspark.ml vector, returning a
     struct of prediction (int) and probability (array<float>), as predict.py writes them
-    Returns the function, for DataFrames: frame.select(function("features"))."""
-    sc = spark.sparkContext
-    ship_code(sc)  # the executors import nn_math and this module
-    net, theta, scale, _ = model_file.read_model(sc, model_dir, log=lambda line: None)
+    Returns the function, for DataFrames: frame.select(function("features")). Over Spark Connect
+    the model is read with the session's reader and its weights travel in the function."""
+    if model_file.over_connect(spark):
+        ship_code_over_connect(spark)
+        sc, (net, theta, scale, _) = None, model_file.read_model_through(spark, model_dir)
+    else:
+        sc = spark.sparkContext
+        ship_code(sc)  # the executors import nn_math and this module
+        net, theta, scale, _ = model_file.read_model(sc, model_dir, log=lambda line: None)
     if scale.divisor is None:
         raise DataError(f"{model_dir}: a model of the first file format keeps no input scaling (predict.py takes it "
                         f"from the data); train it again to use it in SQL")
-    function = model_function(sc, net, theta, scale)
+    function = model_function(net, theta, scale, sc)
     spark.udf.register(name, function)
     accept_vectors(spark)
     return function
