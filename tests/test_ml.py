@@ -210,3 +210,27 @@ def test_a_saved_model_transforms_over_spark_connect_where_fit_is_one_line(wine,
     assert answers["refused"] == ("NeuralNetworkClassifier.fit trains with RDDs, which Spark Connect does not have: "
                                   "fit in a classic SparkSession (the saved model then transforms over Connect)")
 
+
+@pytest.mark.spark35
+def test_transform_scores_a_stream_and_two_classes_for_the_binary_evaluator(spark, tmp_path):
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+    X, target, names = wine_like(rows=200, classes=2, seed=3)
+    frame = spark.createDataFrame([(i, *map(float, x), int(y)) for i, (x, y) in enumerate(zip(X, target))],
+                                  ["id", *names, "label"])
+    classifier = NeuralNetworkClassifier(featuresCols=names, **QUIET)
+    grid = ParamGridBuilder().addGrid(classifier.dropout, [0.0, 0.1]).build()
+    model = TrainValidationSplit(estimator=classifier, estimatorParamMaps=grid, trainRatio=0.75, seed=2,
+                                 evaluator=BinaryClassificationEvaluator()).fit(frame).bestModel
+    scored = model.transform(frame)
+    area = BinaryClassificationEvaluator(metricName="areaUnderROC").evaluate(scored)
+    P = nn_math.forward(model.theta, model.net, model.scaling.apply(X))[2]
+    assert area > 0.9 and model.numClasses == 2
+    frame.write.parquet(str(tmp_path / "rows"))
+    stream = spark.readStream.schema(frame.schema).parquet(str(tmp_path / "rows"))
+    query = model.transform(stream).select("id", "probability").writeStream.format("memory") \
+        .queryName("streamed").trigger(availableNow=True).start()
+    query.awaitTermination(120)
+    streamed = sorted((r.id, r.probability.toArray()) for r in spark.sql("SELECT * FROM streamed").collect())
+    assert [i for i, _ in streamed] == list(range(200))
+    np.testing.assert_allclose([p for _, p in streamed], P, rtol=1e-12)
