@@ -83,6 +83,7 @@ def test_params_have_the_jobs_defaults_and_bad_values_fail_before_any_job(wine):
     assert classifier.setOptimizer("adam").option_values()["lr_schedule"] == "constant"
     for params, message in (({"dropout": 1.5}, r"^dropout 1\.5: expected a number in \[0, 1\), got '1\.5'$"),
                             ({"activation": "gelu"}, r"^activation 'gelu': expected one of sigmoid, tanh, relu$"),
+                            ({"maxIter": 0}, r"^maxIter 0 trains nothing: give it the number of epochs to train$"),
                             ({"earlyStopping": 3}, r"^earlyStopping watches the validation cost: set "
                                                    r"validationIndicatorCol or validationFraction$")):
         with pytest.raises(BadParam, match=message):

@@ -63,6 +63,8 @@ class NeuralNetworkClassifier(Estimator, NeuralNetworkParams, ParamsReadable, Pa
         """(the option values of this stage's params, the validation indicator column or None):
         BadParam in one line, before any Spark job, for a value or a pair that cannot work."""
         values = self.option_values()
+        if values["epochs"] == 0:
+            raise BadParam("maxIter 0 trains nothing: give it the number of epochs to train")
         validation_col = self.getOrDefault(self.validationIndicatorCol) \
             if self.isDefined(self.validationIndicatorCol) else None
         if validation_col and values["validation_fraction"]:
