@@ -30,15 +30,17 @@ def feature_columns(params, frame):
 
 def features_expression(params, frame):
     """The Column of the features as arrays of doubles: vectors converted by vector_to_array, an
-    array column as it is, numeric columns gathered into an array in their order."""
+    array column as it is, numeric columns (featuresCols', or featuresCol's one) gathered into an
+    array in their order."""
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType
     names = feature_columns(params, frame)
-    if len(names) > 1 or params.getFeaturesCols():
-        return F.array(*[F.col(name).cast("double") for name in names])
     if is_vector(frame, names[0]):
         return vector_to_array(F.col(names[0]), "float64")
-    return F.col(names[0])
+    if len(names) == 1 and isinstance(frame.schema[names[0]].dataType, ArrayType):
+        return F.col(names[0])
+    return F.array(*[F.col(name).cast("double") for name in names])  # numeric columns, in order
 
 
 def training_spec(params, frame, label=True):
