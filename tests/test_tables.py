@@ -52,11 +52,16 @@ def write_orc(path, X, y):
     return str(path)
 
 
-def write_arrays(path, X, y):
-    """pyarrow: an id, one column of arrays of floats, the label as a double (MLlib's habit)."""
+def write_arrays(path, X, y, lists="list"):
+    """pyarrow: an id, one column of arrays of floats (``lists``: Arrow's list, large_list, or the
+    fixed_size_list NumPy-to-Arrow and Polars' Array write), the label as a double (MLlib's habit)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    features = pa.ListArray.from_arrays(np.arange(0, X.size + 1, X.shape[1]), pa.array(X.ravel().astype(np.float32)))
+    values = pa.array(X.ravel().astype(np.float32))
+    offsets = np.arange(0, X.size + 1, X.shape[1])
+    features = {"list": lambda: pa.ListArray.from_arrays(offsets.astype(np.int32), values),
+                "large_list": lambda: pa.LargeListArray.from_arrays(offsets.astype(np.int64), values),
+                "fixed_size_list": lambda: pa.FixedSizeListArray.from_arrays(values, X.shape[1])}[lists]()
     pq.write_table(pa.table({"id": np.arange(len(y)), "features": features, "label": y.astype(np.float64)}), path,
                    row_group_size=700)
     return str(path)
@@ -83,6 +88,8 @@ def tables(sc, small_compact, tmp_path_factory):
     columns = [write_columns(folder / f"{name}-columns.parquet", *rows) for name, rows in sets.items()]
     return {"columns": columns,
             "arrays": [write_arrays(folder / f"{name}-arrays.parquet", *rows) for name, rows in sets.items()],
+            **{lists: [write_arrays(folder / f"{name}-{lists}.parquet", *rows, lists) for name, rows in sets.items()]
+               for lists in ("large_list", "fixed_size_list")},
             "orc": [write_orc(folder / f"{name}.orc", *rows) for name, rows in sets.items()],
             "vectors": [write_vectors(spark, folder / f"{name}-vectors", path) for name, path in zip(sets, columns)]}
 
@@ -101,10 +108,11 @@ def run_table(sc, train, test, out, *options):
     return said
 
 
-@pytest.mark.parametrize("layout", ["columns", "arrays", pytest.param("vectors", marks=pytest.mark.spark35), "orc"])
+@pytest.mark.parametrize("layout", ["columns", "arrays", "large_list", "fixed_size_list",
+                                    pytest.param("vectors", marks=pytest.mark.spark35), "orc"])
 def test_a_table_of_the_same_rows_trains_the_same_run_as_the_csv_files(sc, tables, csv_run, tmp_path, layout):
     # Without --features: every numeric column but the label, or the one column of vectors.
-    features = ("--features", "features") if layout == "arrays" else ()
+    features = ("--features", "features") if layout in ("arrays", "large_list", "fixed_size_list") else ()
     said = run_table(sc, *tables[layout], tmp_path / "out", *OPTIONS, *features)
     assert any(line.startswith("loaded 3000 training and 1000 test rows of 784 values, 10 classes") for line in said)
     for output in SAME:

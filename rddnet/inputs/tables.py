@@ -45,11 +45,13 @@ def numeric(dtype):
 
 def feature_kind(dtype):
     """"vector" (a pyspark.ml vector as Spark stores it: a struct of type, size, indices and
-    values), "array" (a list of numbers) or "columns" (a number) for an Arrow type; None otherwise."""
+    values), "array" (a list of numbers: a list, a large list or a fixed-size list) or "columns" (a
+    number) for an Arrow type; None otherwise."""
     import pyarrow as pa
     if pa.types.is_struct(dtype) and {dtype.field(i).name for i in range(dtype.num_fields)} == VECTOR_FIELDS:
         return "vector"
-    if (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)) and numeric(dtype.value_type):
+    lists = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)  # as NumPy, Polars and others write
+    if any(is_list(dtype) for is_list in lists) and numeric(dtype.value_type):
         return "array"
     return "columns" if numeric(dtype) else None
 
