@@ -36,6 +36,7 @@ from rddnet.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, DataError, Diverged
 from rddnet.inputs.data_set import cached_bytes
 from rddnet.inputs.loading import (
     Reading,
+    columns_in_words,
     input_record,
     input_spec_for_model,
     load_input,
@@ -195,6 +196,9 @@ def log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log):
         f"network {'-'.join(map(str, net.sizes))} ({net.activation} hidden, {net.loss} loss, {scale.kind} "
         f"inputs), {sc.defaultParallelism} cores, Spark {sc.version}"
         + (f"; resuming after epoch {start.state.epoch}" if args.resume else ""))
+    columns = columns_in_words(train_set)
+    if columns:
+        log(f"training columns: {columns}")
     if scale.kind == "standardize" and args.scale == "auto" and not args.resume and not args.init_model:
         log(f"--scale auto: standardizing, not pixels, because of {why_not_pixels(train_set.not_pixels)}")
 

@@ -72,8 +72,9 @@ OPTIONS = (
            "number from 1, or a table's column name): one input holds a set's features and labels", False,
            "labelCol", "string", "first|last|N|NAME"),
     Option("features", names, None, INPUTS, "a table's features: one column of ML vectors or of arrays, or "
-           "numeric columns a,b,c, each once and not the label (default: every numeric column but the label, in "
-           "the table's order; without any, the one column of vectors or arrays)", False,
+           "numeric columns a,b,c, each once and not the label (default: every numeric column but the label and "
+           "those named like identifiers (id, *_id, index), in the table's order; without any, the one column of "
+           "vectors or arrays)", False,
            "featuresCol", "list<string>", "COLUMNS"),
     Option("format", ("csv", *FORMATS, *FRAME_FORMATS), None, INPUTS, "how to read the inputs (default: from the "
            "files' names: .parquet, .orc and .json files are tables, anything else CSV)", False, "format",

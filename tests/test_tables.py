@@ -608,3 +608,22 @@ def test_a_model_of_the_second_format_still_loads_without_its_inputs(sc, tmp_pat
     new = model_file.model_from_lines(lines)
     assert model.inputs is None and new.inputs["features"]["names"] == ["x1", "x2"]
     np.testing.assert_array_equal(model.theta, new.theta)
+
+
+def test_columns_are_named_in_the_load_line_and_identifiers_are_left_out(sc, tmp_path):
+    import pandas as pd
+    rows = {"id": [7, 8, 9, 10], "x1": [0.5, 1.5, 2.5, 3.5], "note": ["a", "b", "c", "d"], "customer_id": [1, 2, 3, 4],
+            "x2": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]}
+    table = str(tmp_path / "named.parquet")
+    pd.DataFrame(rows, index=pd.Index([3, 1, 2, 0], name=None)).to_parquet(table)  # pandas keeps its index
+    said = []
+    main_task.run(sc, main_task.parse_args([table, table, str(tmp_path / "out"), "--label-column", "y", "--epochs", "1",
+                                            "--hidden", "2"]), log=said.append)
+    assert ("training columns: features x1, x2; label y; left out: id (named like an identifier), customer_id (named "
+            "like an identifier), __index_level_0__ (named like an identifier), note (string, not a number)") in said
+    assert json.loads(read_output(tmp_path / "out", "model")[0])["inputs"]["features"]["names"] == ["x1", "x2"]
+    text = bad_table(tmp_path, "text.parquet", lambda c: dict(c, x3=["1.5", "2", "3", "4"]))
+    with pytest.raises(DataError, match=r"^.*text.parquet: column 'x3' holds numbers as text \(string\): store them "
+                                        r"as numbers to train on it, or leave it out with --features x1,x2$"):
+        main_task.run(sc, main_task.parse_args([text, text, str(tmp_path / "none"), "--label-column", "y"]),
+                      log=lambda line: None)

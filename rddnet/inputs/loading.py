@@ -71,7 +71,7 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
     blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size, holdout)
     held_rows = held_out_rows(rows, moments, holdout, files[0])
     described = {"header": 0, "table": file_format, "label_column": layout.label, "feature_kind": layout.kind,
-                 "features": layout.names}
+                 "features": layout.names, "left_out": list(layout.left_out)}
     return DataSet(blocks, rows, layout.width, n_classes, described, moments, cached,
                    files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
@@ -120,6 +120,25 @@ def kind_of(sc, path, label_path, reading):
         frame = json_frame(files)
         return InputSpec(file_format, frame_layout(frame, files[0], label_column, features), files, frame)
     return InputSpec(file_format, read_layout(sc, files, file_format, label_column, features), files)
+
+
+def columns_in_words(data):
+    """A table's columns as the load line names them: its features (all of them when few, else the
+    first and the last and their count), its label, and every column left out with why; None for
+    CSV files."""
+    described = data.format
+    if not described.get("table"):
+        return None
+    names = described["features"]
+    if described["feature_kind"] != "columns":
+        features = f"{names[0]} ({described['feature_kind']}s of {data.width})"
+    else:
+        features = ", ".join(names) if len(names) <= 6 else f"{names[0]} ... {names[-1]} ({len(names)} columns)"
+    words = f"features {features}"
+    if described["label_column"]:
+        words += f"; label {described['label_column']}"
+    left_out = described.get("left_out") or []
+    return words + (f"; left out: {', '.join(f'{name} ({why})' for name, why in left_out)}" if left_out else "")
 
 
 def trained_inputs(data):

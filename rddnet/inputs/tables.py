@@ -10,6 +10,7 @@ rows are numbered by file (in sorted order) and by their place in it, whatever t
 """
 
 import io
+import re
 from collections import namedtuple
 
 import numpy as np
@@ -25,8 +26,13 @@ FORMATS = {"parquet": (".parquet", ".parq"), "orc": (".orc",)}
 # What the features are: kind "columns" (numeric columns, ``names``), "vector" (one column of
 # pyspark.ml vectors, ``names`` = [it]) or "array" (one column of arrays of numbers); label: the
 # label column's name, or None; width: features per row; columns: every column of the table (of
-# its first file), in order, which every other file must have too.
-Layout = namedtuple("Layout", "kind names label width columns", defaults=(None,))
+# its first file), in order, which every other file must have too; left_out: [(a column not read,
+# why)] for the load line.
+Layout = namedtuple("Layout", "kind names label width columns left_out", defaults=(None, ()))
+
+# Columns named like identifiers (id, customer_id, index, pandas' saved index): not features by
+# default, since an identifier trained on as a number would be learned from.
+IDENTIFIER = re.compile(r"id|.+_id|index|__index_level_\d+__", re.IGNORECASE)
 
 
 def table_format(files):
@@ -109,7 +115,8 @@ def layout_of(schema, first_row, where, label, features):
         raise DataError(f"{where}: --features names the label column {label!r}; leave it out of --features")
     if label is not None and not numeric(types[label]):
         raise DataError(f"{where}: label column {label!r} is {types[label]}, not a number")
-    names = features or default_features(types, label)
+    names, left_out = (features, [(name, "not in --features") for name in columns if name not in features + [label]]) \
+        if features else default_features(types, label, first_row, where)
     if not names:
         raise DataError(f"{where}: no numeric feature columns, nor one column of vectors or arrays {there}; "
                         f"name them with --features")
@@ -120,18 +127,42 @@ def layout_of(schema, first_row, where, label, features):
             raise DataError(f"{where}: feature column {name!r} is {types[name]}, {what}")
     kind = kinds[0]
     width = len(names) if kind == "columns" else first_length(first_row(names[0]), names[0], kind, where)
-    return Layout(kind, names, label, width, columns)
+    return Layout(kind, names, label, width, columns, tuple(left_out))
 
 
-def default_features(types, label):
-    """The features when --features is not given: every numeric column but the label, in the
-    table's order; failing those, the table's one column of vectors or arrays (VectorAssembler's
-    output, for one)."""
-    numbers = [name for name, dtype in types.items() if name != label and numeric(dtype)]
-    if numbers:
-        return numbers
-    lists = [name for name, dtype in types.items() if name != label and feature_kind(dtype) in ("vector", "array")]
-    return lists if len(lists) == 1 else []
+def default_features(types, label, first_row, where):
+    """(the features when --features is not given, [(a column left out, why)]): every numeric column
+    but the label and those named like identifiers, in the table's order; failing those, the
+    table's one column of vectors or arrays (VectorAssembler's output, for one). DataError for a
+    column of text that holds numbers: it is a feature only once stored as numbers."""
+    candidates = {name: dtype for name, dtype in types.items() if name != label}
+    left_out = [(name, "named like an identifier") for name in candidates if IDENTIFIER.fullmatch(name)]
+    candidates = {name: dtype for name, dtype in candidates.items() if not IDENTIFIER.fullmatch(name)}
+    numbers = [name for name, dtype in candidates.items() if numeric(dtype)]
+    lists = [name for name, dtype in candidates.items() if feature_kind(dtype) in ("vector", "array")]
+    chosen = numbers or (lists if len(lists) == 1 else [])
+    for name, dtype in candidates.items():
+        if name in chosen:
+            continue
+        if numbers_as_text(first_row, name, dtype):
+            raise DataError(f"{where}: column {name!r} holds numbers as text ({dtype}): store them as numbers to train "
+                            f"on it, or leave it out with --features {','.join(chosen) or 'COLUMNS'}")
+        left_out.append((name, "a column of vectors or arrays" if name in lists else f"{dtype}, not a number"))
+    return chosen, left_out
+
+
+def numbers_as_text(first_row, name, dtype):
+    """True when a text column's first value reads as a number ("1.5", "42")."""
+    import pyarrow as pa
+    if not (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)):
+        return False
+    row = first_row(name)
+    value = row.column(0)[0].as_py() if row is not None and row.num_rows else None
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def first_length(row, name, kind, path):
