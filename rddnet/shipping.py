@@ -57,22 +57,25 @@ def ship_code_over_connect(spark):
     name = zip_name(files)
     if (spark.session_id, name) in _over_connect:
         return
-    folder = tempfile.mkdtemp(prefix="rddnet-code-")
-    atexit.register(shutil.rmtree, folder, True)
-    spark.addArtifacts(write_zip(os.path.join(folder, name), files), pyfile=True)
+    spark.addArtifacts(temporary_zip(name, files), pyfile=True)
     _over_connect.add((spark.session_id, name))
 
 
 def ship_code(sc):
     """Add the zip of the job's code to the SparkContext ``sc``, once per context and content
-    (nothing to add when it came as --py-files). The zip lives in a temporary folder of the
-    driver's until the driver exits: an executor fetches it when its first task starts."""
+    (nothing to add when it came as --py-files)."""
     files = package_files()
     if not files:
         return
     name = zip_name(files)
     if name in sc._python_includes:  # shipped already: a second call (register_model, a test)
         return
+    sc.addPyFile(temporary_zip(name, files))
+
+
+def temporary_zip(name, files):
+    """The path of the zip ``name`` of ``files``, written into a temporary folder of the driver's
+    that lives until the driver exits (an executor fetches the zip when its first task starts)."""
     folder = tempfile.mkdtemp(prefix="rddnet-code-")
     atexit.register(shutil.rmtree, folder, True)
-    sc.addPyFile(write_zip(os.path.join(folder, name), files))
+    return write_zip(os.path.join(folder, name), files)
