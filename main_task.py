@@ -85,9 +85,10 @@ def check_validation(parser, values):
         parser.error("--validation-labels labels the rows of --validation, which is not given")
     if values["validation"] and not values["label_column"] and not values["validation_labels"]:
         parser.error("--validation needs --validation-labels in the five-path layout (or --label-column)")
-    if (values["early_stopping"] or values["lr_schedule"] == "plateau") and not (
-            values["validation_fraction"] or values["validation"]):
-        what = "--early-stopping" if values["early_stopping"] else "--lr-schedule plateau"
+    watching = option_table.watching_validation(values)
+    if watching and not (values["validation_fraction"] or values["validation"]):
+        option, value = watching
+        what = f"--{option.flag}" + (f" {value}" if option.flag == "lr-schedule" else "")
         parser.error(f"{what} watches the validation cost: give --validation-fraction F or --validation PATH")
 
 

@@ -200,6 +200,16 @@ def with_defaults(given):
     return values
 
 
+def watching_validation(values):
+    """(the Option, its value) of the option values ``values`` that watches the validation cost
+    and so needs validation rows: early stopping, or the plateau schedule; None if neither."""
+    if values["early_stopping"]:
+        return BY_FLAG["early-stopping"], values["early_stopping"]
+    if values["lr_schedule"] == "plateau":
+        return BY_FLAG["lr-schedule"], "plateau"
+    return None
+
+
 def training_parser(prog, description):
     """The job's parser: OneLineParser (one-line mistakes) with every option of the table."""
     parser = OneLineParser(prog=prog, description=description, codes=exit_codes(diverges=True))

@@ -17,6 +17,7 @@ from rddnet.ml.frames import features_expression, training_spec
 from rddnet.ml.params import BadParam, NeuralNetworkParams
 from rddnet.ml.persistence import ModelReadable, ModelWritable, ParamsReadable, ParamsWritable
 from rddnet.ml.scoring import scoring_udf
+from rddnet.option_table import watching_validation
 from rddnet.run_settings import starting_point, weighing_classes
 from rddnet.training import loop
 
@@ -69,9 +70,10 @@ class NeuralNetworkClassifier(Estimator, NeuralNetworkParams, ParamsReadable, Pa
             if self.isDefined(self.validationIndicatorCol) else None
         if validation_col and values["validation_fraction"]:
             raise BadParam("validationIndicatorCol and validationFraction both give validation rows: choose one")
-        if (values["early_stopping"] or values["lr_schedule"] == "plateau") and not (
-                validation_col or values["validation_fraction"]):
-            what = "earlyStopping" if values["early_stopping"] else "lrSchedule 'plateau'"
+        watching = watching_validation(values)
+        if watching and not (validation_col or values["validation_fraction"]):
+            option, value = watching
+            what = option.param + (f" {value!r}" if option.flag == "lr-schedule" else "")
             raise BadParam(f"{what} watches the validation cost: set validationIndicatorCol or validationFraction")
         return values, validation_col
 
