@@ -51,9 +51,8 @@ def training_spec(params, frame, label=True):
     label_col = params.getLabelCol() if label else None
     if label_col is not None and label_col not in frame.columns:
         raise DataError(f"{WHERE} has no label column {label_col!r} (its columns: {', '.join(frame.columns)})")
-    if len(names) == 1 and not params.getFeaturesCols() and is_vector(frame, names[0]):
-        from pyspark.ml.functions import vector_to_array
-        frame = frame.withColumn(names[0], vector_to_array(F.col(names[0]), "float64"))
+    if is_vector(frame, names[0]):  # read as the array transform scores
+        frame = frame.withColumn(names[0], features_expression(params, frame))
     selected = frame.select(*names, *([F.col(label_col).cast("double").alias(label_col)] if label_col else []))
     layout = layout_of(arrow_schema(selected), partial(any_row, selected), WHERE, label_col, names)
     return InputSpec("table", layout, [WHERE], selected, WHERE, None, label_col)
