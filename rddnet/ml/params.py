@@ -71,8 +71,7 @@ class NeuralNetworkParams(HasFeaturesCol, HasLabelCol, HasPredictionCol, HasProb
         one line for a value that cannot work."""
         given = {"epochs": self.getMaxIter(), "lr": self.getStepSize(), "seed": self.getSeed()}
         for option in PARAM_OPTIONS:
-            value = self.getOrDefault(option.param) if self.hasDefault(option.param) or self.isSet(option.param) \
-                else None
+            value = self.getOrDefault(option.param) if self.isDefined(option.param) else None
             if value is not None:
                 given[option.name] = checked_value(option, value)
         for option in (BY_FLAG["epochs"], BY_FLAG["lr"], BY_FLAG["seed"]):
