@@ -41,6 +41,7 @@ from rddnet.inputs.loading import (
     input_spec_for_model,
     load_input,
     peek_shape,
+    reading_in_words,
     trained_inputs,
 )
 from rddnet.outputs import checkpoints, model_file, onnx_export, output_folder, run_report
@@ -200,6 +201,9 @@ def log_loaded(sc, args, start, train_set, test_set, load_seconds, cached, log):
     columns = columns_in_words(train_set)
     if columns:
         log(f"training columns: {columns}")
+    for name, data in (("training", train_set), ("test", test_set)):
+        for line in reading_in_words(data):
+            log(f"{name} table: {line}")
     if scale.kind == "standardize" and args.scale == "auto" and not args.resume and not args.init_model:
         log(f"--scale auto: standardizing, not pixels, because of {why_not_pixels(train_set.not_pixels)}")
 

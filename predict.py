@@ -21,7 +21,7 @@ import sys
 
 from rddnet import option_table
 from rddnet.errors import EXIT_BAD_INPUT, DataError
-from rddnet.inputs.loading import Reading, input_spec_for_model, load_input
+from rddnet.inputs.loading import Reading, input_spec_for_model, load_input, reading_in_words
 from rddnet.options import OneLineParser, label_column, names
 from rddnet.outputs import model_file, output_folder, prediction_lines, prediction_table, run_report
 from rddnet.script_run import run_with_spark
@@ -67,6 +67,8 @@ def predict_and_write(sc, args, staging, log):
     data = load_input(sc, spec, args.block_size, scale, n_classes=net.sizes[-1], width=net.sizes[0])
     log(f"scoring {data.rows} rows of {data.width} values with the {'-'.join(map(str, net.sizes))} network "
         f"({data.scaling.kind} inputs){'; header line skipped' if data.headers['features'] else ''}")
+    for line in reading_in_words(data):
+        log(f"input table: {line}")
     summary = {"rows": data.rows, "model": args.model_dir, "input": args.input, "header_line": data.headers["features"]}
     outputs = {}
     if spec.label_path or spec.label_column:

@@ -42,6 +42,13 @@ def qualified(sc, path):
     return fs.makeQualified(jpath).toString().rstrip("/")
 
 
+def size(sc, path):
+    """The size of a file in bytes."""
+    fs, jpath = hadoop_path(sc, path)
+    with one_line(path, "cannot be read"):
+        return int(fs.getFileStatus(jpath).getLen())
+
+
 def matches(sc, path):
     """qualified() of every file or folder the comma-separated parts of ``path`` name (globs expanded)."""
     found = []
@@ -214,10 +221,10 @@ def read_failure(error):
 
 
 @contextlib.contextmanager
-def readable(sc, files, binary=False):
-    """A Spark job over ``files`` (text, or with ``binary`` read whole) that fails because one
-    cannot be read (read_failure) -> DataError naming that file, with the reason and what to look
-    for. Of several, the first that fails a read of its own (a Spark job each, only then)."""
+def readable(sc, files, reads=None):
+    """A Spark job over ``files`` that fails because one cannot be read (read_failure) -> DataError
+    naming that file, with the reason and what to look for. Of several, the first that fails a
+    read of its own (a Spark job each, only then): ``reads``(path), or reading it as text."""
     from py4j.protocol import Py4JJavaError
     try:
         yield
@@ -228,21 +235,33 @@ def readable(sc, files, binary=False):
 
         def fails(path):
             try:
-                (sc.binaryFiles(path) if binary else sc.textFile(path)).count()
+                (reads or (lambda each: sc.textFile(each).count()))(path)
             except Py4JJavaError:
                 return True
             return False
         culprit = files[0] if len(files) == 1 else next((path for path in files if fails(path)), files[0])
-        raise unreadable(culprit, *failure) from None
+        raise unreadable(culprit, *failure, checksum_file(sc, culprit)) from None
 
 
-def unreadable(path, exception, message):
+def unreadable(path, exception, message, checksum=None):
     """The DataError of a file the file system could not read: ``exception`` the Java exception's
-    class name, ``message`` its first line; with what to look for."""
+    class name, ``message`` its first line; with what to look for (``checksum``: the path of the
+    file's .crc file, if it has one)."""
     if exception == "ChecksumException":
         return DataError(f"{path}: does not match its .crc checksum file ({exception}: {message}): it was changed or "
                          "damaged after it was written; if it was changed on purpose, delete its .crc file")
+    if checksum:  # a damaged .crc file stops Hadoop's vectored reads (Spark 4's Parquet reader) this way
+        return DataError(f"{path}: cannot be read ({exception}: {message}); a file cut short or corrupt, or its "
+                         f"checksum file {checksum} damaged (delete that one to read the file unchecked)?")
     return DataError(f"{path}: cannot be read ({exception}: {message}); a compressed file cut short or corrupt?")
+
+
+def checksum_file(sc, path):
+    """The path of a file's .crc checksum file (Hadoop's local file system writes one beside each
+    file), or None if it has none."""
+    fs, jpath = hadoop_path(sc, path)
+    crc = jpath.getParent().suffix(f"/.{jpath.getName()}.crc") if jpath.getParent() is not None else None
+    return str(crc) if crc is not None and fs.exists(crc) else None
 
 
 class HadoopFile(io.RawIOBase):

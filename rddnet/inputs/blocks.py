@@ -127,7 +127,7 @@ class ParsedBlock(NamedTuple):
 def runs_of(parsed_blocks, rows_before, labels):
     """A partition's cached ParsedBlocks -> lists of Blocks of consecutive rows (a partition may
     hold the blocks of several splits), each block's start counted from the input's first row
-    (``rows_before``: the rows of the splits before each split), its labels taken from ``labels``
+    (``rows_before``: {split: the rows of the splits before it}), its labels taken from ``labels``
     (the label file's, (n,)) if there are any; empty blocks left out."""
     run = []
     for parsed in parsed_blocks:

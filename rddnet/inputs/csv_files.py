@@ -114,15 +114,15 @@ def data_lines(lines, layout, file_start, report):
 
 
 
-def shifted(error, path, lines_before):
+def shifted(error, path, lines_before, word="line"):
     """A (line, message) error numbered within its split -> numbered within its file.
 
-    Every message of a split's parse starts "<path>: line <n>: ".
+    Every message of a split's parse starts "<path>: line <n>: " (a table's: ``word`` "row").
     """
     line, message = error
-    prefix = f"{path}: line {line}: "
+    prefix = f"{path}: {word} {line}: "
     assert message.startswith(prefix), message
-    return line + lines_before, f"{path}: line {line + lines_before}: {message[len(prefix):]}"
+    return line + lines_before, f"{path}: {word} {line + lines_before}: {message[len(prefix):]}"
 
 
 

@@ -138,7 +138,8 @@ def aligned_blocks(sc, parsed, checks, labels, block_size, holdout=None):
     per run of consecutive rows in a partition) and handed to the partitions in a broadcast.
     """
     from pyspark import StorageLevel
-    rows_before = np.cumsum([0] + [check["rows"] for check in checks[:-1]], dtype=np.int64).tolist()
+    rows_before = dict(zip([check["split"] for check in checks],
+                           np.cumsum([0] + [check["rows"] for check in checks[:-1]], dtype=np.int64).tolist()))
     units = set().union(*(check["units"] for check in checks))
     labels_bc = sc.broadcast(labels) if labels is not None else None
     cut = parsed.mapPartitionsWithIndex(partial(aligned, rows_before=rows_before, labels_bc=labels_bc,

@@ -5,16 +5,15 @@ before any long work; load_input gives any of them as a data_set.DataSet, the sa
 whatever the kind of input (data_set.aligned_blocks). Every path is a Hadoop path."""
 
 from collections import namedtuple
-from functools import partial
 
 from rddnet import hadoop_fs
 from rddnet.errors import DataError
-from rddnet.inputs import scaling
+from rddnet.inputs import pieces, scaling
 from rddnet.inputs.csv_files import open_input
 from rddnet.inputs.csv_input import load_data_set
 from rddnet.inputs.data_set import DataSet, aligned_blocks, classes_of, held_out_rows, merge_checks, split_checks
-from rddnet.inputs.frames import catalog_table, frame_format, frame_layout, json_frame, parsed_of_frame
-from rddnet.inputs.tables import check_files, not_pixels_of_files, read_layout, table_format, table_split
+from rddnet.inputs.frames import catalog_table, frame_format, frame_layout, json_frame, parsed_of_frame, spark_session
+from rddnet.inputs.tables import check_files, not_pixels_of_files, read_layout, table_format
 
 # What an input is (input_spec): format: None for CSV files, a table format (parquet, orc: read as
 # files by pyarrow; json, table: through a DataFrame); layout: a table's tables.Layout; files:
@@ -56,12 +55,14 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
     if frame is not None:
         parsed = parsed_of_frame(frame, layout, files[0], block_size, n_classes)
     else:
-        records, places = table_files(sc, files)
-        parsed = records.flatMap(partial(table_split, files=places, file_format=file_format, layout=layout,
-                                         block_size=block_size, n_classes=n_classes))
+        parsed = pieces.parsed_of_pieces(sc, spec, block_size, n_classes)
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    with hadoop_fs.readable(sc, files if frame is None else [], binary=True):
+    reads = pieces.reads_whole(spark_session(), file_format)
+    with hadoop_fs.readable(sc, files if frame is None else [], reads):
         checks = merge_checks(parsed.mapPartitions(split_checks).collect())  # reads, parses and caches
+    if frame is None:
+        checks = pieces.in_files(checks, files)
+        pieces.checked_pieces(sc, checks, spec)
     check_files(checks)
     rows = sum(check["rows"] for check in checks)
     if rows == 0:
@@ -71,18 +72,13 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
     blocks, cached, moments = aligned_blocks(sc, parsed, checks, None, block_size, holdout)
     held_rows = held_out_rows(rows, moments, holdout, files[0])
     described = {"header": 0, "table": file_format, "label_column": layout.label, "feature_kind": layout.kind,
-                 "features": layout.names, "left_out": list(layout.left_out)}
+                 "features": layout.names, "left_out": list(layout.left_out),
+                 "pieces": sum(bool(check["rows"]) for check in checks) if frame is None else None,
+                 "unsplit": pieces.unsplit_files(sc, checks, files) if frame is None else []}
     return DataSet(blocks, rows, layout.width, n_classes, described, moments, cached,
                    files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
                    held_rows=held_rows)
-
-
-def table_files(sc, files):
-    """(the RDD of sc.binaryFiles: (qualified path, bytes) per file of a table, {qualified path:
-    (its place in ``files``, the path as the user gave it)}): each file read whole by one task."""
-    places = {hadoop_fs.qualified(sc, shown): (i, shown) for i, shown in enumerate(files)}
-    return sc.binaryFiles(",".join(files), minPartitions=sc.defaultParallelism), places
 
 
 def input_spec(sc, path, label_path, reading):
@@ -139,6 +135,21 @@ def columns_in_words(data):
         words += f"; label {described['label_column']}"
     left_out = described.get("left_out") or []
     return words + (f"; left out: {', '.join(f'{name} ({why})' for name, why in left_out)}" if left_out else "")
+
+
+def reading_in_words(data):
+    """The load's lines on how a table's files were read (none for other inputs): in how many
+    pieces, and the large files that one task read (pieces.unsplit_files)."""
+    pieces, files = data.format.get("pieces"), len(data.files["features"])
+    if not pieces:
+        return []
+    lines = [f"{files} file{'s' * (files > 1)} read in {pieces} piece{'s' * (pieces > 1)} (row groups or ORC "
+             "stripes, as Spark splits files)"]
+    for path, size in data.format["unsplit"]:
+        lines.append(f"{path} ({size / 2 ** 20:.0f} MB) is one row group (or ORC stripe), so one task read it; "
+                     "written with smaller row groups (pyarrow's row_group_size, Spark's parquet.block.size) a file "
+                     "is read on every core")
+    return lines
 
 
 def trained_inputs(data):

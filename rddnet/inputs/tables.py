@@ -3,13 +3,12 @@ glob or a list), their features in one column of ML vectors or of arrays, or in 
 their label in a column named by --label-column.
 
 The driver reads the first file's footer with pyarrow (through Hadoop: hadoop_fs.HadoopFile)
-and resolves which columns are the label and the features (Layout). The executors read each
-file whole with pyarrow (``sc.binaryFiles``: through Hadoop, so any Hadoop path) and cut its
-rows, in the file's own order, into the same blocks as CSV rows (blocks.Block). A file is the unit a task reads, so
-rows are numbered by file (in sorted order) and by their place in it, whatever the partitioning.
+and resolves which columns are the label and the features (Layout). Spark's file reader reads the
+files in pieces (inputs/pieces.py), and the executors turn each piece's Arrow record batches
+into NumPy values, checked (every value a finite number), and cut its rows, in the file's own
+order, into the same blocks as CSV rows (parsed_blocks, blocks.Block).
 """
 
-import io
 import re
 from collections import namedtuple
 
@@ -176,32 +175,6 @@ def first_length(row, name, kind, path):
     return (len(value["values"]) if value["type"] == 1 else value["size"]) if kind == "vector" else len(value)
 
 
-PIECE_ROWS = 8192  # rows of a table file decoded and checked at a time
-
-
-def arrow_pieces(data, file_format, columns, rows, path, first=None):
-    """A file's bytes -> pyarrow record batches of its ``columns``, up to ``rows`` rows each, in
-    the file's order; DataError (naming ``path``) if it cannot be read as ``file_format``, or if its
-    columns are not those of the table's first file (``first``: (its path, its Layout.columns)).
-    Parquet is decoded batch by batch: a column chunk of lists (arrays, vectors) decodes 3-5x
-    faster so than whole."""
-    try:
-        if file_format == "parquet":
-            import pyarrow.parquet as pq
-            table = pq.ParquetFile(io.BytesIO(data))
-            same_columns(table.schema_arrow.names, path, first)
-            yield from table.iter_batches(batch_size=rows, columns=columns)
-        else:
-            import pyarrow.orc as orc
-            table = orc.ORCFile(io.BytesIO(data))
-            same_columns(table.schema.names, path, first)
-            yield from table.read(columns=columns).to_batches(max_chunksize=rows)
-    except DataError:
-        raise
-    except Exception as e:  # pyarrow's errors: not a file of this format
-        raise not_of_format(path, file_format, e) from None
-
-
 def same_columns(names, path, first):
     """DataError naming the column (and both files) if a file's column ``names`` name one column
     twice, or are not those of the table's first file (``first``: (its path, its columns); None:
@@ -365,23 +338,6 @@ def not_pixel_values(X, names, path, first_row):
         column = names[j] if len(names) == X.shape[1] else f"{names[0]}[{j}]"
         found[way] = (count, (first_row + i, f"{path}: row {first_row + i}: value {X[i, j]:g} ({column})"))
     return found
-
-
-def table_split(pair, files, file_format, layout, block_size, n_classes):
-    """A (qualified path, bytes) record of sc.binaryFiles -> the file's ParsedBlocks of up to
-    ``block_size`` rows, numbered from the file's first row. ``files``: {qualified path: (its
-    place in the input's sorted files, the path as the user gave it)}; the place is the split.
-    The last block carries the report check_files reads."""
-    split, path = files[pair[0]]
-    columns = list(dict.fromkeys(layout.names + ([layout.label] if layout.label else [])))
-    pieces = arrow_pieces(pair[1], file_format, columns, max(block_size, PIECE_ROWS), path, first_file(files, layout))
-    yield from parsed_blocks(pieces, split, layout, path, block_size, n_classes)
-
-
-def first_file(files, layout):
-    """(the path of an input's first file, as the user gave it, its columns): what each of its
-    other files is compared with (``files``: {qualified path: (place, path as given)})."""
-    return min(files.values())[1], layout.columns
 
 
 def parsed_blocks(pieces, split, layout, path, block_size, n_classes):

@@ -13,10 +13,10 @@ from functools import partial
 
 import numpy as np
 
-from rddnet.inputs import loading
+from rddnet.inputs import pieces
 from rddnet.inputs.blocks import Block
 from rddnet.inputs.frames import spark_session
-from rddnet.inputs.tables import arrow_pieces, feature_rows, first_file
+from rddnet.inputs.tables import feature_rows
 from rddnet.outputs.scores import probabilities, scores
 
 ROWS_PER_BATCH = 8192  # rows of a table file scored and sent on at a time
@@ -24,18 +24,19 @@ ROWS_PER_BATCH = 8192  # rows of a table file scored and sent on at a time
 
 def kept_columns(sc, spec, keep, output_format, path):
     """The Arrow fields of the --keep columns ``keep`` (names) of an input (loading.input_spec's
-    ``spec``), read from its first file's schema before any long work; DataError naming the
-    columns there when one is missing, or when they cannot be kept (CSV files or output)."""
+    ``spec``), as Spark's reader gives them (its types for unsigned integers and fixed-size lists),
+    read from its first file's schema before any long work; DataError naming the columns there
+    when one is missing, or when they cannot be kept (CSV files or output)."""
     from rddnet.errors import DataError
     from rddnet.inputs.frames import arrow_schema
-    from rddnet.inputs.tables import open_table
     if not keep:
         return []
     if spec.format is None or output_format == "csv":
         raise DataError(f"{path}: --keep copies a table's columns into Parquet predictions; "
                         f"{'CSV files have none' if spec.format is None else 'CSV lines have no room for them'}")
     files = spec.files
-    schema = arrow_schema(spec.frame) if spec.frame is not None else open_table(sc, files[0], spec.format)[0]
+    frame = spec.frame if spec.frame is not None else spark_session().read.format(spec.format).load(files[0])
+    schema = arrow_schema(frame)
     names = list(schema.names)
     for name in keep:
         if name not in names:
@@ -74,17 +75,22 @@ def scored_batch(columns, block, model):
     return sink.getvalue()
 
 
-def file_batches(pair, files, file_format, layout, keep, model_bc):
-    """A (qualified path, bytes) record of sc.binaryFiles (a table file) -> ((its place in the
-    input's sorted files, first row), IPC bytes) per ROWS_PER_BATCH rows: the --keep columns
-    ``keep`` as the file holds them, then the scores. The rows were checked by the load."""
-    place, path = files[pair[0]]
-    start = 0
-    for piece in arrow_pieces(pair[1], file_format, list(dict.fromkeys(layout.names + keep)), ROWS_PER_BATCH, path,
-                              first_file(files, layout)):
-        block = Block.of_rows(start, feature_rows(piece, layout, path, start + 1))
-        yield (place, start), scored_batch({name: piece.column(name) for name in keep}, block, model_bc.value)
-        start += piece.num_rows
+def piece_batches(batches, places, layout, keep, model_bc):
+    """mapInArrow's function for a table's files read in pieces (inputs/pieces.py): a partition's
+    record batches -> rows of (the file's place in the input's sorted files, the piece's first
+    byte, the batch's first row in the piece, IPC bytes): the --keep columns ``keep`` as the file
+    holds them, then the scores. The rows were checked by the load."""
+    import pyarrow as pa
+    for (place, first_byte), path, runs in pieces.piece_runs(batches, places):
+        start = 0
+        for run in runs:
+            for offset in range(0, run.num_rows, ROWS_PER_BATCH):
+                piece = run.slice(offset, ROWS_PER_BATCH)
+                block = Block.of_rows(start, feature_rows(piece, layout, path, start + 1))
+                scored = scored_batch({name: piece.column(name) for name in keep}, block, model_bc.value)
+                yield pa.RecordBatch.from_pydict({"place": [place], "byte": [first_byte], "row": [start],
+                                                  "batch": [scored]})
+                start += piece.num_rows
 
 
 def frame_batches(batches, layout, keep, where, model_bc):
@@ -135,7 +141,9 @@ def prediction_table(sc, data, spec, keep, model):
         keyed = data.blocks.map(partial(block_batch, header=data.format["header"], model_bc=model_bc))
         keep = [pa.field("line", pa.int64())]
     else:
-        records, places = loading.table_files(sc, spec.files)
-        keyed = records.flatMap(partial(file_batches, files=places, file_format=spec.format, layout=spec.layout,
-                                        keep=names, model_bc=model_bc))
+        frame = pieces.piece_frame(sc, spec.files, spec.format, spec.layout, pieces.read_columns(spec.layout, names))
+        scored = partial(piece_batches, places=pieces.places_of(sc, spec.files), layout=spec.layout, keep=names,
+                         model_bc=model_bc)
+        keyed = frame.mapInArrow(scored, "place long, byte long, row long, batch binary")
+        keyed = keyed.rdd.map(lambda row: ((row.place, row.byte, row.row), row.batch))
     return frame_of(spark, keyed, spark_schema(keep))
