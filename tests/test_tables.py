@@ -176,6 +176,26 @@ def test_one_file_is_read_in_pieces_and_trains_the_same_run_however_it_is_split(
     assert summary["train_rows"] == 3000
 
 
+def test_a_fault_deep_in_a_file_read_in_pieces_is_named_by_its_row_in_the_file(sc, tmp_path, small_splits):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    rng = np.random.default_rng(3)
+    n = 40_000  # 1 MB of pixels, stored as they are (no dictionary, no compression): 4 pieces of 256 KB
+    x1, x2 = rng.integers(0, 256, n), rng.integers(0, 256, n)
+    x2[30_000] = 300  # in the third piece: not a pixel
+    path = tmp_path / "pixels.parquet"
+    plain = {"row_group_size": 1000, "use_dictionary": False, "compression": "none"}
+    pq.write_table(pa.table({"x1": x1, "x2": x2, "y": rng.integers(0, 2, n)}), path, **plain)
+    said = run_table(sc, str(path), str(path), tmp_path / "out", "--label-column", "y", "--epochs", "1")
+    assert any(line.startswith("training table: 1 file read in 4 pieces") for line in said), said
+    assert f"--scale auto: standardizing, not pixels, because of {path}: row 30001: value 300 (x2)" in "\n".join(said)
+    x1 = x1.astype(np.float64)
+    x1[[31_234, 35_000]] = np.nan
+    pq.write_table(pa.table({"x1": x1, "x2": x2, "y": rng.integers(0, 2, n)}), path, **plain)
+    with pytest.raises(DataError, match=rf"^{path}: row 31235: 'x1' is NaN$"):
+        run_table(sc, str(path), str(path), tmp_path / "nan", "--label-column", "y", "--epochs", "1")
+
+
 def bad_table(folder, name, change):
     """A small Parquet table (x1, x2: doubles; y: the label) with one thing wrong."""
     import pyarrow as pa
@@ -416,7 +436,8 @@ def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, 
 
 def write_digits_folder(folder, X, y):
     """pyarrow: the rows in two files of a folder, the second the larger (Spark's readers would
-    take it first), with an id, a name and an array of features."""
+    take it first), with an id, a name and an array of features, in row groups of 100 rows, stored
+    as they are (6 MB)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     folder.mkdir()
@@ -424,12 +445,14 @@ def write_digits_folder(folder, X, y):
         ids = np.arange(len(y))[rows]
         features = pa.ListArray.from_arrays(np.arange(0, X[rows].size + 1, X.shape[1]), pa.array(X[rows].ravel()))
         pq.write_table(pa.table({"id": ids, "name": [f"digit-{i}" for i in ids], "features": features,
-                                 "label": y[rows]}), folder / name)
+                                 "label": y[rows]}), folder / name, row_group_size=100, compression="none",
+                       use_dictionary=False)
     return str(folder)
 
 
 @pytest.mark.spark35
-def test_predictions_of_a_table_are_a_parquet_table_in_input_order(sc, csv_run, small_compact, tmp_path):
+def test_predictions_of_a_table_are_a_parquet_table_in_input_order(sc, csv_run, small_compact, tmp_path,
+                                                                   small_splits):
     from pyspark.sql import SparkSession
 
     import predict
@@ -439,9 +462,11 @@ def test_predictions_of_a_table_are_a_parquet_table_in_input_order(sc, csv_run, 
     predict.run(sc, predict.parse_args([model, small_compact[2], str(tmp_path / "lines")]), log=lambda line: None)
     lines = [line.split(",") for line in read_output(tmp_path / "lines", "predictions")]
     scores = np.array([line[2:] for line in lines], dtype=np.float64)
+    said = []
     predict.run(sc, predict.parse_args([model, digits, str(tmp_path / "table"), "--keep", "name,id",
-                                        "--features", "features"]),
-                log=lambda line: None)
+                                        "--features", "features"]), log=said.append)
+    read = next(line for line in said if line.startswith("input table: 2 files read in "))
+    assert int(read.split(" read in ")[1].split()[0]) >= 10, read  # 6 MB in 256 KB splits: on every core
     predict.run(sc, predict.parse_args([model, small_compact[2], str(tmp_path / "csv-table"), "--output-format",
                                         "parquet"]), log=lambda line: None)
     spark = SparkSession(sc)
@@ -450,13 +475,21 @@ def test_predictions_of_a_table_are_a_parquet_table_in_input_order(sc, csv_run, 
     csv_table = spark.read.parquet(str(tmp_path / "csv-table" / "predictions"))
     assert csv_table.schema.simpleString() == "struct<line:bigint,prediction:int,probability:array<float>>"
     for frame, first, numbers in ((table, "id", range(len(y))), (csv_table, "line", range(1, len(y) + 1))):
-        rows = frame.collect()  # part files in order, and the rows in each: the input's order
+        rows = in_order(frame)  # part files in order, and the rows in each: the input's order
         assert [row[first] for row in rows] == list(numbers)
         assert [row.prediction for row in rows] == [int(line[1]) for line in lines]
         # An sse network's sigmoid outputs, divided by their sum: probabilities.
         np.testing.assert_allclose([row.probability for row in rows], scores / scores.sum(axis=1, keepdims=True),
                                    rtol=1e-6)
-    assert [row.name for row in table.collect()] == [f"digit-{i}" for i in range(len(y))]
+    assert [row.name for row in in_order(table)] == [f"digit-{i}" for i in range(len(y))]
+
+
+def in_order(frame):
+    """The rows of a table read by Spark, its part files in the order of their names (Spark's
+    reader takes the largest first), the rows of each in order."""
+    from pyspark.sql.functions import col
+    return frame.select("*", "_metadata.file_name", "_metadata.row_index").orderBy(
+        col("file_name"), col("row_index")).collect()
 
 
 @pytest.mark.parametrize("keep, options, message", [
