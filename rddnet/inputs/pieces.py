@@ -54,7 +54,8 @@ def piece_frame(sc, files, file_format, layout, columns):
     from pyspark.sql.functions import col
     spark = SparkSession.builder.getOrCreate()
     try:
-        frame = spark.read.format(file_format).option("mergeSchema", "true").load(files)
+        # Merged (a Spark job reading every footer) only when there are schemas to merge.
+        frame = spark.read.format(file_format).option("mergeSchema", str(len(files) > 1).lower()).load(files)
     except Exception as e:  # Spark's: a footer it cannot read, types it cannot merge
         first_fault(sc, files, file_format, layout.columns)
         raise DataError(f"{files[0]}: {str(e).strip().splitlines()[0][:300]}") from None
