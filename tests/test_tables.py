@@ -436,8 +436,7 @@ def test_predict_scores_a_table_as_it_scores_the_csv_files(sc, tables, csv_run, 
 
 def write_digits_folder(folder, X, y):
     """pyarrow: the rows in two files of a folder, the second the larger (Spark's readers would
-    take it first), with an id, a name and an array of features, in row groups of 100 rows, stored
-    as they are (6 MB)."""
+    take it first), with an id, a name and an array of features, in row groups of 50 rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     folder.mkdir()
@@ -445,8 +444,7 @@ def write_digits_folder(folder, X, y):
         ids = np.arange(len(y))[rows]
         features = pa.ListArray.from_arrays(np.arange(0, X[rows].size + 1, X.shape[1]), pa.array(X[rows].ravel()))
         pq.write_table(pa.table({"id": ids, "name": [f"digit-{i}" for i in ids], "features": features,
-                                 "label": y[rows]}), folder / name, row_group_size=100, compression="none",
-                       use_dictionary=False)
+                                 "label": y[rows]}), folder / name, row_group_size=50)
     return str(folder)
 
 
@@ -462,14 +460,15 @@ def test_predictions_of_a_table_are_a_parquet_table_in_input_order(sc, csv_run, 
     predict.run(sc, predict.parse_args([model, small_compact[2], str(tmp_path / "lines")]), log=lambda line: None)
     lines = [line.split(",") for line in read_output(tmp_path / "lines", "predictions")]
     scores = np.array([line[2:] for line in lines], dtype=np.float64)
+    spark = SparkSession(sc)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "32k")  # (small_splits puts it back)
     said = []
     predict.run(sc, predict.parse_args([model, digits, str(tmp_path / "table"), "--keep", "name,id",
                                         "--features", "features"]), log=said.append)
     read = next(line for line in said if line.startswith("input table: 2 files read in "))
-    assert int(read.split(" read in ")[1].split()[0]) >= 10, read  # 6 MB in 256 KB splits: on every core
+    assert int(read.split(" read in ")[1].split()[0]) >= 6, read  # 250 KB in 32 KB splits: on every core
     predict.run(sc, predict.parse_args([model, small_compact[2], str(tmp_path / "csv-table"), "--output-format",
                                         "parquet"]), log=lambda line: None)
-    spark = SparkSession(sc)
     table = spark.read.parquet(str(tmp_path / "table" / "predictions"))
     assert table.schema.simpleString() == "struct<name:string,id:bigint,prediction:int,probability:array<float>>"
     csv_table = spark.read.parquet(str(tmp_path / "csv-table" / "predictions"))
