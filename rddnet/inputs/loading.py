@@ -20,9 +20,10 @@ from rddnet.inputs.tables import check_files, not_pixels_of_files, read_layout, 
 # the input's files in sorted order (a catalog table read through a DataFrame: its name); frame:
 # that DataFrame, or None.
 # path, label_path: the input and its labels file as given (label_path None for a label column
-# or none); label_column: --label-column's.
-InputSpec = namedtuple("InputSpec", "format layout files frame path label_path label_column",
-                       defaults=(None, None, None, None, None, None))
+# or none); label_column: --label-column's; sizes: a table's files' sizes in bytes, in order (None:
+# not listed yet).
+InputSpec = namedtuple("InputSpec", "format layout files frame path label_path label_column sizes",
+                       defaults=(None, None, None, None, None, None, None))
 
 # How a script reads its inputs, as its options say: --label-column, --features, --format and
 # --table (TRAIN and TEST are names of catalog tables).
@@ -55,7 +56,8 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
     if frame is not None:
         parsed = parsed_of_frame(frame, layout, files[0], block_size, n_classes)
     else:
-        parsed = pieces.parsed_of_pieces(sc, spec, block_size, n_classes)
+        large = pieces.large_files(sc, spec)
+        parsed = pieces.parsed_of_pieces(sc, spec, block_size, n_classes, large)
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     reads = pieces.reads_whole(spark_session(), file_format)
     with hadoop_fs.readable(sc, files if frame is None else [], reads):
@@ -74,7 +76,7 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
     described = {"header": 0, "table": file_format, "label_column": layout.label, "feature_kind": layout.kind,
                  "features": layout.names, "left_out": list(layout.left_out),
                  "pieces": sum(bool(check["rows"]) for check in checks) if frame is None else None,
-                 "unsplit": pieces.unsplit_files(sc, checks, files) if frame is None else []}
+                 "unsplit": pieces.unsplit_files(checks, files, large) if frame is None else []}
     return DataSet(blocks, rows, layout.width, n_classes, described, moments, cached,
                    files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
@@ -102,8 +104,10 @@ def kind_of(sc, path, label_path, reading):
         files = sorted(frame.inputFiles())
         if not files:
             raise DataError(f"{path}: the table has no files")
-        return InputSpec(file_format, read_layout(sc, files, file_format, label_column, features), files)
-    files = [shown for shown, _ in hadoop_fs.input_files(sc, path)]
+        return InputSpec(file_format, read_layout(sc, files, file_format, label_column, features), files,
+                         sizes=[hadoop_fs.size(sc, file) for file in files])
+    listed = hadoop_fs.input_files(sc, path)
+    files, sizes = [shown for shown, _ in listed], [size for _, size in listed]
     file_format = file_format or table_format(files) or frame_format(files)
     if file_format in (None, "csv"):
         if features:
@@ -115,7 +119,7 @@ def kind_of(sc, path, label_path, reading):
     if file_format == "json":
         frame = json_frame(files)
         return InputSpec(file_format, frame_layout(frame, files[0], label_column, features), files, frame)
-    return InputSpec(file_format, read_layout(sc, files, file_format, label_column, features), files)
+    return InputSpec(file_format, read_layout(sc, files, file_format, label_column, features), files, sizes=sizes)
 
 
 def columns_in_words(data):
@@ -143,12 +147,11 @@ def reading_in_words(data):
     pieces, files = data.format.get("pieces"), len(data.files["features"])
     if not pieces:
         return []
-    lines = [f"{files} file{'s' * (files > 1)} read in {pieces} piece{'s' * (pieces > 1)} (row groups or ORC "
-             "stripes, as Spark splits files)"]
-    for path, size in data.format["unsplit"]:
-        lines.append(f"{path} ({size / 2 ** 20:.0f} MB) is one row group (or ORC stripe), so one task read it; "
-                     "written with smaller row groups (pyarrow's row_group_size, Spark's parquet.block.size) a file "
-                     "is read on every core")
+    lines = [f"{files} file{'s' * (files > 1)} read in {pieces} piece{'s' * (pieces > 1)} (a file larger than "
+             "spark.sql.files.maxPartitionBytes by its row groups or ORC stripes, a smaller one whole)"]
+    for path in data.format["unsplit"]:
+        lines.append(f"{path} is one row group (or ORC stripe), so one task read it; written with smaller row "
+                     "groups (pyarrow's row_group_size, Spark's parquet.block.size) it is read on every core")
     return lines
 
 

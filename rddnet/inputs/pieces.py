@@ -1,24 +1,31 @@
-"""A table's Parquet or ORC files read in pieces by Spark's own file reader, so that one large
-file is read by many tasks, each reading only its byte ranges (through Hadoop: any Hadoop path).
+"""A table's Parquet or ORC files cut into pieces, so that a large file is read by many tasks,
+each reading only its byte ranges, and a small one fast: every path goes through Hadoop (any
+Hadoop path works).
 
-Spark cuts each file into splits of about spark.sql.files.maxPartitionBytes and reads, for each,
-the row groups (ORC: stripes) that begin in it: a piece. Each row comes with its piece's key,
-(the file's place in the input's sorted files, the split's first byte), from Spark's _metadata
-columns; the pieces of a file, in key order, hold its rows in order. So rows are numbered by file
-and by place in it, however the files are split and packed into partitions, and the same rows
-give the same run. A file of one row group is one piece: one task reads it, and the load says so.
+A file no larger than one of Spark's splits (spark.sql.files.maxPartitionBytes, 128 MB by default)
+is one piece: read whole (``sc.binaryFiles``) and decoded by pyarrow in one task, several times
+faster than Spark's reader hands rows to Python. A larger file is read by Spark's own file
+reader, which cuts it into splits of about that size and reads, for each, the row groups (ORC:
+stripes) that begin in it: a piece, and one task each. Each piece is keyed by (the file's place
+in the input's sorted files, the first byte of its split: 0 for a whole file), from Spark's
+_metadata columns; the pieces of a file, in key order, hold its rows in order. So rows are
+numbered by file and by place in it, however the files are split and packed into partitions, and
+the same rows give the same run. A large file of one row group is one piece: the load says so.
 
-The driver builds the DataFrame and checks the pieces' reports (piece_frame, checked_pieces); the
-executors cut each partition's record batches into pieces (keyed_runs).
+The driver builds the RDD and checks the pieces' reports (parsed_of_pieces, in_files,
+checked_pieces); the executors decode whole files (whole_file_split) and cut the record batches
+of Spark's partitions into pieces (piece_split).
 """
 
+import io
 import itertools
+from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from rddnet import hadoop_fs
 from rddnet.errors import DataError, first_error
 from rddnet.inputs.csv_files import shifted
-from rddnet.inputs.tables import open_table, same_columns
+from rddnet.inputs.tables import not_of_format, open_table, parsed_blocks, same_columns
 
 # The columns that carry a row's piece key, beside the table's own.
 FILE, START = "_rddnet_file", "_rddnet_start"
@@ -45,34 +52,36 @@ def quoted(name):
     return "`" + name.replace("`", "``") + "`"
 
 
-def piece_frame(sc, files, file_format, layout, columns):
-    """The DataFrame of a table's ``columns`` (names) and each row's piece key (FILE, START), read
-    by Spark from ``files`` with their schemas merged; DataError naming the file when a file has
-    columns the first one has not (layout.columns: the first file's), other column types, or is
-    not a file of ``file_format``."""
+def piece_frame(sc, spec, large, columns):
+    """The DataFrame of ``columns`` (names) of a table's files at the places ``large`` and each
+    row's piece key (FILE, START), read by Spark with their schemas merged; DataError naming the
+    file when a file has columns the first one has not (layout.columns), other column types, or
+    is not a file of the table's format."""
     from pyspark.sql import SparkSession
     from pyspark.sql.functions import col
     spark = SparkSession.builder.getOrCreate()
+    files = [spec.files[place] for place in sorted(large)]
     try:
         # Merged (a Spark job reading every footer) only when there are schemas to merge.
-        frame = spark.read.format(file_format).option("mergeSchema", str(len(files) > 1).lower()).load(files)
+        frame = spark.read.format(spec.format).option("mergeSchema", str(len(files) > 1).lower()).load(files)
     except Exception as e:  # Spark's: a footer it cannot read, types it cannot merge
-        first_fault(sc, files, file_format, layout.columns)
+        first_fault(sc, spec, columns)
         raise DataError(f"{files[0]}: {str(e).strip().splitlines()[0][:300]}") from None
-    if not set(frame.columns) <= set(layout.columns):
-        first_fault(sc, files, file_format, layout.columns)
+    if not set(frame.columns) <= set(spec.layout.columns):
+        first_fault(sc, spec, columns)
     return frame.select(*[col(quoted(name)) for name in columns], col("_metadata.file_path").alias(FILE),
                         col("_metadata.file_block_start").alias(START))
 
 
-def first_fault(sc, files, file_format, columns):
-    """Raise the DataError of the first of a table's ``files`` whose footer cannot be read as
-    ``file_format``, or whose columns or their types are not the first file's (``columns``);
-    read on the driver, a footer a file, when Spark has found that one is."""
-    first_types = dict(zip(*reversed(schema_types(sc, files[0], file_format))))
+def first_fault(sc, spec, needed):
+    """Raise the DataError of the first of a table's files whose footer cannot be read as its
+    format, that has a column the first file has not, lacks one of the ``needed`` columns, or
+    holds a column of another type; read on the driver, a footer a file, when Spark has found
+    that one is (``spec``: loading.input_spec's)."""
+    files, first_types = spec.files, dict(zip(*reversed(schema_types(sc, spec.files[0], spec.format))))
     for path in files[1:]:
-        types, names = schema_types(sc, path, file_format)
-        same_columns(names, path, (files[0], columns))
+        types, names = schema_types(sc, path, spec.format)
+        same_columns(names, path, (files[0], spec.layout.columns), needed)
         for name, kind in zip(names, types):
             if str(kind) != str(first_types[name]):
                 raise DataError(f"{path}: column {name!r} is {kind}, in the table's first file {files[0]} "
@@ -117,7 +126,9 @@ def in_files(checks, files):
         if check["split"][0] != place:
             place, before = check["split"][0], 0
         path = files[place]
-        error = check["error"] and shifted(check["error"], path, before, "row")
+        error = check["error"]
+        if error and error[0]:  # a fault of a row (not of the file), numbered in the piece
+            error = shifted(error, path, before, "row")
         not_pixels = {way: (count, shifted(first, path, before, "row"))
                       for way, (count, first) in (check["not_pixels"] or {}).items()}
         numbered.append(dict(check, error=error, not_pixels=not_pixels or None))
@@ -132,33 +143,28 @@ def checked_pieces(sc, checks, spec):
     for check in checks:
         if check["error"] is not None:
             path = spec.files[check["split"][0]]
-            same_columns(open_table(sc, path, spec.format)[0].names, path, (spec.files[0], spec.layout.columns))
+            same_columns(open_table(sc, path, spec.format)[0].names, path, (spec.files[0], spec.layout.columns),
+                         read_columns(spec.layout))
             first_error([check["error"]])
 
 
-def unsplit_files(sc, checks, files):
-    """The input's files that one task read though Spark splits files of their size (a single row
-    group or stripe): [(path, size in bytes)]; none when the pieces are as many as the cores."""
+def unsplit_files(checks, files, large):
+    """The input's large files (places ``large``) that Spark's reader read in one piece, as a file
+    of a single row group or stripe is: [path]."""
     pieces = {}
     for check in checks:
         if check["rows"]:
-            pieces.setdefault(check["split"][0], []).append(check["split"][1])
-    if sum(map(len, pieces.values())) >= sc.defaultParallelism:
-        return []
-    split = max_split_bytes(sc, files)
-    sizes = {place: hadoop_fs.size(sc, files[place]) for place, starts in pieces.items() if len(starts) == 1}
-    return [(files[place], size) for place, size in sorted(sizes.items()) if size > split]
+            pieces[check["split"][0]] = pieces.get(check["split"][0], 0) + 1
+    return [files[place] for place in sorted(large) if pieces.get(place) == 1]
 
 
-def max_split_bytes(sc, files):
-    """The most bytes of a file one piece spans, as Spark's file reader sets it (its
-    FilePartition.maxSplitBytes), for ``files``."""
+def large_files(sc, spec):
+    """The places of a table's files larger than one of Spark's splits
+    (spark.sql.files.maxPartitionBytes): those Spark's reader reads in pieces."""
     from pyspark.sql import SparkSession
     conf = SparkSession.builder.getOrCreate()._jsparkSession.sessionState().conf()  # its sizes in bytes, as read
-    most, open_cost = conf.filesMaxPartitionBytes(), conf.filesOpenCostInBytes()
-    total = sum(hadoop_fs.size(sc, path) + open_cost for path in files)
-    return min(most, max(open_cost, total // max(1, sc.defaultParallelism)))
-
+    sizes = spec.sizes or [hadoop_fs.size(sc, path) for path in spec.files]
+    return {place for place, size in enumerate(sizes) if size > conf.filesMaxPartitionBytes()}
 
 
 def piece_split(batches, places, layout, block_size, n_classes):
@@ -168,23 +174,64 @@ def piece_split(batches, places, layout, block_size, n_classes):
     import pickle
 
     import pyarrow as pa
-
-    from rddnet.inputs.tables import parsed_blocks
     for split, path, runs in piece_runs(batches, places):
         for parsed in parsed_blocks(runs, split, layout, path, block_size, n_classes):
             yield pa.RecordBatch.from_pydict({"parsed": [pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)]})
 
 
-def parsed_of_pieces(sc, spec, block_size, n_classes):
+def parsed_of_pieces(sc, spec, block_size, n_classes, large):
     """The RDD of the ParsedBlocks of a table's files (``spec``: loading.input_spec's), piece by
-    piece."""
+    piece: the files at the places ``large`` (large_files) through Spark's reader, the others whole."""
     import pickle
-    from functools import partial
-    layout = spec.layout
-    frame = piece_frame(sc, spec.files, spec.format, layout, read_columns(layout))
-    parsed = frame.mapInArrow(partial(piece_split, places=places_of(sc, spec.files), layout=layout,
-                                      block_size=block_size, n_classes=n_classes), "parsed binary")
-    return parsed.rdd.map(lambda row: pickle.loads(row.parsed))
+    layout, parts = spec.layout, []
+    whole = {hadoop_fs.qualified(sc, path): (place, path) for place, path in enumerate(spec.files)
+             if place not in large}
+    if whole:
+        records = sc.binaryFiles(",".join(path for _, path in whole.values()), minPartitions=sc.defaultParallelism)
+        parts.append(records.flatMap(partial(whole_file_split, places=whole, file_format=spec.format, layout=layout,
+                                             first=(spec.files[0], layout.columns), block_size=block_size,
+                                             n_classes=n_classes)))
+    if large:
+        frame = piece_frame(sc, spec, large, read_columns(layout))
+        parsed = frame.mapInArrow(partial(piece_split, places=places_of(sc, spec.files), layout=layout,
+                                          block_size=block_size, n_classes=n_classes), "parsed binary")
+        parts.append(parsed.rdd.map(lambda row: pickle.loads(row.parsed)))
+    return parts[0] if len(parts) == 1 else sc.union(parts)
+
+
+PIECE_ROWS = 8192  # rows of a whole file decoded and checked at a time
+
+
+def whole_file_split(pair, places, file_format, layout, first, block_size, n_classes):
+    """A (qualified path, bytes) record of sc.binaryFiles -> the file's ParsedBlocks (its split's
+    key: (its place, 0)). ``places``: {qualified path: (place, path as given)}; ``first``: (the
+    path of the input's first file, its columns), which every file's columns must be."""
+    place, path = places[pair[0]]
+    batches = arrow_batches(pair[1], file_format, read_columns(layout), max(block_size, PIECE_ROWS), path, first)
+    yield from parsed_blocks(batches, (place, 0), layout, path, block_size, n_classes)
+
+
+def arrow_batches(data, file_format, columns, rows, path, first):
+    """A file's bytes -> pyarrow record batches of its ``columns``, up to ``rows`` rows each, in
+    the file's order; DataError (naming ``path``) if it cannot be read as ``file_format``, or if its
+    columns are not the first file's (``first``: (its path, its columns); the read ``columns``
+    present, no others added: tables.same_columns). Parquet is decoded batch
+    by batch: a column chunk of lists (arrays, vectors) decodes 3-5x faster so than whole."""
+    try:
+        if file_format == "parquet":
+            import pyarrow.parquet as pq
+            table = pq.ParquetFile(io.BytesIO(data))
+            same_columns(table.schema_arrow.names, path, first, columns)
+            yield from table.iter_batches(batch_size=rows, columns=columns)
+        else:
+            import pyarrow.orc as orc
+            table = orc.ORCFile(io.BytesIO(data))
+            same_columns(table.schema.names, path, first, columns)
+            yield from table.read(columns=columns).to_batches(max_chunksize=rows)
+    except DataError:
+        raise
+    except Exception as e:  # pyarrow's errors: not a file of this format
+        raise not_of_format(path, file_format, e) from None
 
 
 def read_columns(layout, more=()):

@@ -175,10 +175,10 @@ def first_length(row, name, kind, path):
     return (len(value["values"]) if value["type"] == 1 else value["size"]) if kind == "vector" else len(value)
 
 
-def same_columns(names, path, first):
+def same_columns(names, path, first, needed=None):
     """DataError naming the column (and both files) if a file's column ``names`` name one column
-    twice, or are not those of the table's first file (``first``: (its path, its columns); None:
-    nothing to compare)."""
+    twice, hold one the table's first file has not (``first``: (its path, its columns); None:
+    nothing to compare), or lack one of those that are read (``needed``; None: all of them)."""
     if len(set(names)) < len(names):
         twice = next(name for i, name in enumerate(names) if name in names[:i])
         raise DataError(f"{path}: has two columns named {twice!r}; name each column once")
@@ -189,7 +189,7 @@ def same_columns(names, path, first):
     if extra:
         raise DataError(f"{path}: has a column {extra[0]!r} that the table's first file {first_path} has not; "
                         "every file of a table must have the same columns")
-    missing = [name for name in expected if name not in names]
+    missing = [name for name in expected if name not in names and (needed is None or name in needed)]
     if missing:
         raise DataError(f"{path}: has no column {missing[0]!r}, which the table's first file {first_path} has; "
                         "every file of a table must have the same columns")

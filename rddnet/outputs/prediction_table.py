@@ -13,6 +13,7 @@ from functools import partial
 
 import numpy as np
 
+from rddnet import hadoop_fs
 from rddnet.inputs import pieces
 from rddnet.inputs.blocks import Block
 from rddnet.inputs.frames import spark_session
@@ -73,6 +74,40 @@ def scored_batch(columns, block, model):
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
     return sink.getvalue()
+
+
+def table_batches(sc, spec, fields, model_bc):
+    """The RDD of ((the file's place, the piece's first byte, the batch's first row), IPC bytes)
+    of a table's files, read in pieces as the load read them (inputs/pieces.py): whole files by
+    pyarrow, large ones by Spark's reader. ``fields``: the kept columns' Arrow fields."""
+    large, parts, keep = pieces.large_files(sc, spec), [], [field.name for field in fields]
+    whole = {hadoop_fs.qualified(sc, path): (place, path) for place, path in enumerate(spec.files)
+             if place not in large}
+    if whole:
+        records = sc.binaryFiles(",".join(path for _, path in whole.values()), minPartitions=sc.defaultParallelism)
+        parts.append(records.flatMap(partial(file_batches, places=whole, file_format=spec.format, layout=spec.layout,
+                                             fields=fields, model_bc=model_bc)))
+    if large:
+        frame = pieces.piece_frame(sc, spec, large, pieces.read_columns(spec.layout, keep))
+        scored = partial(piece_batches, places=pieces.places_of(sc, spec.files), layout=spec.layout, keep=keep,
+                         model_bc=model_bc)
+        keyed = frame.mapInArrow(scored, "place long, byte long, row long, batch binary")
+        parts.append(keyed.rdd.map(lambda row: ((row.place, row.byte, row.row), row.batch)))
+    return parts[0] if len(parts) == 1 else sc.union(parts)
+
+
+def file_batches(pair, places, file_format, layout, fields, model_bc):
+    """A (qualified path, bytes) record of sc.binaryFiles (a whole table file) -> ((its place, 0,
+    first row), IPC bytes) per ROWS_PER_BATCH rows: the --keep columns, as Spark's reader types
+    them (``fields``), then the scores. The rows were checked by the load."""
+    place, path = places[pair[0]]
+    start, keep = 0, [field.name for field in fields]
+    for piece in pieces.arrow_batches(pair[1], file_format, pieces.read_columns(layout, keep), ROWS_PER_BATCH, path,
+                                      None):
+        block = Block.of_rows(start, feature_rows(piece, layout, path, start + 1))
+        kept = {field.name: piece.column(field.name).cast(field.type) for field in fields}
+        yield (place, 0, start), scored_batch(kept, block, model_bc.value)
+        start += piece.num_rows
 
 
 def piece_batches(batches, places, layout, keep, model_bc):
@@ -141,9 +176,5 @@ def prediction_table(sc, data, spec, keep, model):
         keyed = data.blocks.map(partial(block_batch, header=data.format["header"], model_bc=model_bc))
         keep = [pa.field("line", pa.int64())]
     else:
-        frame = pieces.piece_frame(sc, spec.files, spec.format, spec.layout, pieces.read_columns(spec.layout, names))
-        scored = partial(piece_batches, places=pieces.places_of(sc, spec.files), layout=spec.layout, keep=names,
-                         model_bc=model_bc)
-        keyed = frame.mapInArrow(scored, "place long, byte long, row long, batch binary")
-        keyed = keyed.rdd.map(lambda row: ((row.place, row.byte, row.row), row.batch))
+        keyed = table_batches(sc, spec, keep, model_bc)
     return frame_of(spark, keyed, spark_schema(keep))
