@@ -179,6 +179,7 @@ def test_one_file_is_read_in_pieces_and_trains_the_same_run_however_it_is_split(
 def test_a_fault_deep_in_a_file_read_in_pieces_is_named_by_its_row_in_the_file(sc, tmp_path, small_splits):
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from pyspark.sql import SparkSession
     rng = np.random.default_rng(3)
     n = 40_000  # 1 MB of pixels, stored as they are (no dictionary, no compression): 4 pieces of 256 KB
     x1, x2 = rng.integers(0, 256, n), rng.integers(0, 256, n)
@@ -191,7 +192,11 @@ def test_a_fault_deep_in_a_file_read_in_pieces_is_named_by_its_row_in_the_file(s
     assert f"--scale auto: standardizing, not pixels, because of {path}: row 30001: value 300 (x2)" in "\n".join(said)
     x1 = x1.astype(np.float64)
     x1[[31_234, 35_000]] = np.nan
+    x2 = pa.array(x2, mask=np.arange(n) == 30_500)  # a null earlier, in a later column: as columns are checked
     pq.write_table(pa.table({"x1": x1, "x2": x2, "y": rng.integers(0, 2, n)}), path, **plain)
+    with pytest.raises(DataError, match=rf"^{path}: row 31235: 'x1' is NaN$"):
+        run_table(sc, str(path), str(path), tmp_path / "nan", "--label-column", "y", "--epochs", "1")
+    SparkSession.builder.getOrCreate().conf.unset("spark.sql.files.maxPartitionBytes")  # read whole: the same line
     with pytest.raises(DataError, match=rf"^{path}: row 31235: 'x1' is NaN$"):
         run_table(sc, str(path), str(path), tmp_path / "nan", "--label-column", "y", "--epochs", "1")
 

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from rddnet import hadoop_fs
 from rddnet.errors import DataError, first_error
 from rddnet.inputs.csv_files import shifted
-from rddnet.inputs.tables import not_of_format, open_table, parsed_blocks, same_columns
+from rddnet.inputs.tables import PACKED, not_of_format, open_table, parsed_blocks, same_columns
 
 # The columns that carry a row's piece key, beside the table's own.
 FILE, START = "_rddnet_file", "_rddnet_start"
@@ -69,8 +69,22 @@ def piece_frame(sc, spec, large, columns):
         raise DataError(f"{files[0]}: {str(e).strip().splitlines()[0][:300]}") from None
     if not set(frame.columns) <= set(spec.layout.columns):
         first_fault(sc, spec, columns)
-    return frame.select(*[col(quoted(name)) for name in columns], col("_metadata.file_path").alias(FILE),
+    return frame.select(*selected(frame, spec.layout, columns), col("_metadata.file_path").alias(FILE),
                         col("_metadata.file_block_start").alias(START))
+
+
+def selected(frame, layout, columns):
+    """The Spark columns a table is read for, ``columns`` (names): its numeric feature columns
+    packed into one array (tables.PACKED; booleans as bytes, so that they share a type), the
+    others as they are."""
+    from pyspark.sql.functions import array, col
+    from pyspark.sql.types import BooleanType
+    features = set(layout.names) if layout.kind == "columns" else set()
+    types = {field.name: field.dataType for field in frame.schema}
+    packed = [col(quoted(name)).cast("tinyint") if isinstance(types[name], BooleanType) else col(quoted(name))
+              for name in layout.names if name in features]
+    return ([array(*packed).alias(PACKED)] if packed else []) + [col(quoted(name)) for name in columns
+                                                                 if name not in features]
 
 
 def first_fault(sc, spec, needed):

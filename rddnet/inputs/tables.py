@@ -309,9 +309,16 @@ def vector_matrix(kinds, lengths, values, indices, width, dtype=np.float64):
     return X
 
 
+# The column Spark's reader packs a table's numeric feature columns into, as one array a row:
+# its JVM hands one array column to Python about twice as fast as hundreds of columns.
+PACKED = "_rddnet_features"
+
+
 def feature_rows(table, layout, path, first_row):
     """The features (n, d) of a pyarrow Table's rows, for blocks.feature_matrix: integers when
     every column holds integers, floats otherwise."""
+    if PACKED in table.schema.names:
+        return packed_values(table.column(PACKED), layout.names, path, first_row)
     if layout.kind == "vector":
         return vector_values(table.column(layout.names[0]), layout.names[0], path, first_row, layout.width)
     if layout.kind == "array":
@@ -320,6 +327,23 @@ def feature_rows(table, layout, path, first_row):
     if all(c.dtype.kind in "iu" for c in columns):
         return np.column_stack(columns)  # NumPy's common integer type
     return np.column_stack([c.astype(np.float64, copy=False) for c in columns])
+
+
+def packed_values(column, names, path, first_row):
+    """The PACKED array column of numeric columns ``names`` (n rows) -> (n, d), as feature_rows
+    gives those columns; DataError for the first column (in the table's order) holding a null, a
+    NaN or an infinity, at its first such row: the error the columns themselves give."""
+    column = without_nulls(column, PACKED, path, first_row)  # (never null: Spark's array of the columns)
+    flat = column.flatten()
+    values = numbers(flat).reshape(len(column), len(names))
+    nulls = np.asarray(flat.is_null()).reshape(values.shape) if flat.null_count else np.zeros(values.shape, bool)
+    faults = nulls | (~np.isfinite(values) if values.dtype.kind == "f" else False)
+    if faults.any():
+        j = first_bad(faults.any(axis=0))
+        i = first_bad(nulls[:, j]) if nulls[:, j].any() else first_bad(faults[:, j])
+        what = "null" if nulls[i, j] else not_finite(values[i, j])
+        raise DataError(f"{path}: row {first_row + i}: {names[j]!r} is {what}", first_row + i)
+    return values if values.dtype.kind in "iu" else values.astype(np.float64, copy=False)
 
 
 def label_values(table, layout, path, first_row, n_classes):
