@@ -76,7 +76,8 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
     described = {"header": 0, "table": file_format, "label_column": layout.label, "feature_kind": layout.kind,
                  "features": layout.names, "left_out": list(layout.left_out),
                  "pieces": sum(bool(check["rows"]) for check in checks) if frame is None else None,
-                 "unsplit": pieces.unsplit_files(checks, files, large) if frame is None else []}
+                 "unsplit": [] if frame is not None else pieces.unsplit_files(checks, files, large,
+                                                                            sc.defaultParallelism)}
     return DataSet(blocks, rows, layout.width, n_classes, described, moments, cached,
                    files={"features": files, "labels": []}, headers={"features": 0, "labels": 0},
                    not_pixels=not_pixels_of_files(checks), scaling=scaling.Scaling.of(scale, moments),
@@ -147,8 +148,8 @@ def reading_in_words(data):
     pieces, files = data.format.get("pieces"), len(data.files["features"])
     if not pieces:
         return []
-    lines = [f"{files} file{'s' * (files > 1)} read in {pieces} piece{'s' * (pieces > 1)} (a file larger than "
-             "spark.sql.files.maxPartitionBytes by its row groups or ORC stripes, a smaller one whole)"]
+    lines = [f"{files} file{'s' * (files > 1)} read in {pieces} piece{'s' * (pieces > 1)} (a file larger than four "
+             "times spark.sql.files.maxPartitionBytes by its row groups or ORC stripes, a smaller one whole)"]
     for path in data.format["unsplit"]:
         lines.append(f"{path} is one row group (or ORC stripe), so one task read it; written with smaller row "
                      "groups (pyarrow's row_group_size, Spark's parquet.block.size) it is read on every core")

@@ -2,15 +2,15 @@
 each reading only its byte ranges, and a small one fast: every path goes through Hadoop (any
 Hadoop path works).
 
-A file no larger than one of Spark's splits (spark.sql.files.maxPartitionBytes, 128 MB by default)
-is one piece: read whole (``sc.binaryFiles``) and decoded by pyarrow in one task, several times
-faster than Spark's reader hands rows to Python. A larger file is read by Spark's own file
-reader, which cuts it into splits of about that size and reads, for each, the row groups (ORC:
-stripes) that begin in it: a piece, and one task each. Each piece is keyed by (the file's place
-in the input's sorted files, the first byte of its split: 0 for a whole file), from Spark's
-_metadata columns; the pieces of a file, in key order, hold its rows in order. So rows are
-numbered by file and by place in it, however the files are split and packed into partitions, and
-the same rows give the same run. A large file of one row group is one piece: the load says so.
+A file no larger than four of Spark's splits (spark.sql.files.maxPartitionBytes: 512 MB by
+default) is one piece: read whole (``sc.binaryFiles``) and decoded by pyarrow in one task, faster
+than Spark's reader hands its rows to Python on four cores (WHOLE_FILE_SPLITS). A larger file is
+read by Spark's own file reader, which cuts it into splits of about maxPartitionBytes and reads,
+for each, the row groups (ORC: stripes) that begin in it: a piece, and one task each. Each piece
+is keyed by (the file's place in the input's sorted files, the first byte of its split: 0 for a
+whole file), from Spark's _metadata columns; the pieces of a file, in key order, hold its rows in
+order. So rows are numbered by file and by place in it, however the files are split and packed
+into partitions, and the same rows give the same run. A large file of one row group is one piece: the load says so.
 
 The driver builds the RDD and checks the pieces' reports (parsed_of_pieces, in_files,
 checked_pieces); the executors decode whole files (whole_file_split) and cut the record batches
@@ -162,23 +162,31 @@ def checked_pieces(sc, checks, spec):
             first_error([check["error"]])
 
 
-def unsplit_files(checks, files, large):
-    """The input's large files (places ``large``) that Spark's reader read in one piece, as a file
-    of a single row group or stripe is: [path]."""
+def unsplit_files(checks, files, large, cores):
+    """The input's large files (places ``large``) that Spark's reader read in one piece (a file of
+    a single row group or stripe) when that left some of the ``cores`` idle: [path]."""
     pieces = {}
     for check in checks:
         if check["rows"]:
             pieces[check["split"][0]] = pieces.get(check["split"][0], 0) + 1
+    if sum(pieces.values()) >= cores:
+        return []
     return [files[place] for place in sorted(large) if pieces.get(place) == 1]
 
 
+# A file up to this many of Spark's splits is read whole: measured on MNIST x20 (1.2 million rows
+# of 784 columns in a 363 MB file, docs/benchmarks.md), pyarrow decoding it in one task loaded it
+# in 25 s where Spark's reader, in three pieces on two cores, took 79 s, and needed twice the heap.
+WHOLE_FILE_SPLITS = 4
+
+
 def large_files(sc, spec):
-    """The places of a table's files larger than one of Spark's splits
-    (spark.sql.files.maxPartitionBytes): those Spark's reader reads in pieces."""
+    """The places of a table's files larger than WHOLE_FILE_SPLITS of Spark's splits
+    (spark.sql.files.maxPartitionBytes: 512 MB by default): those Spark's reader reads in pieces."""
     from pyspark.sql import SparkSession
     conf = SparkSession.builder.getOrCreate()._jsparkSession.sessionState().conf()  # its sizes in bytes, as read
     sizes = spec.sizes or [hadoop_fs.size(sc, path) for path in spec.files]
-    return {place for place, size in enumerate(sizes) if size > conf.filesMaxPartitionBytes()}
+    return {place for place, size in enumerate(sizes) if size > WHOLE_FILE_SPLITS * conf.filesMaxPartitionBytes()}
 
 
 def piece_split(batches, places, layout, block_size, n_classes):
