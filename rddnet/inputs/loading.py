@@ -1,5 +1,5 @@
 """What an input is and which reader loads it: CSV files (csv_input.py), a table's Parquet or
-ORC files (tables.py, read by pyarrow in the executors), JSON lines files or a catalog table
+ORC files (read in pieces: pieces.py, decoded by tables.py), JSON lines files or a catalog table
 (frames.py, through a DataFrame). input_spec tells them apart and resolves a table's columns
 before any long work; load_input gives any of them as a data_set.DataSet, the same blocks
 whatever the kind of input (data_set.aligned_blocks). Every path is a Hadoop path."""

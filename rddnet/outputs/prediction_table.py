@@ -2,8 +2,9 @@
 probability (array<float>, one per class, summing to 1), one row per input row, in input order.
 
 The executors score the rows and write the table; nothing is collected on the driver. Each task
-turns a piece of the input (a table file's rows, or a CSV block) into one Arrow record batch,
-keyed by its place in the input; the batches are put in that order by sortByKey and become a
+turns a piece of the input (up to ROWS_PER_BATCH rows of a table's piece, read as the load reads
+it: inputs/pieces.py; or a CSV block) into one Arrow record batch, keyed by its place in the
+input (file, piece, row); the batches are put in that order by sortByKey and become a
 DataFrame (one row per batch, its Arrow IPC bytes), whose mapInArrow hands the batches to
 Spark's Parquet writer as they are.
 """
