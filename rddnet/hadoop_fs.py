@@ -240,28 +240,16 @@ def readable(sc, files, reads=None):
                 return True
             return False
         culprit = files[0] if len(files) == 1 else next((path for path in files if fails(path)), files[0])
-        raise unreadable(culprit, *failure, checksum_file(sc, culprit)) from None
+        raise unreadable(culprit, *failure) from None
 
 
-def unreadable(path, exception, message, checksum=None):
+def unreadable(path, exception, message):
     """The DataError of a file the file system could not read: ``exception`` the Java exception's
-    class name, ``message`` its first line; with what to look for (``checksum``: the path of the
-    file's .crc file, if it has one)."""
+    class name, ``message`` its first line; with what to look for."""
     if exception == "ChecksumException":
         return DataError(f"{path}: does not match its .crc checksum file ({exception}: {message}): it was changed or "
                          "damaged after it was written; if it was changed on purpose, delete its .crc file")
-    if checksum:  # a damaged .crc file stops Hadoop's vectored reads (Spark 4's Parquet reader) this way
-        return DataError(f"{path}: cannot be read ({exception}: {message}); a file cut short or corrupt, or its "
-                         f"checksum file {checksum} damaged (delete that one to read the file unchecked)?")
     return DataError(f"{path}: cannot be read ({exception}: {message}); a compressed file cut short or corrupt?")
-
-
-def checksum_file(sc, path):
-    """The path of a file's .crc checksum file (Hadoop's local file system writes one beside each
-    file), or None if it has none."""
-    fs, jpath = hadoop_path(sc, path)
-    crc = jpath.getParent().suffix(f"/.{jpath.getName()}.crc") if jpath.getParent() is not None else None
-    return str(crc) if crc is not None and fs.exists(crc) else None
 
 
 class HadoopFile(io.RawIOBase):

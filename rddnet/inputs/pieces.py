@@ -62,8 +62,11 @@ def piece_frame(sc, spec, large, columns):
     spark = SparkSession.builder.getOrCreate()
     files = [spec.files[place] for place in sorted(large)]
     try:
-        # Merged (a Spark job reading every footer) only when there are schemas to merge.
-        frame = spark.read.format(spec.format).option("mergeSchema", str(len(files) > 1).lower()).load(files)
+        # Merged (a Spark job reading every footer) only when there are schemas to merge. Without
+        # vectored reads, Parquet reads a row group in buffers of 8 MB, not one of its whole size
+        # (which a 1 GB heap, a local run's default, fails to find room for now and then).
+        frame = spark.read.format(spec.format).option("mergeSchema", str(len(files) > 1).lower()).option(
+            "parquet.hadoop.vectored.io.enabled", "false").load(files)
     except Exception as e:  # Spark's: a footer it cannot read, types it cannot merge
         first_fault(sc, spec, columns)
         raise DataError(f"{files[0]}: {str(e).strip().splitlines()[0][:300]}") from None
