@@ -164,11 +164,12 @@ def test_one_file_is_read_in_pieces_and_trains_the_same_run_however_it_is_split(
                              "stripes": {"stripe_size": 100_000}}[split])
     said = run_table(sc, train, test, tmp_path / "out", *OPTIONS, *features)
     read = next(line for line in said if line.startswith("training table: "))
-    assert read.startswith(f"training table: {5 if split == 'parts' else 1} file"), read
-    # A row group (ORC: a stripe) is read with the split its middle lies in: 12 row groups of 60 KB
-    # make several pieces, 3 stripes of 600 KB 3, Spark's folder of 140 KB parts one a part.
-    pieces = int(read.split(" read in ")[1].split()[0])
-    assert pieces == 1 if split == "one row group" else pieces == 5 if split == "parts" else pieces >= 2, read
+    if split == "parts":  # Spark's folder: five parts of 140 KB, each under 256 KB and read whole
+        assert read == "training table: 5 files read whole", read
+    else:  # a row group (ORC: a stripe) is read with the split its middle lies in
+        assert read.startswith("training table: 1 file read in ") and " MB by row groups or ORC stripes" in read, read
+        pieces = int(read.split(" read in ")[1].split()[0])
+        assert pieces == 1 if split == "one row group" else pieces >= 2, read
     one_task = [line for line in said if line.startswith("training table: ") and "so one task read it" in line]
     assert bool(one_task) == (split == "one row group"), said
     for output in SAME:

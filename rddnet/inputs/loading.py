@@ -76,6 +76,7 @@ def load_table_set(sc, spec, block_size, scale, n_classes=None, width=None, hold
     described = {"header": 0, "table": file_format, "label_column": layout.label, "feature_kind": layout.kind,
                  "features": layout.names, "left_out": list(layout.left_out),
                  "pieces": sum(bool(check["rows"]) for check in checks) if frame is None else None,
+                 "large": len(large) if frame is None else 0, "whole_limit": pieces.whole_limit(),
                  "unsplit": [] if frame is not None else pieces.unsplit_files(checks, files, large,
                                                                             sc.defaultParallelism)}
     return DataSet(blocks, rows, layout.width, n_classes, described, moments, cached,
@@ -143,14 +144,20 @@ def columns_in_words(data):
 
 
 def reading_in_words(data):
-    """The load's lines on how a table's files were read (none for other inputs): in how many
-    pieces, and the large files that one task read (pieces.unsplit_files)."""
-    pieces, files = data.format.get("pieces"), len(data.files["features"])
-    if not pieces:
+    """The load's lines on how a table's files were read (none for other inputs): whole, or in how
+    many pieces; and the large files that one task read all the same (pieces.unsplit_files)."""
+    described, files = data.format, len(data.files["features"])
+    if not described.get("pieces"):
         return []
-    lines = [f"{files} file{'s' * (files > 1)} read in {pieces} piece{'s' * (pieces > 1)} (a file larger than four "
-             "times spark.sql.files.maxPartitionBytes by its row groups or ORC stripes, a smaller one whole)"]
-    for path in data.format["unsplit"]:
+    pieces, large, limit = described["pieces"], described["large"], described["whole_limit"] / 2 ** 20
+    in_files = f"{files} file{'s' * (files > 1)}"
+    if not large:
+        lines = [f"{in_files} read whole"]
+    else:
+        lines = [f"{in_files} read in {pieces} piece{'s' * (pieces > 1)}: {'the' if large == 1 else large} file"
+                 f"{'s' * (large > 1)} over {limit:,.{0 if limit >= 1 else 2}f} MB by row groups or ORC stripes, "
+                 "as Spark splits files" + (", the others whole" if large < files else "")]
+    for path in described["unsplit"]:
         lines.append(f"{path} is one row group (or ORC stripe), so one task read it; written with smaller row "
                      "groups (pyarrow's row_group_size, Spark's parquet.block.size) it is read on every core")
     return lines

@@ -187,10 +187,15 @@ WHOLE_FILE_SPLITS = 4
 def large_files(sc, spec):
     """The places of a table's files larger than WHOLE_FILE_SPLITS of Spark's splits
     (spark.sql.files.maxPartitionBytes: 512 MB by default): those Spark's reader reads in pieces."""
+    sizes, limit = spec.sizes or [hadoop_fs.size(sc, path) for path in spec.files], whole_limit()
+    return {place for place, size in enumerate(sizes) if size > limit}
+
+
+def whole_limit():
+    """The size in bytes up to which a table file is read whole: WHOLE_FILE_SPLITS of Spark's splits."""
     from pyspark.sql import SparkSession
     conf = SparkSession.builder.getOrCreate()._jsparkSession.sessionState().conf()  # its sizes in bytes, as read
-    sizes = spec.sizes or [hadoop_fs.size(sc, path) for path in spec.files]
-    return {place for place, size in enumerate(sizes) if size > WHOLE_FILE_SPLITS * conf.filesMaxPartitionBytes()}
+    return WHOLE_FILE_SPLITS * conf.filesMaxPartitionBytes()
 
 
 def piece_split(batches, places, layout, block_size, n_classes):
