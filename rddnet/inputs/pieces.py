@@ -179,7 +179,7 @@ def unsplit_files(checks, files, large, cores):
 
 # A file up to this many of Spark's splits is read whole: on MNIST x20 (1.2 million rows of 784
 # columns in a 347 MB file, docs/benchmarks.md section 2b), pyarrow decoding it in one task loaded
-# it in 26 s, Spark's reader in six pieces on two cores in 64 s. The price is memory: the worker
+# it in 26 s, Spark's reader in 64 MB pieces on two cores in 64 s. The price is memory: the worker
 # holds the file (a 2.1 GB peak there, 450 MB in pieces).
 WHOLE_FILE_SPLITS = 4
 
