@@ -214,19 +214,29 @@ def parsed_of_pieces(sc, spec, block_size, n_classes, large):
     """The RDD of the ParsedBlocks of a table's files (``spec``: loading.input_spec's), piece by
     piece: the files at the places ``large`` (large_files) through Spark's reader, the others whole."""
     import pickle
-    layout, parts = spec.layout, []
-    whole = {hadoop_fs.qualified(sc, path): (place, path) for place, path in enumerate(spec.files)
-             if place not in large}
-    if whole:
-        records = sc.binaryFiles(",".join(path for _, path in whole.values()), minPartitions=sc.defaultParallelism)
-        parts.append(records.flatMap(partial(whole_file_split, places=whole, file_format=spec.format, layout=layout,
-                                             first=(spec.files[0], layout.columns), block_size=block_size,
-                                             n_classes=n_classes)))
+    layout = spec.layout
+    whole = partial(whole_file_split, file_format=spec.format, layout=layout, first=(spec.files[0], layout.columns),
+                    block_size=block_size, n_classes=n_classes)
+    piece = partial(piece_split, layout=layout, block_size=block_size, n_classes=n_classes)
+    return read_pieces(sc, spec, large, read_columns(layout), whole, (piece, "parsed binary"),
+                       lambda row: pickle.loads(row.parsed))
+
+
+def read_pieces(sc, spec, large, columns, whole, piece, item):
+    """The RDD of a table's files read in pieces: ``whole``(record of sc.binaryFiles, places=
+    {qualified path: (place, path as given)}) -> items, for each file read whole; for the files at
+    the places ``large``, ``piece`` = (mapInArrow's function(batches, places=places_of's), its
+    schema) over piece_frame's ``columns``, each row of its output made an item by ``item``."""
+    parts = []
+    places = {hadoop_fs.qualified(sc, path): (place, path) for place, path in enumerate(spec.files)
+              if place not in large}
+    if places:
+        records = sc.binaryFiles(",".join(path for _, path in places.values()), minPartitions=sc.defaultParallelism)
+        parts.append(records.flatMap(partial(whole, places=places)))
     if large:
-        frame = piece_frame(sc, spec, large, read_columns(layout))
-        parsed = frame.mapInArrow(partial(piece_split, places=places_of(sc, spec.files), layout=layout,
-                                          block_size=block_size, n_classes=n_classes), "parsed binary")
-        parts.append(parsed.rdd.map(lambda row: pickle.loads(row.parsed)))
+        function, schema = piece
+        frame = piece_frame(sc, spec, large, columns)
+        parts.append(frame.mapInArrow(partial(function, places=places_of(sc, spec.files)), schema).rdd.map(item))
     return parts[0] if len(parts) == 1 else sc.union(parts)
 
 

@@ -14,7 +14,6 @@ from functools import partial
 
 import numpy as np
 
-from rddnet import hadoop_fs
 from rddnet.inputs import pieces
 from rddnet.inputs.blocks import Block
 from rddnet.inputs.frames import spark_session
@@ -81,20 +80,12 @@ def table_batches(sc, spec, fields, model_bc):
     """The RDD of ((the file's place, the piece's first byte, the batch's first row), IPC bytes)
     of a table's files, read in pieces as the load read them (inputs/pieces.py): whole files by
     pyarrow, large ones by Spark's reader. ``fields``: the kept columns' Arrow fields."""
-    large, parts, keep = pieces.large_files(sc, spec), [], [field.name for field in fields]
-    whole = {hadoop_fs.qualified(sc, path): (place, path) for place, path in enumerate(spec.files)
-             if place not in large}
-    if whole:
-        records = sc.binaryFiles(",".join(path for _, path in whole.values()), minPartitions=sc.defaultParallelism)
-        parts.append(records.flatMap(partial(file_batches, places=whole, file_format=spec.format, layout=spec.layout,
-                                             fields=fields, model_bc=model_bc)))
-    if large:
-        frame = pieces.piece_frame(sc, spec, large, pieces.read_columns(spec.layout, keep))
-        scored = partial(piece_batches, places=pieces.places_of(sc, spec.files), layout=spec.layout, keep=keep,
-                         model_bc=model_bc)
-        keyed = frame.mapInArrow(scored, "place long, byte long, row long, batch binary")
-        parts.append(keyed.rdd.map(lambda row: ((row.place, row.byte, row.row), row.batch)))
-    return parts[0] if len(parts) == 1 else sc.union(parts)
+    keep = [field.name for field in fields]
+    whole = partial(file_batches, file_format=spec.format, layout=spec.layout, fields=fields, model_bc=model_bc)
+    scored = partial(piece_batches, layout=spec.layout, keep=keep, model_bc=model_bc)
+    return pieces.read_pieces(sc, spec, pieces.large_files(sc, spec), pieces.read_columns(spec.layout, keep), whole,
+                              (scored, "place long, byte long, row long, batch binary"),
+                              lambda row: ((row.place, row.byte, row.row), row.batch))
 
 
 def file_batches(pair, places, file_format, layout, fields, model_bc):
