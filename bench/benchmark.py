@@ -13,24 +13,21 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import numpy as np
 from benchmark_report import from_json, write_report
+from big_tables import measure_big_tables
+from spark_jobs import ROOT, SPARK_SUBMIT, job, step
 
 import nn_math
 from rddnet import sampling
 from rddnet.spark_setup import BLAS_THREAD_VARS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-SPARK_SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
 KERAS_PYTHON = os.path.join(ROOT, "bench", ".venv-keras", "bin", "python")
 FAST_RECIPE = ["--hidden", "128", "--activation", "relu", "--loss", "cross-entropy", "--init", "he",
                "--optimizer", "adam", "--lr", "0.005", "--lr-schedule", "constant", "--sample-fraction", "1",
@@ -43,118 +40,6 @@ FAST_RECIPE = ["--hidden", "128", "--activation", "relu", "--loss", "cross-entro
 def generate_data(*args):
     """Run generate_data.py (the script beside the package) with ``args``."""
     subprocess.run([sys.executable, os.path.join(ROOT, "generate_data.py"), *args], check=True)
-
-def role(command):
-    """Which part of a Spark job a process is, from its command line (None: not ours, such as
-    the spark-submit shell script, the short JVM that builds its command, or jspawnhelper)."""
-    program = os.path.basename(command.split(" ")[0])
-    if program == "java":
-        return None if "org.apache.spark.launcher.Main" in command else "JVM (driver and executor)"
-    if not program.startswith("python"):
-        return None
-    if "pyspark.daemon" in command or "pyspark/worker" in command or "pyspark.worker" in command:
-        return "Python worker"
-    return "Python driver" if "main_task.py" in command else None
-
-
-def processes(root):
-    """[(pid, role)] of ``root`` and every process under it that belongs to the job."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            with open(f"/proc/{pid}/cmdline") as f:
-                kind = role(f.read().replace("\0", " "))
-        except OSError:
-            continue
-        if kind:
-            found.append((pid, kind))
-    return found
-
-
-def cpu_seconds(root):
-    """{role: CPU seconds (user + system) used so far} over the job's processes."""
-    tick, used = os.sysconf("SC_CLK_TCK"), {}
-    for pid, kind in processes(root):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[kind] = used.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    return used
-
-
-class PeakMemory(threading.Thread):
-    """Samples the peak resident memory (VmHWM) of a process and all it starts."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peaks, self.done = pid, {}, threading.Event()
-
-    def run(self):
-        while not self.done.wait(0.2):
-            for pid, kind in processes(self.pid):
-                try:
-                    with open(f"/proc/{pid}/status") as f:
-                        hwm = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) * 1024
-                except (OSError, AttributeError):
-                    continue
-                self.peaks[pid] = (kind, max(hwm, self.peaks.get(pid, (kind, 0))[1]))
-
-    def by_role(self):
-        """{role: (largest single process, sum over processes)} in bytes."""
-        roles = {}
-        for kind, peak in self.peaks.values():
-            largest, total = roles.get(kind, (0, 0))
-            roles[kind] = (max(largest, peak), total + peak)
-        return roles
-
-
-def job(data, out, *options, master="local[2]", spark_options=(), memory=False, env=None):
-    """Run main_task.py (in ``env``, default this process's environment); returns (its summary
-    dict, wall seconds, PeakMemory or None).
-
-    The summary gains "cpu_per_epoch": {role: CPU seconds per epoch}, counted from the end
-    of the first epoch to the end of the last (so over the epochs the median is taken of).
-    """
-    command = [SPARK_SUBMIT, "--master", master, *spark_options, os.path.join(ROOT, "main_task.py"), *data, out,
-               "--overwrite", *options]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    sampler = PeakMemory(process.pid) if memory else None
-    if sampler:
-        sampler.start()
-    output, marks = [], []
-    for line in process.stdout:  # the job prints a line as each epoch ends
-        output.append(line)
-        epoch = re.match(r"epoch\s+(\d+)/(\d+) ", line)
-        if epoch and (epoch.group(1) == "1" or epoch.group(1) == epoch.group(2)):
-            marks.append((int(epoch.group(1)), cpu_seconds(process.pid)))
-    process.wait()
-    output = "".join(output)
-    wall = time.perf_counter() - started
-    if sampler:
-        sampler.done.set()
-        sampler.join()
-    if process.returncode:
-        sys.exit(f"benchmark: job failed ({' '.join(command)}):\n{output[-3000:]}")
-    with open(os.path.join(out, "summary", "part-00000")) as f:
-        summary = json.load(f)
-    if len(marks) == 2 and marks[1][0] > 1:
-        (first, before), (last, after) = marks
-        summary["cpu_per_epoch"] = {kind: (after[kind] - before.get(kind, 0.0)) / (last - first) for kind in after}
-    return summary, wall, sampler
 
 
 def epoch_median(summary):
@@ -286,14 +171,7 @@ def keras_time_to(report, target):
     return None, None, max(report["test_accuracy"])
 
 
-# ---------------------------------------------------------------- report
-
 # ------------------------------------------------------------------- main
-
-def step(text):
-    """One progress line, with the time."""
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
 
 def measure_epochs(r, data, work, epochs):
     """The NumPy floors, the default job (float32 and float64), its memory, --block-size 1, local[1]."""
@@ -376,89 +254,6 @@ def measure_table_loads(r, data, work):
         features = () if layout == "columns" else ("--features", "features")
         r["load"][f"parquet-{layout}"] = job(paths, os.path.join(work, f"table-{layout}"), "--label-column", "label",
                                              *features, "--epochs", "1")[0]["load_seconds"]
-
-
-def write_big_tables(data, folder, copies):
-    """{layout: (train, test)}: the training rows ``copies`` times over as one Parquet file of 784
-    uint8 columns (pandas' to_parquet), one of an array column (pyarrow), each in row groups of 64k
-    rows, and as the folder of parts Spark writes of the columns file; the test rows beside each."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    os.makedirs(folder, exist_ok=True)
-    tables = {}
-    for name, (images, labels), times in (("train", data[:2], copies), ("test", data[2:], 1)):
-        X = np.tile(np.loadtxt(images, delimiter=",", dtype=np.uint8), (times, 1))
-        y = np.tile(np.loadtxt(labels, dtype=np.int64), times)
-        columns = pd.DataFrame(X, columns=[f"p{j}" for j in range(X.shape[1])]).assign(label=y)
-        path = os.path.join(folder, f"{name}-columns.parquet")
-        columns.to_parquet(path, row_group_size=BIG_ROW_GROUP, index=False)
-        del columns
-        arrays = pa.table({"features": pa.ListArray.from_arrays(
-            np.arange(0, X.size + 1, X.shape[1], dtype=np.int64).astype(np.int32), pa.array(X.ravel())), "label": y})
-        pq.write_table(arrays, os.path.join(folder, f"{name}-array.parquet"), row_group_size=BIG_ROW_GROUP)
-        tables.setdefault("columns", []).append(path)
-        tables.setdefault("array", []).append(os.path.join(folder, f"{name}-array.parquet"))
-    parts = os.path.join(folder, "train-parts")
-    subprocess.run([sys.executable, "-c", "import sys; from pyspark.sql import SparkSession; SparkSession.builder."
-                    "master('local[2]').getOrCreate().read.parquet(sys.argv[1]).write.parquet(sys.argv[2])",
-                    tables["columns"][0], parts], check=True, stderr=subprocess.DEVNULL)
-    tables["parts"] = [parts, tables["columns"][1]]
-    return tables
-
-
-BIG_ROW_GROUP = 65536  # rows per row group of the large tables, as pandas and pyarrow users pick
-
-
-def write_huge_array_file(data, path, rows, row_group):
-    """A Parquet file of ``rows`` rows of a float64 array column of 784 (the training pixels, over
-    and over) and a label, stored as they are (no dictionary, no compression): 6.3 KB a row."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    X = np.loadtxt(data[0], delimiter=",", dtype=np.uint8).astype(np.float64)
-    y = np.loadtxt(data[1], dtype=np.int64)
-    schema = pa.schema([("features", pa.list_(pa.float64())), ("label", pa.int64())])
-    with pq.ParquetWriter(path, schema, compression="none", use_dictionary=False) as writer:
-        for start in range(0, rows, row_group):
-            picked = np.arange(start, min(rows, start + row_group)) % len(X)
-            values = pa.array(X[picked].ravel())
-            offsets = pa.array(np.arange(0, len(values) + 1, X.shape[1], dtype=np.int32))
-            writer.write_table(pa.table({"features": pa.ListArray.from_arrays(offsets, values),
-                                         "label": y[picked]}, schema=schema))
-    return path
-
-
-def measure_big_tables(r, data, work, quick):
-    """One large Parquet file against Spark's folder of the same rows and against CSV files: the
-    job's load and its Python workers' peak memory (a fresh JVM each); then a file over 2 GB."""
-    copies = 4 if quick else 20
-    step(f"large tables: MNIST x{copies} as one Parquet file (columns, array) and as Spark's folder")
-    tables = write_big_tables(data, os.path.join(work, "big"), copies)
-    r["big"] = {"copies": copies, "row_group": BIG_ROW_GROUP, "loads": {}, "sizes": {}}
-    runs = {**tables, "columns-pieces": tables["columns"],
-            "csv": [",".join([data[0]] * copies), ",".join([data[1]] * copies), data[2], data[3]]}
-    for kind, paths in runs.items():
-        step(f"large tables: the job's load of {kind}")
-        options = () if kind == "csv" else ("--label-column", "label", *(("--features", "features")
-                                                                        if kind == "array" else ()))
-        # columns-pieces: the same file read by Spark's reader in 64 MB pieces, as a file over 512 MB is
-        splits = ("--conf", "spark.sql.files.maxPartitionBytes=64m") if kind == "columns-pieces" else ()
-        summary, _, memory = job(paths, os.path.join(work, f"big-{kind}"), *options, "--epochs", "1", memory=True,
-                                 spark_options=splits)
-        worker = memory.by_role().get("Python worker", (0, 0))
-        r["big"]["loads"][kind] = {"seconds": summary["load_seconds"], "worker_peak": worker[0],
-                                   "workers_total": worker[1], "rows": summary["train_rows"]}
-        r["big"]["sizes"][kind] = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in
-                                      os.walk(paths[0]) for f in files) if os.path.isdir(paths[0]) else \
-            sum(os.path.getsize(p) for p in paths[0].split(","))
-    huge_rows = 40_000 if quick else 500_000
-    step(f"large tables: a file of {huge_rows} rows of float64 arrays, stored as they are")
-    huge = write_huge_array_file(data, os.path.join(work, "big", "huge.parquet"), huge_rows, 8192)
-    summary, _, memory = job([huge, tables["array"][1]], os.path.join(work, "big-huge"), "--label-column", "label",
-                             "--features", "features", "--epochs", "1", memory=True)
-    r["big"]["huge"] = {"bytes": os.path.getsize(huge), "rows": summary["train_rows"],
-                        "seconds": summary["load_seconds"], "worker_peak": memory.by_role()["Python worker"][0]}
-    subprocess.run(["rm", "-rf", os.path.join(work, "big")])
 
 
 def measure_time_to_97(r, data, work):
